@@ -1,0 +1,51 @@
+//! A directory of keyed actors started on first use: at most one live actor per key on this
+//! node. Actors remove themselves when they stop idle.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Mutex;
+
+use actix::{Actor, Addr};
+
+pub struct Directory<K, A: Actor> {
+    live: Mutex<HashMap<K, Addr<A>>>,
+}
+
+impl<K: Eq + Hash + Clone, A: Actor> Default for Directory<K, A> {
+    fn default() -> Self {
+        Directory {
+            live: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K: Eq + Hash + Clone, A: Actor> Directory<K, A> {
+    /// The live actor for `key`, started with `start` if there is none (or it has stopped).
+    pub fn get_or_start(&self, key: &K, start: impl FnOnce() -> Addr<A>) -> Addr<A> {
+        let mut live = self.live.lock().expect("directory lock");
+        match live.get(key) {
+            Some(addr) if addr.connected() => addr.clone(),
+            _ => {
+                let addr = start();
+                live.insert(key.clone(), addr.clone());
+                addr
+            }
+        }
+    }
+
+    /// Forgets `key` if it still points at `addr` (a newer actor may have taken its place).
+    pub fn remove(&self, key: &K, addr: &Addr<A>) {
+        let mut live = self.live.lock().expect("directory lock");
+        if live.get(key).is_some_and(|current| current == addr) {
+            live.remove(key);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.live.lock().expect("directory lock").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

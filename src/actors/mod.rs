@@ -1,0 +1,9 @@
+//! The actors: a `Registry` that routes committed events to sockets, a `PgListener` that hears
+//! them from PostgreSQL, an `OrderActor` per order being changed, and a `SocketActor` per
+//! WebSocket connection.
+
+pub mod directory;
+pub mod order;
+pub mod pg_listener;
+pub mod registry;
+pub mod socket;

@@ -1,0 +1,102 @@
+//! One actor per order being changed on this node: it applies that order's status changes one
+//! at a time, so concurrent requests for one order queue here instead of on a row lock. The
+//! database still checks every change (row lock and status machine inside the transaction), so
+//! two nodes cannot skip a state either. The actor keeps nothing that is not in the database,
+//! and stops after `actors.idle_secs` without work.
+
+use std::time::Duration;
+
+use actix::{
+    Actor, ActorContext, ActorFutureExt, AsyncContext, AtomicResponse, Context, Handler, Message,
+    SpawnHandle, WrapFuture,
+};
+use actix_web::web;
+
+use crate::db::orders::{self, ChangeError, OrderRow, StatusChange};
+use crate::http::error::ApiError;
+use crate::state::AppState;
+
+/// How often we retry when the actor we found had just stopped idle.
+const STALE_ADDRESS_RETRIES: usize = 3;
+
+pub struct OrderActor {
+    order_id: i64,
+    /// The pool, and the directory this actor removes itself from when it stops.
+    state: web::Data<AppState>,
+    /// The pending idle stop, pushed back by every message.
+    idle: Option<SpawnHandle>,
+}
+
+impl OrderActor {
+    fn new(order_id: i64, state: web::Data<AppState>) -> Self {
+        OrderActor {
+            order_id,
+            state,
+            idle: None,
+        }
+    }
+
+    fn rearm_idle(&mut self, ctx: &mut Context<Self>) {
+        if let Some(handle) = self.idle.take() {
+            ctx.cancel_future(handle);
+        }
+        let idle = Duration::from_secs(self.state.settings.actors.idle_secs);
+        self.idle = Some(ctx.run_later(idle, |_, ctx| ctx.stop()));
+    }
+}
+
+impl Actor for OrderActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.rearm_idle(ctx);
+    }
+
+    fn stopped(&mut self, ctx: &mut Context<Self>) {
+        self.state.orders.remove(&self.order_id, &ctx.address());
+    }
+}
+
+/// Apply one status change; answered with the order as it is afterwards.
+#[derive(Message)]
+#[rtype(result = "Result<OrderRow, ChangeError>")]
+pub struct ChangeStatus(pub StatusChange);
+
+impl Handler<ChangeStatus> for OrderActor {
+    // Atomic: the next change starts only after this one has committed or failed.
+    type Result = AtomicResponse<Self, Result<OrderRow, ChangeError>>;
+
+    fn handle(
+        &mut self,
+        ChangeStatus(change): ChangeStatus,
+        ctx: &mut Context<Self>,
+    ) -> Self::Result {
+        self.rearm_idle(ctx);
+        let pool = self.state.pool.clone();
+        AtomicResponse::new(Box::pin(
+            async move { orders::change_status(&pool, &change).await }
+                .into_actor(self)
+                .map(|result, _, _| result),
+        ))
+    }
+}
+
+/// Routes a status change through the order's actor, starting it if needed.
+pub async fn change_status(
+    state: &web::Data<AppState>,
+    change: StatusChange,
+) -> Result<OrderRow, ApiError> {
+    let id = change.order_id;
+    for _ in 0..STALE_ADDRESS_RETRIES {
+        let addr = state
+            .orders
+            .get_or_start(&id, || OrderActor::new(id, state.clone()).start());
+        match addr.send(ChangeStatus(change.clone())).await {
+            Ok(result) => return result.map_err(ApiError::from),
+            // It stopped idle between lookup and send: forget it and start a fresh one.
+            Err(actix::MailboxError::Closed) => state.orders.remove(&id, &addr),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::internal("order actor kept stopping"))
+}

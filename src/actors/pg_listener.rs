@@ -1,0 +1,145 @@
+//! The listener: one dedicated PostgreSQL connection per node, LISTENing on the events channel.
+//!
+//! NOTIFY delivers only committed events, in commit order, to every node, so this one path
+//! serves a single process and many processes alike. Notifications sent while the connection is
+//! down are gone; after each reconnect the registry has every socket catch up from its last seq.
+
+use std::time::Duration;
+
+use actix::{Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, WrapFuture};
+use deadpool_postgres::Pool;
+use futures_util::StreamExt;
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio_postgres::{AsyncMessage, NoTls, Notification};
+
+use super::registry::{Publish, Registry, ResyncAll};
+use crate::db;
+use crate::domain::topic::Topic;
+use crate::events::{self, Encoded};
+
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+const MAX_RETRY: Duration = Duration::from_secs(5);
+
+pub struct PgListener {
+    /// Where to open the LISTEN connection (the pool's connections are not kept long enough).
+    config: tokio_postgres::Config,
+    /// To load events whose NOTIFY carried only a reference.
+    pool: Pool,
+    registry: Addr<Registry>,
+}
+
+impl PgListener {
+    pub fn new(config: tokio_postgres::Config, pool: Pool, registry: Addr<Registry>) -> Self {
+        PgListener {
+            config,
+            pool,
+            registry,
+        }
+    }
+}
+
+impl Actor for PgListener {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let (config, pool, registry) = (
+            self.config.clone(),
+            self.pool.clone(),
+            self.registry.clone(),
+        );
+        ctx.spawn(
+            listen_forever(config, pool, registry)
+                .into_actor(self)
+                .map(|_, _, ctx| ctx.stop()),
+        );
+    }
+}
+
+async fn listen_forever(config: tokio_postgres::Config, pool: Pool, registry: Addr<Registry>) {
+    let mut retry = FIRST_RETRY;
+    loop {
+        match listen_once(&config, &pool, &registry).await {
+            Ok(()) => {
+                tracing::warn!("event listener connection closed; reconnecting");
+                retry = FIRST_RETRY;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, retry_ms = retry.as_millis() as u64, "event listener cannot connect");
+            }
+        }
+        tokio::time::sleep(retry).await;
+        retry = (retry * 2).min(MAX_RETRY);
+    }
+}
+
+/// Listens until the connection drops. Errors only when it cannot get as far as listening.
+async fn listen_once(
+    config: &tokio_postgres::Config,
+    pool: &Pool,
+    registry: &Addr<Registry>,
+) -> Result<(), tokio_postgres::Error> {
+    let (client, mut connection) = config.connect(NoTls).await?;
+    let (tx, mut rx) = mpsc::unbounded_channel::<Notification>();
+    // The connection must be polled for queries to complete and notifications to arrive.
+    let driver = actix::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = messages.next().await {
+            match message {
+                Ok(AsyncMessage::Notification(n)) => {
+                    if tx.send(n).is_err() {
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "event listener connection failed");
+                    break;
+                }
+            }
+        }
+    });
+    client
+        .batch_execute(&format!("LISTEN {}", events::CHANNEL))
+        .await?;
+    tracing::info!("listening for events");
+    // Anything committed while we were not listening is caught up from the database.
+    registry.do_send(ResyncAll);
+    while let Some(notification) = rx.recv().await {
+        if let Some(event) = decode(pool, notification.payload()).await {
+            registry.do_send(Publish(event));
+        }
+    }
+    drop(client);
+    driver.abort();
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct Header {
+    topic: String,
+    seq: i64,
+    #[serde(default, rename = "ref")]
+    by_reference: bool,
+}
+
+/// The event a payload carries, loading it when the payload is only a reference.
+async fn decode(pool: &Pool, payload: &str) -> Option<Encoded> {
+    let header: Header = serde_json::from_str(payload)
+        .inspect_err(|e| tracing::warn!(error = %e, "unreadable event payload"))
+        .ok()?;
+    let topic = Topic::parse(&header.topic)?;
+    if !header.by_reference {
+        return Some(Encoded {
+            topic,
+            seq: header.seq,
+            json: payload.to_string().into(),
+        });
+    }
+    // On failure the subscriber sees a gap at the next event and catches up then.
+    db::events::load(pool, topic, header.seq)
+        .await
+        .inspect_err(|e| tracing::warn!(error = %e, %topic, "cannot load referenced event"))
+        .ok()
+        .flatten()
+}

@@ -1,0 +1,482 @@
+//! One actor per WebSocket connection (one user session).
+//!
+//! It owns the connection's subscriptions and, per topic, the last seq it sent, so the client
+//! gets every event once and in order: stored events first (a snapshot, or everything after
+//! `since`), live ones after, duplicates dropped and gaps filled from the database. Frames to
+//! the client go through one bounded queue to a single writer task, so they leave in the order
+//! the actor produced them; a client too slow to drain the queue is closed with 1013.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use actix::{
+    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message, StreamHandler,
+    WrapFuture,
+};
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError, Session};
+use bytestring::ByteString;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use super::registry::{Connect, Disconnect, Subscribe, Unsubscribe};
+use crate::access::visible_order;
+use crate::db::{self, DbError};
+use crate::domain::topic::Topic;
+use crate::events::Encoded;
+use crate::http::error::ApiError;
+use crate::http::extract::AuthUser;
+use crate::http::ws::SUBPROTOCOL;
+use crate::state::AppState;
+
+/// Stored events read per catch-up query; a longer backlog takes several.
+const CATCH_UP_BATCH: i64 = 500;
+/// Close code for an expired token: the client should log in again and reconnect.
+pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
+
+pub type SocketId = u64;
+static NEXT_SOCKET_ID: AtomicU64 = AtomicU64::new(1);
+
+/// What the writer task sends, in queue order.
+enum Outbound {
+    Text(ByteString),
+    Ping,
+    Pong(Bytes),
+    Close(CloseReason),
+}
+
+/// One topic's delivery state.
+struct Subscription {
+    /// The seq of the last event sent to the client (-1 before the snapshot).
+    last_seq: i64,
+    /// A query for stored events is running; live events wait in `pending` meanwhile.
+    catching_up: bool,
+    pending: BTreeMap<i64, Encoded>,
+    /// `pending` overflowed during a catch-up: read the database again afterwards.
+    overflowed: bool,
+}
+
+pub struct SocketActor {
+    id: SocketId,
+    user: AuthUser,
+    state: web::Data<AppState>,
+    /// The bounded queue in front of the single writer task.
+    outbound: mpsc::Sender<Outbound>,
+    /// Kept to send a close frame even when the queue is full.
+    session: Session,
+    subscriptions: HashMap<Topic, Subscription>,
+    /// Subscriptions authorized at the handshake, opened once the actor runs.
+    initial: Vec<(Topic, Option<i64>)>,
+    /// Any frame from the client proves it alive; silence for two heartbeats closes the socket.
+    last_heard: Instant,
+    closing: bool,
+}
+
+impl SocketActor {
+    /// Upgrades the request and starts the actor with its first subscriptions (authorized).
+    pub fn open(
+        state: web::Data<AppState>,
+        user: AuthUser,
+        initial: Vec<(Topic, Option<i64>)>,
+        req: &HttpRequest,
+        body: web::Payload,
+    ) -> Result<HttpResponse, ApiError> {
+        let (response, session, stream) =
+            actix_ws::handle_with_protocols(req, body, &[SUBPROTOCOL])
+                .map_err(|e| ApiError::BadRequest(format!("WebSocket handshake failed: {e}")))?;
+        let max = state.settings.ws.max_frame_bytes;
+        let stream = stream
+            .max_frame_size(max)
+            .aggregate_continuations()
+            .max_continuation_size(max);
+        let (tx, rx) = mpsc::channel(state.settings.ws.outbound_queue);
+        actix::spawn(write_frames(session.clone(), rx));
+        SocketActor::create(|ctx| {
+            ctx.add_stream(stream);
+            SocketActor {
+                id: NEXT_SOCKET_ID.fetch_add(1, Ordering::Relaxed),
+                user,
+                state,
+                outbound: tx,
+                session,
+                subscriptions: HashMap::new(),
+                initial,
+                last_heard: Instant::now(),
+                closing: false,
+            }
+        });
+        Ok(response)
+    }
+
+    /// Queues a frame; a full queue means the client cannot keep up.
+    fn push(&mut self, frame: Outbound, ctx: &mut Context<Self>) {
+        if self.closing {
+            return;
+        }
+        match self.outbound.try_send(frame) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => self.close(
+                CloseCode::Again,
+                "client too slow; reconnect with since",
+                ctx,
+            ),
+            Err(mpsc::error::TrySendError::Closed(_)) => ctx.stop(),
+        }
+    }
+
+    fn send_json(&mut self, value: serde_json::Value, ctx: &mut Context<Self>) {
+        self.push(Outbound::Text(value.to_string().into()), ctx);
+    }
+
+    fn send_error(&mut self, message: &str, ctx: &mut Context<Self>) {
+        self.send_json(json!({"type": "error", "message": message}), ctx);
+    }
+
+    fn send_event(&mut self, event: Encoded, ctx: &mut Context<Self>) {
+        self.state.metrics.events_delivered.inc();
+        self.push(Outbound::Text(event.json), ctx);
+    }
+
+    /// Sends a close frame after everything already queued, then stops.
+    fn close(&mut self, code: CloseCode, description: &str, ctx: &mut Context<Self>) {
+        if self.closing {
+            return;
+        }
+        self.closing = true;
+        let reason = CloseReason {
+            code,
+            description: Some(description.to_string()),
+        };
+        if let Err(mpsc::error::TrySendError::Full(Outbound::Close(reason))) =
+            self.outbound.try_send(Outbound::Close(reason))
+        {
+            // The queue is full: close directly; the writer stops at its next frame.
+            actix::spawn(self.session.clone().close(Some(reason)));
+        }
+        ctx.stop();
+    }
+
+    /// Registers with the registry, then reads the snapshot (no `since`) or the stored events
+    /// after `since`. Live events arriving meanwhile wait, so nothing slips between the two.
+    fn subscribe(&mut self, topic: Topic, since: Option<i64>, ctx: &mut Context<Self>) {
+        self.subscriptions.insert(
+            topic,
+            Subscription {
+                last_seq: since.unwrap_or(-1),
+                catching_up: true,
+                pending: BTreeMap::new(),
+                overflowed: false,
+            },
+        );
+        let registry = self.state.registry.clone();
+        let pool = self.state.pool.clone();
+        let message = Subscribe {
+            socket: self.id,
+            topic,
+            addr: ctx.address(),
+        };
+        let fetch = async move {
+            registry.send(message).await?;
+            Ok(match since {
+                Some(after) => db::events::after(&pool, topic, after, CATCH_UP_BATCH).await?,
+                None => snapshot(&pool, topic).await?,
+            })
+        };
+        self.run_fetch(topic, fetch, ctx);
+    }
+
+    fn catch_up(&mut self, topic: Topic, ctx: &mut Context<Self>) {
+        let Some(sub) = self.subscriptions.get_mut(&topic) else {
+            return;
+        };
+        sub.catching_up = true;
+        let after = sub.last_seq.max(0);
+        let pool = self.state.pool.clone();
+        let fetch =
+            async move { Ok(db::events::after(&pool, topic, after, CATCH_UP_BATCH).await?) };
+        self.run_fetch(topic, fetch, ctx);
+    }
+
+    fn run_fetch(
+        &mut self,
+        topic: Topic,
+        fetch: impl std::future::Future<Output = Result<Vec<Encoded>, FetchError>> + 'static,
+        ctx: &mut Context<Self>,
+    ) {
+        ctx.spawn(
+            fetch
+                .into_actor(self)
+                .map(move |result, act, ctx| match result {
+                    Ok(events) => act.on_fetched(topic, events, ctx),
+                    Err(e) => {
+                        tracing::warn!(error = %e, %topic, "catch-up failed");
+                        act.send_error("could not read stored events; reconnect with since", ctx);
+                        act.close(CloseCode::Error, "catch-up failed", ctx);
+                    }
+                }),
+        );
+    }
+
+    fn on_fetched(&mut self, topic: Topic, events: Vec<Encoded>, ctx: &mut Context<Self>) {
+        let full = events.len() as i64 >= CATCH_UP_BATCH;
+        for event in events {
+            self.deliver_in_order(topic, event, ctx);
+        }
+        let Some(sub) = self.subscriptions.get_mut(&topic) else {
+            return;
+        };
+        if full || std::mem::take(&mut sub.overflowed) {
+            return self.catch_up(topic, ctx);
+        }
+        sub.catching_up = false;
+        let pending = std::mem::take(&mut sub.pending);
+        for (_, event) in pending {
+            self.on_live(topic, event, ctx);
+        }
+    }
+
+    /// Sends `event` if it is newer than the last one sent; older ones are duplicates.
+    fn deliver_in_order(&mut self, topic: Topic, event: Encoded, ctx: &mut Context<Self>) {
+        let Some(sub) = self.subscriptions.get_mut(&topic) else {
+            return;
+        };
+        if event.seq > sub.last_seq {
+            sub.last_seq = event.seq;
+            self.send_event(event, ctx);
+        }
+    }
+
+    fn on_live(&mut self, topic: Topic, event: Encoded, ctx: &mut Context<Self>) {
+        let queue_limit = self.state.settings.ws.outbound_queue;
+        let Some(sub) = self.subscriptions.get_mut(&topic) else {
+            return;
+        };
+        if sub.catching_up {
+            if sub.pending.len() < queue_limit {
+                sub.pending.insert(event.seq, event);
+            } else {
+                sub.overflowed = true;
+            }
+            return;
+        }
+        if event.seq <= sub.last_seq {
+            return;
+        }
+        if event.seq == sub.last_seq + 1 {
+            return self.deliver_in_order(topic, event, ctx);
+        }
+        // A gap: something was missed (a listener reconnect); read it from the database.
+        sub.pending.insert(event.seq, event);
+        self.catch_up(topic, ctx);
+    }
+
+    fn handle_text(&mut self, text: &str, ctx: &mut Context<Self>) {
+        let frame: ClientFrame = match serde_json::from_str(text) {
+            Ok(frame) => frame,
+            Err(_) => return self.send_error(
+                "unknown message; expected {\"type\":\"subscribe\"|\"unsubscribe\"|\"ping\", ...}",
+                ctx,
+            ),
+        };
+        match frame {
+            ClientFrame::Ping => self.send_json(json!({"type": "pong"}), ctx),
+            ClientFrame::Unsubscribe { topic } => match Topic::parse(&topic) {
+                Some(topic) if self.subscriptions.remove(&topic).is_some() => {
+                    self.state.registry.do_send(Unsubscribe {
+                        socket: self.id,
+                        topic,
+                    });
+                    self.send_json(json!({"type": "unsubscribed", "topic": topic}), ctx);
+                }
+                _ => self.send_error("not subscribed to that topic", ctx),
+            },
+            ClientFrame::Subscribe { topic, since } => {
+                let Some(topic) = Topic::parse(&topic) else {
+                    return self.send_error("topic must be order:{id} or user:{id}", ctx);
+                };
+                if since.is_some_and(|s| s < 0) {
+                    return self.send_error("since must be at least 0", ctx);
+                }
+                let (state, user) = (self.state.clone(), self.user.clone());
+                // Every subscription is authorized on its own, not only the connection.
+                let check = async move { authorize(&state, &user, topic).await };
+                ctx.spawn(
+                    check
+                        .into_actor(self)
+                        .map(move |result, act, ctx| match result {
+                            Ok(()) => {
+                                act.send_json(json!({"type": "subscribed", "topic": topic}), ctx);
+                                act.subscribe(topic, since, ctx);
+                            }
+                            Err(e) => act.send_json(
+                                json!({"type": "error", "topic": topic, "message": e.to_string()}),
+                                ctx,
+                            ),
+                        }),
+                );
+            }
+        }
+    }
+}
+
+/// Whether `user` may follow `topic`: their own orders (staff: any order), their own user topic.
+pub async fn authorize(state: &AppState, user: &AuthUser, topic: Topic) -> Result<(), ApiError> {
+    match topic {
+        Topic::Order(id) => visible_order(&state.pool, user, id).await.map(|_| ()),
+        Topic::User(id) if id == user.id() => Ok(()),
+        Topic::User(_) => Err(ApiError::NotFound("Topic")),
+    }
+}
+
+/// The current state of a topic, for a subscriber that gave no `since`.
+async fn snapshot(pool: &deadpool_postgres::Pool, topic: Topic) -> Result<Vec<Encoded>, DbError> {
+    match topic {
+        Topic::Order(id) => Ok(db::orders::find(pool, id, true)
+            .await?
+            .map(|o| o.snapshot())
+            .into_iter()
+            .collect()),
+        Topic::User(_) => Ok(Vec::new()),
+    }
+}
+
+/// Why stored events could not be read for a subscriber.
+#[derive(Debug, thiserror::Error)]
+enum FetchError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("registry unavailable: {0}")]
+    Registry(#[from] actix::MailboxError),
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+enum ClientFrame {
+    Subscribe { topic: String, since: Option<i64> },
+    Unsubscribe { topic: String },
+    Ping,
+}
+
+impl Actor for SocketActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.state.metrics.open_sockets.inc();
+        self.state.registry.do_send(Connect {
+            socket: self.id,
+            addr: ctx.address(),
+        });
+        let heartbeat = Duration::from_secs(self.state.settings.ws.heartbeat_secs);
+        ctx.run_interval(heartbeat, move |act, ctx| {
+            if act.last_heard.elapsed() > heartbeat * 2 {
+                act.close(CloseCode::Policy, "no heartbeat", ctx);
+            } else {
+                act.push(Outbound::Ping, ctx);
+            }
+        });
+        let left = self.user.token_exp - chrono::Utc::now().timestamp();
+        ctx.run_later(Duration::from_secs(left.max(0) as u64), |act, ctx| {
+            act.close(CloseCode::Other(CLOSE_TOKEN_EXPIRED), "token expired", ctx);
+        });
+        for (topic, since) in std::mem::take(&mut self.initial) {
+            self.subscribe(topic, since, ctx);
+        }
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.state.metrics.open_sockets.dec();
+        self.state.registry.do_send(Disconnect { socket: self.id });
+    }
+}
+
+impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for SocketActor {
+    fn handle(&mut self, msg: Result<AggregatedMessage, ProtocolError>, ctx: &mut Context<Self>) {
+        self.last_heard = Instant::now();
+        match msg {
+            Ok(AggregatedMessage::Text(text)) => self.handle_text(&text, ctx),
+            Ok(AggregatedMessage::Ping(bytes)) => self.push(Outbound::Pong(bytes), ctx),
+            Ok(AggregatedMessage::Pong(_)) => {}
+            Ok(AggregatedMessage::Binary(_)) => {
+                self.send_error("binary frames are not supported", ctx)
+            }
+            Ok(AggregatedMessage::Close(_)) => self.close(CloseCode::Normal, "bye", ctx),
+            Err(ProtocolError::Overflow) => self.close(CloseCode::Size, "frame too large", ctx),
+            Err(e) => {
+                tracing::debug!(error = %e, "websocket protocol error");
+                self.close(CloseCode::Protocol, "protocol error", ctx);
+            }
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
+/// A committed event for one of this socket's topics, from the registry.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Deliver(pub Encoded);
+
+impl Handler<Deliver> for SocketActor {
+    type Result = ();
+
+    fn handle(&mut self, Deliver(event): Deliver, ctx: &mut Context<Self>) {
+        self.on_live(event.topic, event, ctx);
+    }
+}
+
+/// Events may have been missed (the listener reconnected): read them from the database.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Resync;
+
+impl Handler<Resync> for SocketActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Resync, ctx: &mut Context<Self>) {
+        let idle: Vec<Topic> = self
+            .subscriptions
+            .iter()
+            .filter(|(_, s)| !s.catching_up)
+            .map(|(t, _)| *t)
+            .collect();
+        for topic in idle {
+            self.catch_up(topic, ctx);
+        }
+    }
+}
+
+/// The server is shutting down.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ServerClosing;
+
+impl Handler<ServerClosing> for SocketActor {
+    type Result = ();
+
+    fn handle(&mut self, _: ServerClosing, ctx: &mut Context<Self>) {
+        self.close(CloseCode::Away, "server shutting down", ctx);
+    }
+}
+
+/// The single writer: frames leave in queue order; it ends after a close or a dead connection.
+async fn write_frames(mut session: Session, mut rx: mpsc::Receiver<Outbound>) {
+    while let Some(frame) = rx.recv().await {
+        let sent = match frame {
+            Outbound::Text(text) => session.text(text).await,
+            Outbound::Ping => session.ping(b"").await,
+            Outbound::Pong(bytes) => session.pong(&bytes).await,
+            Outbound::Close(reason) => {
+                let _ = session.close(Some(reason)).await;
+                return;
+            }
+        };
+        if sent.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! Authentication: JWT issue and check, bcrypt off the event loop, failed-login throttling.
+
+pub mod jwt;
+pub mod password;
+pub mod throttle;

@@ -1,0 +1,211 @@
+//! Settings: `config.toml` layered under the environment.
+//!
+//! Order of precedence, lowest first: built-in defaults, `config.toml` (or the file given on the
+//! command line), `ORDER_TRACKER__SECTION__KEY` variables, then the short names operators expect
+//! (`DATABASE_URL`, `JWT_SECRET`, `PORT`). `.env` is loaded into the environment first.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Shortest HS256 secret we accept: a shorter key makes the MAC brute-forceable.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+/// Below this bcrypt cost a stolen hash table falls too fast; only tests may go lower.
+pub const MIN_BCRYPT_COST: u32 = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub rate_limit: RateLimitSettings,
+    pub ws: WsSettings,
+    pub actors: ActorSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub workers: usize,
+    pub max_body_bytes: usize,
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    /// Empty means "run the embedded PostgreSQL".
+    pub url: String,
+    pub pool_size: usize,
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    /// Empty means "generate one and keep it next to the embedded database".
+    pub jwt_secret: String,
+    pub jwt_ttl_secs: i64,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub bcrypt_cost: u32,
+    pub login_free_failures: u32,
+    pub login_max_delay_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    pub member_per_minute: u32,
+    pub admin_per_minute: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WsSettings {
+    pub heartbeat_secs: u64,
+    /// Empty means same origin only; `*` allows every origin.
+    pub allowed_origins: Vec<String>,
+    pub max_frame_bytes: usize,
+    pub outbound_queue: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ActorSettings {
+    pub idle_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    pub level: String,
+    pub format: String,
+}
+
+/// The defaults that apply when `config.toml` is missing, kept identical to the shipped file.
+const DEFAULTS: &str = include_str!("../config.toml");
+
+impl Settings {
+    /// Loads the layered settings for the server process and checks them.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        builder = match file {
+            Some(path) => builder.add_source(config::File::from(path).required(true)),
+            None => builder.add_source(config::File::with_name("config.toml").required(false)),
+        };
+        builder = builder.add_source(
+            config::Environment::with_prefix("ORDER_TRACKER")
+                .prefix_separator("__")
+                .separator("__")
+                .list_separator(",")
+                .with_list_parse_key("ws.allowed_origins")
+                .try_parsing(true),
+        );
+        for (var, key) in [
+            ("DATABASE_URL", "database.url"),
+            ("JWT_SECRET", "auth.jwt_secret"),
+            ("PORT", "server.port"),
+        ] {
+            if let Ok(value) = std::env::var(var) {
+                builder = builder.set_override(key, value)?;
+            }
+        }
+        let settings: Settings = builder.build()?.try_deserialize()?;
+        settings.validate(MIN_BCRYPT_COST)?;
+        Ok(settings)
+    }
+
+    /// The shipped defaults, unchecked: the starting point for tests, which then adjust fields.
+    pub fn defaults() -> Self {
+        config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .expect("the built-in config.toml is valid")
+    }
+
+    /// Refuses settings that would run insecurely or not at all.
+    pub fn validate(&self, min_bcrypt_cost: u32) -> Result<(), ConfigError> {
+        let secret = &self.auth.jwt_secret;
+        if !secret.is_empty() && secret.len() < MIN_JWT_SECRET_BYTES {
+            return Err(ConfigError::Invalid(format!(
+                "auth.jwt_secret (JWT_SECRET) is {} bytes; at least {MIN_JWT_SECRET_BYTES} are required",
+                secret.len()
+            )));
+        }
+        if self.auth.bcrypt_cost < min_bcrypt_cost || self.auth.bcrypt_cost > 31 {
+            return Err(ConfigError::Invalid(format!(
+                "auth.bcrypt_cost must be between {min_bcrypt_cost} and 31"
+            )));
+        }
+        if self.auth.jwt_ttl_secs <= 0 {
+            return Err(ConfigError::Invalid(
+                "auth.jwt_ttl_secs must be positive".into(),
+            ));
+        }
+        if self.database.pool_size == 0 {
+            return Err(ConfigError::Invalid(
+                "database.pool_size must be at least 1".into(),
+            ));
+        }
+        if self.ws.heartbeat_secs == 0 || self.ws.outbound_queue == 0 {
+            return Err(ConfigError::Invalid(
+                "ws.heartbeat_secs and ws.outbound_queue must be at least 1".into(),
+            ));
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(ConfigError::Invalid(
+                "log.format must be \"text\" or \"json\"".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The folder that holds the embedded database and the generated secrets.
+    pub fn data_root(&self) -> PathBuf {
+        self.database
+            .data_dir
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("data"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_defaults_are_valid() {
+        let s = Settings::defaults();
+        s.validate(MIN_BCRYPT_COST).unwrap();
+        assert_eq!(s.server.port, 8080);
+        assert_eq!(s.database.pool_size, 16);
+        assert_eq!(s.auth.bcrypt_cost, 12);
+        assert_eq!(s.ws.max_frame_bytes, 65536);
+    }
+
+    #[test]
+    fn short_secret_is_refused() {
+        let mut s = Settings::defaults();
+        s.auth.jwt_secret = "too-short".into();
+        assert!(s.validate(MIN_BCRYPT_COST).is_err());
+        s.auth.jwt_secret = "x".repeat(32);
+        assert!(s.validate(MIN_BCRYPT_COST).is_ok());
+    }
+
+    #[test]
+    fn weak_bcrypt_cost_is_refused() {
+        let mut s = Settings::defaults();
+        s.auth.bcrypt_cost = 4;
+        assert!(s.validate(MIN_BCRYPT_COST).is_err());
+    }
+}

@@ -1,0 +1,37 @@
+//! Stored events by topic: what NOTIFY carries, and what subscribers catch up from.
+
+use deadpool_postgres::{GenericClient, Pool};
+
+use super::{orders, DbError};
+use crate::domain::topic::Topic;
+use crate::events::{self, Encoded};
+
+/// Queues the event for delivery when (and only if) the surrounding transaction commits.
+pub async fn notify<C: GenericClient>(client: &C, event: &Encoded) -> Result<(), DbError> {
+    let stmt = client.prepare_cached("SELECT pg_notify($1, $2)").await?;
+    client
+        .execute(&stmt, &[&events::CHANNEL, &events::notify_payload(event)])
+        .await?;
+    Ok(())
+}
+
+/// Up to `limit` stored events of `topic` with seq greater than `after_seq`, in seq order.
+pub async fn after(
+    pool: &Pool,
+    topic: Topic,
+    after_seq: i64,
+    limit: i64,
+) -> Result<Vec<Encoded>, DbError> {
+    match topic {
+        Topic::Order(id) => orders::events_after(pool, id, after_seq, limit).await,
+        Topic::User(_) => Ok(Vec::new()),
+    }
+}
+
+/// The one stored event with this seq, for NOTIFYs that carried only a reference.
+pub async fn load(pool: &Pool, topic: Topic, seq: i64) -> Result<Option<Encoded>, DbError> {
+    Ok(after(pool, topic, seq - 1, 1)
+        .await?
+        .into_iter()
+        .find(|e| e.seq == seq))
+}

@@ -1,0 +1,42 @@
+//! PostgreSQL access: the connection pool, the embedded default, migrations, and one module of
+//! queries per group of tables. Statements are prepared once per connection and cached.
+
+pub mod embedded;
+pub mod events;
+pub mod migrate;
+pub mod orders;
+pub mod users;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database pool: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("database: {0}")]
+    Query(#[from] tokio_postgres::Error),
+}
+
+/// A pool of at most `size` connections; a request waits for a free one rather than opening more.
+pub fn pool(config: tokio_postgres::Config, size: usize) -> Pool {
+    let manager = Manager::from_config(
+        config,
+        tokio_postgres::NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .build()
+        .expect("a pool with a runtime and no hooks always builds")
+}
+
+/// Whether a PostgreSQL error is the unique violation of `constraint`.
+pub fn is_unique_violation(err: &tokio_postgres::Error, constraint: &str) -> bool {
+    err.as_db_error().is_some_and(|db| {
+        *db.code() == tokio_postgres::error::SqlState::UNIQUE_VIOLATION
+            && db.constraint() == Some(constraint)
+    })
+}

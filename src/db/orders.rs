@@ -1,0 +1,389 @@
+//! Queries on `orders` and `order_status_history`, including the one transaction that changes a
+//! status: order row, history row and NOTIFY commit together or not at all.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use deadpool_postgres::{GenericClient, Pool};
+use tokio_postgres::Row;
+
+use super::DbError;
+use crate::domain::locale::Locale;
+use crate::domain::new_order::NewOrder;
+use crate::domain::status::{check_transition, Mover, OrderStatus, TransitionError};
+use crate::events::{self, StatusEntry};
+
+const COLUMNS: &str = "o.id, o.order_number, o.user_id, o.items, o.description, \
+    o.delivery_location, o.special_instructions, o.customer_phone, o.status, o.version, \
+    o.estimated_time, o.deleted_at, o.created_at, o.updated_at, ou.locale AS owner_locale";
+
+#[derive(Debug, Clone)]
+pub struct OrderRow {
+    pub id: i64,
+    pub order_number: String,
+    pub user_id: i64,
+    pub items: Option<String>,
+    pub description: Option<String>,
+    pub delivery_location: Option<String>,
+    pub special_instructions: Option<String>,
+    pub customer_phone: Option<String>,
+    pub status: OrderStatus,
+    pub version: i32,
+    pub estimated_time: Option<DateTime<Utc>>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub owner_locale: Locale,
+}
+
+impl OrderRow {
+    fn from_row(row: &Row) -> Self {
+        OrderRow {
+            id: row.get("id"),
+            order_number: row.get("order_number"),
+            user_id: row.get("user_id"),
+            items: row.get("items"),
+            description: row.get("description"),
+            delivery_location: row.get("delivery_location"),
+            special_instructions: row.get("special_instructions"),
+            customer_phone: row.get("customer_phone"),
+            status: parse_status(row.get("status")),
+            version: row.get("version"),
+            estimated_time: row.get("estimated_time"),
+            deleted_at: row.get("deleted_at"),
+            created_at: row.get("created_at"),
+            updated_at: row.get("updated_at"),
+            owner_locale: Locale::parse(row.get("owner_locale")).unwrap_or_default(),
+        }
+    }
+
+    /// The current state as the first message a new subscriber receives.
+    pub fn snapshot(&self) -> events::Encoded {
+        StatusEntry {
+            order_id: self.id,
+            seq: i64::from(self.version),
+            status: self.status,
+            notes: None,
+            updated_by: None,
+            at: self.updated_at,
+            order_number: self.order_number.clone(),
+            estimated_time: self.estimated_time,
+            owner_locale: self.owner_locale,
+        }
+        .encode(events::ORDER_SNAPSHOT)
+    }
+}
+
+/// The database CHECK constraint allows only canonical statuses.
+fn parse_status(s: &str) -> OrderStatus {
+    OrderStatus::parse(s).unwrap_or(OrderStatus::Pending)
+}
+
+#[derive(Debug, Clone)]
+pub struct HistoryRow {
+    pub id: i64,
+    pub order_id: i64,
+    pub seq: i32,
+    pub from_status: Option<OrderStatus>,
+    pub status: OrderStatus,
+    pub notes: Option<String>,
+    pub estimated_time: Option<DateTime<Utc>>,
+    pub updated_by_id: Option<i64>,
+    pub updated_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Where a page of a list starts and how long it is.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    pub limit: i64,
+    pub offset: i64,
+}
+
+pub async fn insert(pool: &Pool, user_id: i64, order: &NewOrder) -> Result<OrderRow, DbError> {
+    let mut client = pool.get().await?;
+    // Taken outside the order's transaction so the day's counter row is locked only briefly;
+    // a rolled-back order leaves a gap in the numbers, which is harmless.
+    let counter = client
+        .prepare_cached(
+            "INSERT INTO order_number_counters (day, last)
+             VALUES ((now() AT TIME ZONE 'UTC')::date, 1)
+             ON CONFLICT (day) DO UPDATE SET last = order_number_counters.last + 1
+             RETURNING day, last",
+        )
+        .await?;
+    let row = client.query_one(&counter, &[]).await?;
+    let day: NaiveDate = row.get("day");
+    let number = format!(
+        "ORD-{}-{:04}",
+        day.format("%Y%m%d"),
+        row.get::<_, i32>("last")
+    );
+
+    let tx = client.transaction().await?;
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO orders (order_number, user_id, items, description, delivery_location,
+                                 special_instructions, customer_phone)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .await?;
+    let id: i64 = tx
+        .query_one(
+            &insert,
+            &[
+                &number,
+                &user_id,
+                &order.items,
+                &order.description,
+                &order.delivery_location,
+                &order.special_instructions,
+                &order.customer_phone,
+            ],
+        )
+        .await?
+        .get(0);
+    let history = tx
+        .prepare_cached(
+            "INSERT INTO order_status_history (order_id, seq, status, notes, updated_by)
+             VALUES ($1, 1, 'pending', 'Order created', $2)",
+        )
+        .await?;
+    tx.execute(&history, &[&id, &user_id]).await?;
+    let created = select_one(&tx, id, false)
+        .await?
+        .expect("inserted in this transaction");
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// One order, hidden (deleted) ones only when `include_hidden`.
+pub async fn find(pool: &Pool, id: i64, include_hidden: bool) -> Result<Option<OrderRow>, DbError> {
+    let client = pool.get().await?;
+    select_one(&client, id, include_hidden).await
+}
+
+async fn select_one<C: GenericClient>(
+    client: &C,
+    id: i64,
+    include_hidden: bool,
+) -> Result<Option<OrderRow>, DbError> {
+    let stmt = client
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM orders o JOIN users ou ON ou.id = o.user_id
+             WHERE o.id = $1 AND ($2 OR o.deleted_at IS NULL)"
+        ))
+        .await?;
+    let row = client.query_opt(&stmt, &[&id, &include_hidden]).await?;
+    Ok(row.as_ref().map(OrderRow::from_row))
+}
+
+/// A page of visible orders, newest first: one owner's (`owner`) or everyone's (`None`).
+pub async fn list(
+    pool: &Pool,
+    owner: Option<i64>,
+    status: Option<OrderStatus>,
+    window: Window,
+) -> Result<(Vec<OrderRow>, i64), DbError> {
+    let client = pool.get().await?;
+    let status = status.map(OrderStatus::as_str);
+    let filter = "o.deleted_at IS NULL AND ($1::bigint IS NULL OR o.user_id = $1)
+                  AND ($2::text IS NULL OR o.status = $2)";
+    let page = client
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM orders o JOIN users ou ON ou.id = o.user_id
+             WHERE {filter} ORDER BY o.id DESC LIMIT $3 OFFSET $4"
+        ))
+        .await?;
+    let count = client
+        .prepare_cached(&format!("SELECT count(*) FROM orders o WHERE {filter}"))
+        .await?;
+    let rows = client
+        .query(&page, &[&owner, &status, &window.limit, &window.offset])
+        .await?;
+    let total: i64 = client.query_one(&count, &[&owner, &status]).await?.get(0);
+    Ok((rows.iter().map(OrderRow::from_row).collect(), total))
+}
+
+/// Every status change of one order, oldest first.
+pub async fn history(pool: &Pool, order_id: i64) -> Result<Vec<HistoryRow>, DbError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT h.id, h.order_id, h.seq, h.from_status, h.status, h.notes, h.estimated_time,
+                    h.updated_by AS updated_by_id, u.name AS updated_by, h.created_at
+             FROM order_status_history h LEFT JOIN users u ON u.id = h.updated_by
+             WHERE h.order_id = $1 ORDER BY h.seq",
+        )
+        .await?;
+    let rows = client.query(&stmt, &[&order_id]).await?;
+    Ok(rows
+        .iter()
+        .map(|row| HistoryRow {
+            id: row.get("id"),
+            order_id: row.get("order_id"),
+            seq: row.get("seq"),
+            from_status: row.get::<_, Option<&str>>("from_status").map(parse_status),
+            status: parse_status(row.get("status")),
+            notes: row.get("notes"),
+            estimated_time: row.get("estimated_time"),
+            updated_by_id: row.get("updated_by_id"),
+            updated_by: row.get("updated_by"),
+            created_at: row.get("created_at"),
+        })
+        .collect())
+}
+
+/// Stored status events of one order after `after_seq`, oldest first, as subscribers get them.
+pub async fn events_after(
+    pool: &Pool,
+    order_id: i64,
+    after_seq: i64,
+    limit: i64,
+) -> Result<Vec<events::Encoded>, DbError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT h.seq, h.status, h.notes, h.estimated_time, h.created_at, u.name AS updated_by,
+                    o.order_number, ou.locale AS owner_locale
+             FROM order_status_history h
+             JOIN orders o ON o.id = h.order_id
+             JOIN users ou ON ou.id = o.user_id
+             LEFT JOIN users u ON u.id = h.updated_by
+             WHERE h.order_id = $1 AND h.seq > $2 ORDER BY h.seq LIMIT $3",
+        )
+        .await?;
+    let after = i32::try_from(after_seq).unwrap_or(i32::MAX);
+    let rows = client.query(&stmt, &[&order_id, &after, &limit]).await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            StatusEntry {
+                order_id,
+                seq: i64::from(row.get::<_, i32>("seq")),
+                status: parse_status(row.get("status")),
+                notes: row.get("notes"),
+                updated_by: row.get("updated_by"),
+                at: row.get("created_at"),
+                order_number: row.get("order_number"),
+                estimated_time: row.get("estimated_time"),
+                owner_locale: Locale::parse(row.get("owner_locale")).unwrap_or_default(),
+            }
+            .encode(events::ORDER_STATUS)
+        })
+        .collect())
+}
+
+/// A requested status change, already parsed and with the mover identified.
+#[derive(Debug, Clone)]
+pub struct StatusChange {
+    pub order_id: i64,
+    pub to: OrderStatus,
+    pub notes: Option<String>,
+    pub estimated_time: Option<DateTime<Utc>>,
+    pub by_user: i64,
+    pub by_name: String,
+    pub mover: Mover,
+    /// For a customer: the order must be theirs, else it does not exist for them.
+    pub required_owner: Option<i64>,
+    /// `DELETE /orders/{id}`: cancel and hide from lists in the same step.
+    pub hide: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error("order not found")]
+    NotFound,
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<tokio_postgres::Error> for ChangeError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        ChangeError::Db(e.into())
+    }
+}
+
+/// Applies a status change in one transaction: the order row (locked, so the check and the
+/// write see the same state on every node), the history row with the next seq, and the NOTIFY
+/// that reaches subscribers once the transaction commits.
+pub async fn change_status(pool: &Pool, change: &StatusChange) -> Result<OrderRow, ChangeError> {
+    let mut client = pool.get().await.map_err(DbError::from)?;
+    let tx = client.transaction().await?;
+    let lock = tx
+        .prepare_cached(
+            "SELECT user_id, status FROM orders WHERE id = $1 AND deleted_at IS NULL FOR UPDATE",
+        )
+        .await?;
+    let Some(row) = tx.query_opt(&lock, &[&change.order_id]).await? else {
+        return Err(ChangeError::NotFound);
+    };
+    let owner: i64 = row.get("user_id");
+    if change
+        .required_owner
+        .is_some_and(|required| required != owner)
+    {
+        return Err(ChangeError::NotFound);
+    }
+    let from = parse_status(row.get("status"));
+    let has_news = change.notes.is_some() || change.estimated_time.is_some();
+    check_transition(from, change.to, change.mover, has_news)?;
+
+    let update = tx
+        .prepare_cached(
+            "UPDATE orders SET status = $2, version = version + 1,
+                    estimated_time = COALESCE($3, estimated_time), updated_at = now(),
+                    deleted_at = CASE WHEN $4 THEN now() ELSE deleted_at END
+             WHERE id = $1",
+        )
+        .await?;
+    tx.execute(
+        &update,
+        &[
+            &change.order_id,
+            &change.to.as_str(),
+            &change.estimated_time,
+            &change.hide,
+        ],
+    )
+    .await?;
+    let order = select_one(&tx, change.order_id, true)
+        .await?
+        .ok_or(ChangeError::NotFound)?;
+    let history = tx
+        .prepare_cached(
+            "INSERT INTO order_status_history
+                 (order_id, seq, from_status, status, notes, estimated_time, updated_by, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .await?;
+    tx.execute(
+        &history,
+        &[
+            &order.id,
+            &order.version,
+            &from.as_str(),
+            &change.to.as_str(),
+            &change.notes,
+            &change.estimated_time,
+            &change.by_user,
+            &order.updated_at,
+        ],
+    )
+    .await?;
+    let event = StatusEntry {
+        order_id: order.id,
+        seq: i64::from(order.version),
+        status: change.to,
+        notes: change.notes.clone(),
+        updated_by: Some(change.by_name.clone()),
+        at: order.updated_at,
+        order_number: order.order_number.clone(),
+        estimated_time: change.estimated_time,
+        owner_locale: order.owner_locale,
+    }
+    .encode(events::ORDER_STATUS);
+    super::events::notify(&tx, &event).await?;
+    tx.commit().await?;
+    Ok(order)
+}

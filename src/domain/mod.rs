@@ -1,0 +1,10 @@
+//! Pure domain rules: no I/O, so every rule here is unit tested on its own.
+
+pub mod locale;
+pub mod new_order;
+pub mod registration;
+pub mod role;
+pub mod status;
+pub mod status_update;
+pub mod topic;
+pub mod validation;

@@ -1,0 +1,96 @@
+//! Parsing a status update: `{status, notes?, estimated_time?}`.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::status::OrderStatus;
+use super::validation::FieldErrors;
+
+/// Notes travel inside NOTIFY payloads, which PostgreSQL caps at 8000 bytes.
+pub const MAX_NOTES_CHARS: usize = 1000;
+
+#[derive(Debug, Deserialize)]
+pub struct StatusUpdateRequest {
+    pub status: Option<String>,
+    pub notes: Option<String>,
+    pub estimated_time: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StatusUpdate {
+    pub status: OrderStatus,
+    pub notes: Option<String>,
+    pub estimated_time: Option<DateTime<Utc>>,
+}
+
+impl StatusUpdateRequest {
+    pub fn parse(self) -> Result<StatusUpdate, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let status = match self.status.as_deref().map(str::trim) {
+            None | Some("") => {
+                errors.add("status", "The status field is required.");
+                OrderStatus::Pending
+            }
+            Some(s) => OrderStatus::parse(s).unwrap_or_else(|| {
+                errors.add(
+                    "status",
+                    "The status must be one of: pending, confirmed, preparing, ready, shipped, delivered, cancelled.",
+                );
+                OrderStatus::Pending
+            }),
+        };
+        let notes = errors.optional_text("notes", self.notes, MAX_NOTES_CHARS);
+        let estimated_time = match self.estimated_time.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(t) => match DateTime::parse_from_rfc3339(t) {
+                Ok(t) => Some(t.with_timezone(&Utc)),
+                Err(_) => {
+                    errors.add(
+                        "estimated_time",
+                        "The estimated time must be an RFC 3339 date and time.",
+                    );
+                    None
+                }
+            },
+        };
+        errors.finish(StatusUpdate {
+            status,
+            notes,
+            estimated_time,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<StatusUpdate, FieldErrors> {
+        serde_json::from_str::<StatusUpdateRequest>(json)
+            .unwrap()
+            .parse()
+    }
+
+    #[test]
+    fn aliases_notes_and_time() {
+        let u = parse(r#"{"status":"Dikirim","notes":" on the way ","estimated_time":"2025-07-28T10:00:00+07:00"}"#).unwrap();
+        assert_eq!(u.status, OrderStatus::Shipped);
+        assert_eq!(u.notes.as_deref(), Some("on the way"));
+        assert_eq!(
+            u.estimated_time.unwrap().to_rfc3339(),
+            "2025-07-28T03:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn refusals() {
+        assert!(parse(r#"{}"#).is_err());
+        assert!(parse(r#"{"status":"flying"}"#).is_err());
+        assert!(parse(r#"{"status":"shipped","estimated_time":"tomorrow"}"#).is_err());
+        let long = format!(
+            r#"{{"status":"shipped","notes":"{}"}}"#,
+            "x".repeat(MAX_NOTES_CHARS + 1)
+        );
+        assert!(parse(&long).is_err());
+    }
+}

@@ -1,0 +1,63 @@
+//! Event stream names: `order:{id}` and `user:{id}`.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Topic {
+    /// Status changes of one order; seq is the order's version.
+    Order(i64),
+    /// Notifications for one user.
+    User(i64),
+}
+
+impl Topic {
+    pub fn parse(s: &str) -> Option<Self> {
+        let (kind, id) = s.split_once(':')?;
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let id: i64 = id.parse().ok()?;
+        match kind {
+            "order" => Some(Topic::Order(id)),
+            "user" => Some(Topic::User(id)),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Topic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Topic::Order(id) => write!(f, "order:{id}"),
+            Topic::User(id) => write!(f, "user:{id}"),
+        }
+    }
+}
+
+impl serde::Serialize for Topic {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_prints() {
+        assert_eq!(Topic::parse("order:12"), Some(Topic::Order(12)));
+        assert_eq!(Topic::parse("user:7"), Some(Topic::User(7)));
+        assert_eq!(Topic::Order(12).to_string(), "order:12");
+        for bad in [
+            "order:",
+            "order:-1",
+            "order:1x",
+            "cart:1",
+            "order",
+            "order:99999999999999999999",
+        ] {
+            assert_eq!(Topic::parse(bad), None, "{bad}");
+        }
+    }
+}

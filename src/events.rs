@@ -1,0 +1,99 @@
+//! The events that travel to WebSocket clients, serialized once and shared by every subscriber.
+//!
+//! The same JSON is the `NOTIFY` payload (when it fits) and what a catch-up query rebuilds from
+//! stored rows, so a live event and a replayed one are byte for byte the same.
+
+use bytestring::ByteString;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::domain::locale::Locale;
+use crate::domain::status::OrderStatus;
+use crate::domain::topic::Topic;
+
+/// The PostgreSQL channel every node LISTENs on.
+pub const CHANNEL: &str = "order_tracker_events";
+/// PostgreSQL refuses NOTIFY payloads of 8000 bytes or more; larger events travel by reference.
+pub const MAX_NOTIFY_BYTES: usize = 7900;
+
+/// One event of one topic, ready to write to any number of sockets.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    pub topic: Topic,
+    pub seq: i64,
+    pub json: ByteString,
+}
+
+/// A change of an order's status, as subscribers of `order:{id}` receive it.
+#[derive(Debug, Serialize)]
+pub struct OrderStatusEvent {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub topic: Topic,
+    pub order_id: String,
+    pub seq: i64,
+    pub status: OrderStatus,
+    pub status_display: &'static str,
+    pub notes: Option<String>,
+    pub updated_by: Option<String>,
+    pub updated_at: DateTime<Utc>,
+    pub order_number: String,
+    pub estimated_time: Option<DateTime<Utc>>,
+}
+
+/// The fields of one status history entry, whichever way they were read.
+pub struct StatusEntry {
+    pub order_id: i64,
+    pub seq: i64,
+    pub status: OrderStatus,
+    pub notes: Option<String>,
+    pub updated_by: Option<String>,
+    pub at: DateTime<Utc>,
+    pub order_number: String,
+    pub estimated_time: Option<DateTime<Utc>>,
+    /// Events are serialized once for all subscribers, so they speak the owner's language.
+    pub owner_locale: Locale,
+}
+
+impl StatusEntry {
+    /// `order.status` for a change, `order.snapshot` for the current state on connect.
+    pub fn encode(self, kind: &'static str) -> Encoded {
+        let topic = Topic::Order(self.order_id);
+        let seq = self.seq;
+        let event = OrderStatusEvent {
+            kind,
+            topic,
+            order_id: self.order_id.to_string(),
+            seq,
+            status: self.status,
+            status_display: self.status.display(self.owner_locale),
+            notes: self.notes,
+            updated_by: self.updated_by,
+            updated_at: self.at,
+            order_number: self.order_number,
+            estimated_time: self.estimated_time,
+        };
+        encoded(topic, seq, &event)
+    }
+}
+
+pub const ORDER_STATUS: &str = "order.status";
+pub const ORDER_SNAPSHOT: &str = "order.snapshot";
+
+/// What goes into NOTIFY: the event itself, or only its address when it is too large.
+pub fn notify_payload(event: &Encoded) -> String {
+    if event.json.len() <= MAX_NOTIFY_BYTES {
+        event.json.to_string()
+    } else {
+        serde_json::json!({"topic": event.topic, "seq": event.seq, "ref": true}).to_string()
+    }
+}
+
+fn encoded<T: Serialize>(topic: Topic, seq: i64, event: &T) -> Encoded {
+    let json = serde_json::to_string(event).expect("events serialize to JSON");
+    Encoded {
+        topic,
+        seq,
+        json: json.into(),
+    }
+}

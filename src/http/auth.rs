@@ -1,0 +1,107 @@
+//! `POST /register`, `POST /login`, `GET /me`.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::envelope;
+use super::error::ApiError;
+use super::extract::AuthUser;
+use super::views::UserView;
+use crate::auth::password;
+use crate::auth::throttle::LoginThrottle;
+use crate::db::users;
+use crate::domain::registration::RegisterRequest;
+use crate::domain::role::Role;
+use crate::domain::validation::FieldErrors;
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/register").route(web::post().to(register)))
+        .service(web::resource("/login").route(web::post().to(login)))
+        .service(web::resource("/me").route(web::get().to(me)));
+}
+
+/// Registration always creates a customer, whatever the body says about roles.
+async fn register(
+    state: web::Data<AppState>,
+    body: web::Json<RegisterRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let new_user = body.into_inner().parse()?;
+    let hash = password::hash(new_user.password.clone(), state.settings.auth.bcrypt_cost).await?;
+    let user = users::insert(&state.pool, &new_user, &hash, Role::User).await?;
+    Ok(envelope::created("User registered", UserView::from(&user)))
+}
+
+#[derive(Deserialize)]
+struct LoginRequest {
+    email: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+#[derive(Serialize)]
+struct LoginAnswer<'a> {
+    token: String,
+    token_type: &'static str,
+    expires_at: chrono::DateTime<chrono::Utc>,
+    user: UserView<'a>,
+}
+
+async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let login = body
+        .email
+        .or(body.username)
+        .map(|l| l.trim().to_string())
+        .unwrap_or_default();
+    let mut errors = FieldErrors::default();
+    if login.is_empty() {
+        errors.add("email", "The email or username field is required.");
+    }
+    let password = body.password.unwrap_or_default();
+    if password.is_empty() {
+        errors.add("password", "The password field is required.");
+    }
+    errors.finish(())?;
+
+    let address = req.peer_addr().map(|a| a.ip().to_string());
+    let keys = LoginThrottle::keys(&login, address.as_deref());
+    state
+        .login_throttle
+        .check(&keys)
+        .map_err(ApiError::TooManyRequests)?;
+
+    let user = users::find_by_login(&state.pool, &login).await?;
+    let cost = state.settings.auth.bcrypt_cost;
+    let valid = password::verify(
+        password,
+        user.as_ref().map(|u| u.password_hash.clone()),
+        cost,
+    )
+    .await?;
+    let Some(user) = user.filter(|_| valid) else {
+        state.login_throttle.record_failure(&keys);
+        return Err(ApiError::Unauthorized("Invalid credentials"));
+    };
+    state.login_throttle.record_success(&keys);
+    let (token, expires_at) = state
+        .jwt
+        .issue(user.id, user.role.as_str(), user.token_version);
+    Ok(envelope::ok(
+        "Login successful",
+        LoginAnswer {
+            token,
+            token_type: "Bearer",
+            expires_at,
+            user: UserView::from(&user),
+        },
+    ))
+}
+
+async fn me(user: AuthUser) -> HttpResponse {
+    envelope::ok("Current user", UserView::from(&user.user))
+}

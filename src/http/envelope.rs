@@ -1,0 +1,68 @@
+//! The one JSON envelope every answer uses, built so each seed's client finds its fields:
+//! `status` (000/001), `success` and `message` (003), `data`, and `error`/`errors` on failure.
+
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+use serde::Serialize;
+
+use crate::domain::validation::FieldErrors;
+
+#[derive(Serialize)]
+struct Success<'a, T: Serialize, M: Serialize> {
+    status: &'static str,
+    success: bool,
+    message: &'a str,
+    data: T,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    meta: Option<M>,
+}
+
+#[derive(Serialize)]
+struct Failure<'a> {
+    status: &'static str,
+    success: bool,
+    message: &'a str,
+    error: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a FieldErrors>,
+}
+
+pub fn ok<T: Serialize>(message: &str, data: T) -> HttpResponse {
+    respond(StatusCode::OK, message, data, None::<()>)
+}
+
+pub fn created<T: Serialize>(message: &str, data: T) -> HttpResponse {
+    respond(StatusCode::CREATED, message, data, None::<()>)
+}
+
+/// A list with its pagination beside it in `meta`.
+pub fn page<T: Serialize, M: Serialize>(message: &str, data: T, meta: M) -> HttpResponse {
+    respond(StatusCode::OK, message, data, Some(meta))
+}
+
+fn respond<T: Serialize, M: Serialize>(
+    code: StatusCode,
+    message: &str,
+    data: T,
+    meta: Option<M>,
+) -> HttpResponse {
+    HttpResponse::build(code).json(Success {
+        status: "success",
+        success: true,
+        message,
+        data,
+        meta,
+    })
+}
+
+/// The body of an error answer; `errors` only for validation failures.
+pub fn failure_body(message: &str, errors: Option<&FieldErrors>) -> String {
+    serde_json::to_string(&Failure {
+        status: "error",
+        success: false,
+        message,
+        error: message,
+        errors,
+    })
+    .expect("envelope serializes")
+}

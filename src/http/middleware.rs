@@ -1,0 +1,95 @@
+//! The outermost layer every request passes: it times and logs the request, records it in the
+//! metrics, turns a panic into a 500, and wraps any error answer that is not already JSON
+//! (unknown route, wrong method, framework errors) in the envelope.
+//! No app-wide default service is set: it would replace the 405 that a resource answers for a
+//! method it does not serve.
+
+use std::panic::AssertUnwindSafe;
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
+use actix_web::{web, Error};
+use futures_util::FutureExt;
+
+use super::envelope;
+use super::error::ApiError;
+use crate::metrics::RequestLabels;
+use crate::state::AppState;
+
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let started = Instant::now();
+    // No clone of the request may live across the call: routing needs it unshared.
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    // The path only: query strings may carry `?token=`, which must never reach the logs.
+    let method = req.method().to_string();
+    let path = req.path().to_string();
+
+    // Errors leave as `Err`: actix answers them with their `error_response`, our envelope.
+    let (result, route) = match AssertUnwindSafe(next.call(req)).catch_unwind().await {
+        Ok(Ok(res)) => {
+            let route = res.request().match_pattern();
+            (Ok(ensure_envelope(res.map_into_boxed_body())), route)
+        }
+        Ok(Err(err)) => (Err(err), None),
+        Err(_) => (
+            Err(ApiError::internal(format!("handler panicked on {method} {path}")).into()),
+            None,
+        ),
+    };
+    let status = match &result {
+        Ok(res) => res.status(),
+        Err(err) => err.as_response_error().status_code(),
+    };
+    let elapsed = started.elapsed();
+    if let Some(state) = state {
+        let labels = RequestLabels {
+            method: method.clone(),
+            route: route.unwrap_or_else(|| "unmatched".into()),
+            status: status.as_u16(),
+        };
+        state
+            .metrics
+            .requests
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+    }
+    tracing::info!(%method, %path, status = status.as_u16(), ms = elapsed.as_secs_f64() * 1000.0, "request");
+    result
+}
+
+/// Error answers that are not JSON get the envelope with the status's own reason phrase.
+fn ensure_envelope(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error())
+        || is_json
+        || status == StatusCode::SWITCHING_PROTOCOLS
+    {
+        return res;
+    }
+    let message = match status {
+        StatusCode::NOT_FOUND => "Route not found",
+        StatusCode::METHOD_NOT_ALLOWED => "Method not allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "Request body too large",
+        StatusCode::INTERNAL_SERVER_ERROR => "Internal server error",
+        other => other.canonical_reason().unwrap_or("Error"),
+    };
+    res.map_body(|head, _| {
+        head.headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        head.headers.remove(header::CONTENT_LENGTH);
+        BoxBody::new(envelope::failure_body(message, None))
+    })
+}

@@ -1,0 +1,31 @@
+//! The HTTP surface: one module per resource, plus the envelope, errors, extractors and the
+//! outer middleware. Every API route is served under `/api` and, unchanged, under `/api/v1`.
+
+pub mod admin;
+pub mod auth;
+pub mod envelope;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod middleware;
+pub mod orders;
+pub mod pagination;
+pub mod views;
+pub mod ws;
+
+use actix_web::web;
+
+/// The routes of the JSON API, mounted under each prefix.
+fn api(cfg: &mut web::ServiceConfig) {
+    auth::routes(cfg);
+    orders::routes(cfg);
+    admin::routes(cfg);
+}
+
+/// Every route of the server.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    health::routes(cfg);
+    ws::routes(cfg);
+    cfg.service(web::scope("/api/v1").configure(api))
+        .service(web::scope("/api").configure(api));
+}

@@ -1,0 +1,192 @@
+//! `/orders`: create, list, read, history, status changes and cancellation by delete.
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+use super::envelope;
+use super::error::ApiError;
+use super::extract::AuthUser;
+use super::pagination::PageQuery;
+use super::views::{HistoryView, OrderView};
+use crate::access::visible_order;
+use crate::actors::order::change_status;
+use crate::db::orders::{self, StatusChange};
+use crate::domain::new_order::CreateOrderRequest;
+use crate::domain::role::Role;
+use crate::domain::status::{Mover, OrderStatus};
+use crate::domain::status_update::StatusUpdateRequest;
+use crate::domain::validation::FieldErrors;
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/orders")
+            .route(web::post().to(create))
+            .route(web::get().to(list_own)),
+    )
+    .service(web::resource("/orders/status/{status}").route(web::get().to(list_by_status)))
+    .service(
+        web::resource("/orders/{id:\\d+}")
+            .route(web::get().to(detail))
+            .route(web::delete().to(delete)),
+    )
+    .service(
+        web::resource("/orders/{id:\\d+}/status")
+            .route(web::put().to(update_status))
+            .route(web::patch().to(update_status)),
+    )
+    .service(web::resource("/orders/{id:\\d+}/history").route(web::get().to(history)));
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<CreateOrderRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let order = body.into_inner().parse()?;
+    let created = orders::insert(&state.pool, user.id(), &order).await?;
+    Ok(envelope::created(
+        "Order created",
+        OrderView::new(&created, user.locale),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    pub status: Option<String>,
+    #[serde(flatten)]
+    pub page: PageQuery,
+}
+
+fn parse_status_filter(status: Option<&str>) -> Result<Option<OrderStatus>, ApiError> {
+    match status.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => OrderStatus::parse(s)
+            .map(Some)
+            .ok_or_else(|| FieldErrors::single("status", format!("Unknown status: {s}")).into()),
+    }
+}
+
+/// A page of orders for `owner` (everyone's with `None`), in the envelope with `meta`.
+pub async fn list_page(
+    state: &AppState,
+    user: &AuthUser,
+    owner: Option<i64>,
+    query: &ListQuery,
+) -> Result<HttpResponse, ApiError> {
+    let status = parse_status_filter(query.status.as_deref())?;
+    let page = query.page.parse()?;
+    let (rows, total) = orders::list(&state.pool, owner, status, page.window()).await?;
+    Ok(envelope::page(
+        "Orders",
+        OrderView::list(&rows, user.locale),
+        page.meta(total, rows.len()),
+    ))
+}
+
+async fn list_own(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    list_page(&state, &user, Some(user.id()), &query).await
+}
+
+/// Customers see their own orders in that status; staff see everyone's.
+async fn list_by_status(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    status: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let owner = (!user.role().is_staff()).then(|| user.id());
+    let query = ListQuery {
+        status: Some(status.into_inner()),
+        page: query.into_inner(),
+    };
+    if query
+        .status
+        .as_deref()
+        .and_then(OrderStatus::parse)
+        .is_none()
+    {
+        return Err(ApiError::NotFound("Status"));
+    }
+    list_page(&state, &user, owner, &query).await
+}
+
+async fn detail(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let order = visible_order(&state.pool, &user, id.into_inner()).await?;
+    Ok(envelope::ok("Order", OrderView::new(&order, user.locale)))
+}
+
+async fn history(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let order = visible_order(&state.pool, &user, id.into_inner()).await?;
+    let entries = orders::history(&state.pool, order.id).await?;
+    let views: Vec<_> = entries
+        .iter()
+        .map(|h| HistoryView::new(h, user.locale))
+        .collect();
+    Ok(envelope::ok("Order history", views))
+}
+
+async fn update_status(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    body: web::Json<StatusUpdateRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let update = body.into_inner().parse()?;
+    let change = StatusChange {
+        order_id: id.into_inner(),
+        to: update.status,
+        notes: update.notes,
+        estimated_time: update.estimated_time,
+        by_user: user.id(),
+        by_name: user.user.name.clone(),
+        mover: Mover {
+            is_staff: user.role().is_staff(),
+        },
+        required_owner: (!user.role().is_staff()).then(|| user.id()),
+        hide: false,
+    };
+    let order = change_status(&state, change).await?;
+    Ok(envelope::ok(
+        "Order status updated",
+        OrderView::new(&order, user.locale),
+    ))
+}
+
+/// Cancels the order and hides it from lists; its history stays. The owner may do this while
+/// the order is pending or confirmed, an admin until it ships; drivers may not.
+async fn delete(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let is_admin = user.role() == Role::Admin;
+    let change = StatusChange {
+        order_id: id.into_inner(),
+        to: OrderStatus::Cancelled,
+        notes: Some("Order deleted".into()),
+        estimated_time: None,
+        by_user: user.id(),
+        by_name: user.user.name.clone(),
+        mover: Mover { is_staff: is_admin },
+        required_owner: (!is_admin).then(|| user.id()),
+        hide: true,
+    };
+    let order = change_status(&state, change).await?;
+    Ok(envelope::ok(
+        "Order cancelled and deleted",
+        OrderView::new(&order, user.locale),
+    ))
+}

@@ -1,0 +1,111 @@
+//! How stored rows look on the wire.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::db::orders::{HistoryRow, OrderRow};
+use crate::db::users::UserRow;
+use crate::domain::locale::Locale;
+use crate::domain::status::OrderStatus;
+
+#[derive(Serialize)]
+pub struct UserView<'a> {
+    pub id: i64,
+    pub name: &'a str,
+    pub email: Option<&'a str>,
+    pub username: Option<&'a str>,
+    pub role: &'static str,
+    pub locale: &'static str,
+    pub created_at: DateTime<Utc>,
+}
+
+impl<'a> From<&'a UserRow> for UserView<'a> {
+    fn from(u: &'a UserRow) -> Self {
+        UserView {
+            id: u.id,
+            name: &u.name,
+            email: u.email.as_deref(),
+            username: u.username.as_deref(),
+            role: u.role.as_str(),
+            locale: u.locale.as_str(),
+            created_at: u.created_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct OrderView<'a> {
+    pub id: i64,
+    pub order_number: &'a str,
+    pub user_id: i64,
+    pub items: Option<&'a str>,
+    pub description: Option<&'a str>,
+    pub delivery_location: Option<&'a str>,
+    pub special_instructions: Option<&'a str>,
+    pub customer_phone: Option<&'a str>,
+    pub status: OrderStatus,
+    pub status_display: &'static str,
+    /// The seq of the order's latest event: a client resumes its socket with `since` = this.
+    pub seq: i32,
+    pub estimated_time: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl<'a> OrderView<'a> {
+    pub fn new(o: &'a OrderRow, locale: Locale) -> Self {
+        OrderView {
+            id: o.id,
+            order_number: &o.order_number,
+            user_id: o.user_id,
+            items: o.items.as_deref(),
+            description: o.description.as_deref(),
+            delivery_location: o.delivery_location.as_deref(),
+            special_instructions: o.special_instructions.as_deref(),
+            customer_phone: o.customer_phone.as_deref(),
+            status: o.status,
+            status_display: o.status.display(locale),
+            seq: o.version,
+            estimated_time: o.estimated_time,
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+        }
+    }
+
+    pub fn list(rows: &'a [OrderRow], locale: Locale) -> Vec<Self> {
+        rows.iter().map(|o| OrderView::new(o, locale)).collect()
+    }
+}
+
+#[derive(Serialize)]
+pub struct HistoryView<'a> {
+    pub id: i64,
+    pub order_id: i64,
+    pub seq: i32,
+    pub from_status: Option<OrderStatus>,
+    pub status: OrderStatus,
+    pub status_display: &'static str,
+    pub notes: Option<&'a str>,
+    pub estimated_time: Option<DateTime<Utc>>,
+    pub updated_by: Option<&'a str>,
+    pub updated_by_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl<'a> HistoryView<'a> {
+    pub fn new(h: &'a HistoryRow, locale: Locale) -> Self {
+        HistoryView {
+            id: h.id,
+            order_id: h.order_id,
+            seq: h.seq,
+            from_status: h.from_status,
+            status: h.status,
+            status_display: h.status.display(locale),
+            notes: h.notes.as_deref(),
+            estimated_time: h.estimated_time,
+            updated_by: h.updated_by.as_deref(),
+            updated_by_id: h.updated_by_id,
+            created_at: h.created_at,
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! order-tracker: real-time order tracking over REST and WebSocket, on PostgreSQL and actix
+//! actors. `startup::Application` builds the whole server; `main.rs` only parses the command line.
+
+pub mod access;
+pub mod actors;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod events;
+pub mod http;
+pub mod metrics;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

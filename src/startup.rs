@@ -1,0 +1,218 @@
+//! Builds the whole server from settings: database (embedded or given), migrations, pool,
+//! actors and the HTTP server. Production and the tests start it through this same code.
+
+use std::io;
+use std::net::TcpListener;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Actor, Addr};
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::{from_fn, NormalizePath};
+use actix_web::{web, App, HttpServer};
+
+use crate::actors::pg_listener::PgListener;
+use crate::actors::registry::{CloseAll, Registry};
+use crate::auth::jwt::JwtKeys;
+use crate::auth::throttle::LoginThrottle;
+use crate::config::{Settings, MIN_JWT_SECRET_BYTES};
+use crate::db::embedded::{EmbeddedError, EmbeddedPostgres, DATABASE_NAME};
+use crate::db::migrate::{self, MigrateError};
+use crate::http;
+use crate::metrics::Metrics;
+use crate::state::AppState;
+
+/// Time for close frames to reach clients before connections are torn down.
+const CLOSE_FRAME_GRACE: Duration = Duration::from_millis(200);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Embedded(#[from] EmbeddedError),
+    #[error("database.url (DATABASE_URL) is not a PostgreSQL connection string: {0}")]
+    BadUrl(tokio_postgres::Error),
+    #[error(transparent)]
+    Migrate(#[from] MigrateError),
+    #[error("{0}")]
+    Secret(String),
+    #[error("cannot listen: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// The database to use: `database.url`, or the embedded cluster (returned, to be stopped).
+pub async fn connect_database(
+    settings: &Settings,
+) -> Result<(tokio_postgres::Config, Option<EmbeddedPostgres>), StartupError> {
+    if settings.database.url.trim().is_empty() {
+        let embedded = EmbeddedPostgres::start(&settings.database.data_dir).await?;
+        Ok((embedded.config(DATABASE_NAME), Some(embedded)))
+    } else {
+        let config = tokio_postgres::Config::from_str(settings.database.url.trim())
+            .map_err(StartupError::BadUrl)?;
+        Ok((config, None))
+    }
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    registry: Addr<Registry>,
+    embedded: Option<EmbeddedPostgres>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let (pg_config, embedded) = connect_database(&settings).await?;
+        migrate::run(&pg_config).await?;
+        let pool = crate::db::pool(pg_config.clone(), settings.database.pool_size);
+        let secret = jwt_secret(&settings)?;
+        let registry = Registry::default().start();
+        PgListener::new(pg_config, pool.clone(), registry.clone()).start();
+
+        let auth = &settings.auth;
+        let state = web::Data::new(AppState {
+            pool,
+            jwt: JwtKeys::new(
+                secret.as_bytes(),
+                &auth.jwt_issuer,
+                &auth.jwt_audience,
+                auth.jwt_ttl_secs,
+            ),
+            login_throttle: LoginThrottle::new(
+                auth.login_free_failures,
+                Duration::from_secs(auth.login_max_delay_secs),
+            ),
+            registry: registry.clone(),
+            orders: Default::default(),
+            metrics: Arc::new(Metrics::default()),
+            settings: settings.clone(),
+        });
+
+        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
+        let port = listener.local_addr()?.port();
+        let max_body = settings.server.max_body_bytes;
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(http::extract::json_config(max_body))
+                .app_data(http::extract::path_config())
+                .app_data(http::extract::query_config())
+                .configure(http::routes)
+                .wrap(NormalizePath::trim())
+                .wrap(from_fn(http::middleware::observe))
+        })
+        .disable_signals()
+        .shutdown_timeout(settings.server.shutdown_timeout_secs);
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        let server = server.listen(listener)?.run();
+        tracing::info!(host = %settings.server.host, port, "order-tracker listening");
+        Ok(Application {
+            port,
+            server,
+            registry,
+            embedded,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle that stops this application gracefully from elsewhere.
+    pub fn stopper(&self) -> Stopper {
+        Stopper {
+            server: self.server.handle(),
+            registry: self.registry.clone(),
+        }
+    }
+
+    /// Serves until stopped, then stops the embedded PostgreSQL if this process started it.
+    pub async fn run_until_stopped(mut self) -> io::Result<()> {
+        let result = (&mut self.server).await;
+        if let Some(mut embedded) = self.embedded.take() {
+            tokio::task::spawn_blocking(move || embedded.stop())
+                .await
+                .ok();
+        }
+        result
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then shuts down gracefully.
+    pub async fn run_until_signal(self) -> io::Result<()> {
+        let stopper = self.stopper();
+        actix::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            stopper.stop().await;
+        });
+        self.run_until_stopped().await
+    }
+}
+
+#[derive(Clone)]
+pub struct Stopper {
+    server: ServerHandle,
+    registry: Addr<Registry>,
+}
+
+impl Stopper {
+    /// Sockets get a close frame, in-flight requests finish, then the server stops.
+    pub async fn stop(&self) {
+        if let Ok(sockets) = self.registry.send(CloseAll).await {
+            if sockets > 0 {
+                tokio::time::sleep(CLOSE_FRAME_GRACE).await;
+            }
+        }
+        self.server.stop(true).await;
+    }
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// The configured secret, else the one kept in the data folder (generated on first start).
+fn jwt_secret(settings: &Settings) -> Result<String, StartupError> {
+    if !settings.auth.jwt_secret.is_empty() {
+        return Ok(settings.auth.jwt_secret.clone());
+    }
+    let path = settings.data_root().join("jwt_secret");
+    read_or_create_secret(&path).map_err(|e| {
+        StartupError::Secret(format!(
+            "cannot keep the generated JWT secret at {}: {e}",
+            path.display()
+        ))
+    })
+}
+
+fn read_or_create_secret(path: &Path) -> io::Result<String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        if existing.trim().len() >= MIN_JWT_SECRET_BYTES {
+            return Ok(existing.trim().to_string());
+        }
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let bytes: [u8; 32] = rand::random();
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(secret.as_bytes())?;
+    Ok(secret)
+}

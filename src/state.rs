@@ -1,0 +1,30 @@
+//! What every handler and actor shares, built once at startup.
+
+use std::sync::Arc;
+
+use actix::Addr;
+use deadpool_postgres::Pool;
+
+use crate::actors::directory::Directory;
+use crate::actors::order::OrderActor;
+use crate::actors::registry::Registry;
+use crate::auth::jwt::JwtKeys;
+use crate::auth::throttle::LoginThrottle;
+use crate::config::Settings;
+use crate::metrics::Metrics;
+
+pub struct AppState {
+    /// Connections for requests and actors; `database.pool_size` bounds them.
+    pub pool: Pool,
+    /// Signs tokens at login and checks them on every request and handshake.
+    pub jwt: JwtKeys,
+    /// Per-account and per-address failed-login delays.
+    pub login_throttle: LoginThrottle,
+    /// Routes committed events to subscribed sockets.
+    pub registry: Addr<Registry>,
+    /// The live order actors, so one order's changes are serialized on this node.
+    pub orders: Directory<i64, OrderActor>,
+    /// Counters behind `GET /metrics`.
+    pub metrics: Arc<Metrics>,
+    pub settings: Settings,
+}
