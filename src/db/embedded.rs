@@ -14,6 +14,8 @@ use std::process::{Command, Output};
 
 /// The database the server uses inside the embedded cluster.
 pub const DATABASE_NAME: &str = "order_tracker";
+/// The port number names the socket file; nothing listens on TCP.
+const PG_PORT: u16 = 5432;
 /// Unix socket paths are limited to 107 bytes by the kernel.
 const MAX_SOCKET_PATH: usize = 100;
 /// How long `pg_ctl` may wait for the cluster to come up or go down.
@@ -37,8 +39,15 @@ pub enum EmbeddedError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot reach the embedded PostgreSQL: {0}")]
+    #[error("cannot reach the embedded PostgreSQL: {}{}", .0, cause(.0))]
     Connect(#[from] tokio_postgres::Error),
+}
+
+/// tokio-postgres keeps the useful part ("permission denied", "no such file") in the source.
+fn cause(e: &tokio_postgres::Error) -> String {
+    std::error::Error::source(e)
+        .map(|s| format!(" ({s})"))
+        .unwrap_or_default()
 }
 
 /// Who runs the PostgreSQL processes: ourselves, or the `postgres` user when we are root.
@@ -76,7 +85,6 @@ impl EmbeddedPostgres {
         };
         pg.init_if_needed()?;
         if !pg.is_running() {
-            pg.remove_stale_pid_file();
             pg.pg_ctl(&["start", "-w", "-t", PG_CTL_WAIT_SECS, "-s", "-l"], true)?;
             pg.owned = true;
         }
@@ -90,6 +98,7 @@ impl EmbeddedPostgres {
         let mut config = tokio_postgres::Config::new();
         config
             .host_path(&self.data_dir)
+            .port(PG_PORT)
             .user("postgres")
             .dbname(dbname);
         config
@@ -141,31 +150,30 @@ impl EmbeddedPostgres {
         check("initdb", output)
     }
 
+    /// Whether the postmaster named in `postmaster.pid` is alive. A crash leaves the file
+    /// behind; if its process is gone, a zombie, or no PostgreSQL, the file is stale and removed
+    /// so it does not stand in the way of the next start.
     fn is_running(&self) -> bool {
-        self.command("pg_ctl")
-            .arg("status")
-            .arg("-D")
-            .arg(&self.data_dir)
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    }
-
-    /// A crash leaves `postmaster.pid` behind; if its process is gone (or is no PostgreSQL),
-    /// the file only stands in the way of the next start.
-    fn remove_stale_pid_file(&self) {
         let pid_file = self.data_dir.join("postmaster.pid");
         let Ok(contents) = std::fs::read_to_string(&pid_file) else {
-            return;
+            return false;
         };
-        let pid = contents.lines().next().unwrap_or("").trim();
-        let alive = std::fs::read(format!("/proc/{pid}/cmdline"))
+        let pid = contents.lines().next().unwrap_or("").trim().to_string();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let zombie = stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
+        let is_postgres = std::fs::read(format!("/proc/{pid}/cmdline"))
             .map(|cmd| String::from_utf8_lossy(&cmd).contains("postgres"))
             .unwrap_or(false);
-        if !alive {
-            tracing::warn!(pid, "removing stale postmaster.pid left by a crash");
-            let _ = std::fs::remove_file(pid_file);
+        if is_postgres && !zombie {
+            return true;
         }
+        tracing::warn!(pid, "removing stale postmaster.pid left by a crash");
+        let _ = std::fs::remove_file(pid_file);
+        // The socket's lock file names the dead postmaster too; PostgreSQL would refuse it.
+        let _ = std::fs::remove_file(self.data_dir.join(format!(".s.PGSQL.{PG_PORT}.lock")));
+        false
     }
 
     fn pg_ctl(&self, args: &[&str], with_log: bool) -> Result<(), EmbeddedError> {
@@ -280,7 +288,11 @@ fn postgres_user() -> Option<RunAs> {
 /// the system temp directory named after it, so the default still starts.
 fn usable_data_dir(requested: &Path, run_as: Option<RunAs>) -> Result<PathBuf, EmbeddedError> {
     let absolute = std::path::absolute(requested).map_err(|source| io_err(requested, source))?;
-    let socket_fits = absolute.join(".s.PGSQL.5432").as_os_str().len() <= MAX_SOCKET_PATH;
+    let socket_fits = absolute
+        .join(format!(".s.PGSQL.{PG_PORT}"))
+        .as_os_str()
+        .len()
+        <= MAX_SOCKET_PATH;
     let reachable = run_as.is_none_or(|user| ancestors_searchable(&absolute, user.uid));
     if socket_fits && reachable {
         return Ok(absolute);

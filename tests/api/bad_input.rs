@@ -1,0 +1,293 @@
+//! Bad input answers in the envelope with the right status and changes nothing.
+
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+fn assert_error(status: u16, body: &Value, expected: u16) {
+    assert_eq!(status, expected, "{body}");
+    assert_eq!(body["status"], "error");
+    assert_eq!(body["success"], false);
+    assert!(body["message"].is_string() && body["error"].is_string());
+}
+
+async fn raw(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> (u16, Value) {
+    let mut req = app
+        .client
+        .request(method, format!("{}{path}", app.address))
+        .body(body);
+    if let Some(ct) = content_type {
+        req = req.header("content-type", ct);
+    }
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text:?}")),
+    )
+}
+
+#[actix_web::test]
+async fn malformed_requests_get_enveloped_errors() {
+    let app = spawn_app().await;
+    let (_, token) = app.customer("Careful").await;
+    let json_ct = Some("application/json");
+    let post = reqwest::Method::POST;
+
+    let (s, b) = raw(
+        &app,
+        post.clone(),
+        "/api/orders",
+        Some(&token),
+        json_ct,
+        b"{\"items\": ".to_vec(),
+    )
+    .await;
+    assert_error(s, &b, 400);
+    let (s, b) = raw(
+        &app,
+        post.clone(),
+        "/api/orders",
+        Some(&token),
+        Some("text/plain"),
+        b"{\"items\":\"x\"}".to_vec(),
+    )
+    .await;
+    assert_error(s, &b, 415);
+    let big = format!("{{\"items\":\"{}\"}}", "x".repeat(1_100_000));
+    let (s, b) = raw(
+        &app,
+        post.clone(),
+        "/api/orders",
+        Some(&token),
+        json_ct,
+        big.into_bytes(),
+    )
+    .await;
+    assert_error(s, &b, 413);
+    let (s, b) = raw(
+        &app,
+        reqwest::Method::GET,
+        "/api/nowhere",
+        None,
+        None,
+        vec![],
+    )
+    .await;
+    assert_error(s, &b, 404);
+    let (s, b) = raw(
+        &app,
+        reqwest::Method::PATCH,
+        "/api/orders",
+        Some(&token),
+        None,
+        vec![],
+    )
+    .await;
+    assert_error(s, &b, 405);
+    let (s, b) = raw(
+        &app,
+        reqwest::Method::GET,
+        "/api/orders/abc",
+        Some(&token),
+        None,
+        vec![],
+    )
+    .await;
+    assert_error(s, &b, 404);
+    let (s, b) = raw(
+        &app,
+        reqwest::Method::GET,
+        "/api/orders/99999999999999999999999",
+        Some(&token),
+        None,
+        vec![],
+    )
+    .await;
+    assert_error(s, &b, 404);
+    let (s, b) = raw(
+        &app,
+        post.clone(),
+        "/api/orders",
+        Some(&token),
+        json_ct,
+        b"[1,2,3]".to_vec(),
+    )
+    .await;
+    assert_error(s, &b, 400);
+    let (s, b) = raw(
+        &app,
+        post,
+        "/api/orders",
+        Some(&token),
+        json_ct,
+        b"{\"items\": 42}".to_vec(),
+    )
+    .await;
+    assert_error(s, &b, 400);
+
+    // Field-level validation.
+    let empty = app
+        .post("/api/orders", Some(&token), json!({"items": "   "}))
+        .await;
+    assert_error(empty.status, &empty.body, 400);
+    assert!(empty.body["errors"]["items"].is_array());
+    let reg = app
+        .post(
+            "/api/register",
+            None,
+            json!({"email": "not-an-email", "password": "short"}),
+        )
+        .await;
+    assert_error(reg.status, &reg.body, 400);
+    assert!(reg.body["errors"]["email"].is_array() && reg.body["errors"]["password"].is_array());
+    let long = app
+        .post(
+            "/api/register",
+            None,
+            json!({"email": "long@example.com", "password": "p".repeat(73)}),
+        )
+        .await;
+    assert_error(long.status, &long.body, 400);
+    let page = app.get("/api/orders?page=0", &token).await;
+    assert_error(page.status, &page.body, 400);
+    let filter = app.get("/api/admin/orders?status=teleported", &token).await;
+    assert_error(filter.status, &filter.body, 403);
+
+    // Nothing was stored by any of it.
+    assert_eq!(
+        app.get("/api/orders", &token).await.body["meta"]["total"],
+        0
+    );
+}
+
+#[actix_web::test]
+async fn duplicates_conflict_case_insensitively() {
+    let app = spawn_app().await;
+    let first = app
+        .post(
+            "/api/register",
+            None,
+            json!({"email": "Dup@Example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(first.status, 201);
+    let again = app
+        .post(
+            "/api/register",
+            None,
+            json!({"email": "dup@example.COM", "password": PASSWORD}),
+        )
+        .await;
+    assert_error(again.status, &again.body, 409);
+    let user = app
+        .post(
+            "/api/register",
+            None,
+            json!({"username": "Rina", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(user.status, 201);
+    let again = app
+        .post(
+            "/api/register",
+            None,
+            json!({"username": "rina", "password": PASSWORD}),
+        )
+        .await;
+    assert_error(again.status, &again.body, 409);
+    // Login works with either case.
+    app.login(json!({"email": "DUP@example.com", "password": PASSWORD}))
+        .await;
+}
+
+#[actix_web::test]
+async fn illegal_transitions_conflict_and_change_nothing() {
+    let app = spawn_app().await;
+    let (_, token) = app.customer("Tia").await;
+    let (_, staff) = app.staff("Admin", "admin").await;
+    let id = app.create_order(&token, "Rendang").await;
+    assert_eq!(app.set_status(&staff, id, "shipped").await.status, 200);
+    for (status, expected) in [
+        ("pending", 409),
+        ("shipped", 409),
+        ("cancelled", 409),
+        ("teleported", 400),
+        ("", 400),
+    ] {
+        let res = app.set_status(&staff, id, status).await;
+        assert_error(res.status, &res.body, expected);
+    }
+    let bad_time = app
+        .put(
+            &format!("/api/orders/{id}/status"),
+            &staff,
+            json!({"status": "shipped", "estimated_time": "soon"}),
+        )
+        .await;
+    assert_error(bad_time.status, &bad_time.body, 400);
+    assert!(bad_time.body["errors"]["estimated_time"].is_array());
+    // A same-status update with notes is a timeline entry.
+    let note = app
+        .put(
+            &format!("/api/orders/{id}/status"),
+            &staff,
+            json!({"status": "shipped", "notes": "Stuck in traffic"}),
+        )
+        .await;
+    assert_eq!(note.status, 200);
+    let history = app.get(&format!("/api/orders/{id}/history"), &token).await;
+    let entries = history.body["data"].as_array().unwrap();
+    assert_eq!(entries.len(), 3);
+    assert_eq!(entries[2]["notes"], "Stuck in traffic");
+    assert_eq!(
+        app.get(&format!("/api/orders/{id}"), &token).await.body["data"]["status"],
+        "shipped"
+    );
+}
+
+#[actix_web::test]
+async fn health_readiness_and_metrics() {
+    let app = spawn_app().await;
+    let health = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = app
+        .client
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let (_, token) = app.customer("Metric").await;
+    let _ws = app.ws("/ws", &token).await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("order_tracker_websocket_open 1"), "{text}");
+    assert!(text.contains("order_tracker_http_request_duration_seconds_bucket"));
+    assert!(text.contains("order_tracker_db_pool_max 8"));
+    assert!(text.contains("order_tracker_events_delivered_total"));
+}

@@ -1,0 +1,166 @@
+//! The embedded default, through the real binary: no DATABASE_URL starts a private PostgreSQL
+//! and serves; SIGTERM stops both; a restart keeps the data, even after a crash that left a
+//! stale `postmaster.pid` behind.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(workdir: &Path, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_order-tracker"))
+        .current_dir(workdir)
+        .env_remove("DATABASE_URL")
+        .env_remove("JWT_SECRET")
+        .env("PORT", port.to_string())
+        .env("ORDER_TRACKER__AUTH__BCRYPT_COST", "10")
+        .env("ORDER_TRACKER__LOG__LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the server binary")
+}
+
+async fn wait_ready(client: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while Instant::now() < deadline {
+        if let Ok(res) = client.get(format!("{base}/readyz")).send().await {
+            if res.status() == 200 {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("server did not become ready");
+}
+
+fn signal(pid: i32, sig: i32) {
+    unsafe { libc::kill(pid, sig) };
+}
+
+async fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "server did not exit");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn post(
+    client: &reqwest::Client,
+    url: String,
+    token: Option<&str>,
+    body: Value,
+) -> (u16, Value) {
+    let mut req = client.post(url).json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+#[actix_web::test]
+async fn embedded_default_serves_stops_and_keeps_data() {
+    let workdir = std::env::temp_dir().join(format!(
+        "order-tracker-embedded-{:x}",
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&workdir).unwrap();
+    let pgdata = workdir.join("data/postgres");
+    let client = reqwest::Client::new();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+
+    let mut server = start(&workdir, port);
+    wait_ready(&client, &base).await;
+    assert!(
+        pgdata.join("PG_VERSION").exists(),
+        "cluster lives in data/postgres"
+    );
+    let (status, _) = post(
+        &client,
+        format!("{base}/api/register"),
+        None,
+        json!({"username": "keeper", "password": "password123"}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (_, login) = post(
+        &client,
+        format!("{base}/api/login"),
+        None,
+        json!({"username": "keeper", "password": "password123"}),
+    )
+    .await;
+    let token = login["data"]["token"].as_str().unwrap().to_string();
+    let (status, _) = post(
+        &client,
+        format!("{base}/api/orders"),
+        Some(&token),
+        json!({"items": "Kept"}),
+    )
+    .await;
+    assert_eq!(status, 201);
+
+    signal(server.id() as i32, libc::SIGTERM);
+    assert!(wait_exit(&mut server).await.success(), "graceful exit");
+    assert!(
+        !pgdata.join("postmaster.pid").exists(),
+        "the private PostgreSQL stopped"
+    );
+
+    // Second start: same data, same generated secret, so the old token still works.
+    let mut server = start(&workdir, port);
+    wait_ready(&client, &base).await;
+    let orders: Value = client
+        .get(format!("{base}/api/orders"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(orders["data"][0]["items"], "Kept");
+
+    // A crash of both processes leaves a stale postmaster.pid; the next start must not mind.
+    let postmaster: i32 = std::fs::read_to_string(pgdata.join("postmaster.pid"))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    signal(server.id() as i32, libc::SIGKILL);
+    wait_exit(&mut server).await;
+    signal(postmaster, libc::SIGKILL);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(pgdata.join("postmaster.pid").exists());
+
+    let mut server = start(&workdir, port);
+    wait_ready(&client, &base).await;
+    let (status, _) = post(
+        &client,
+        format!("{base}/api/login"),
+        None,
+        json!({"username": "keeper", "password": "password123"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    signal(server.id() as i32, libc::SIGTERM);
+    assert!(wait_exit(&mut server).await.success());
+    let _ = std::fs::remove_dir_all(&workdir);
+}

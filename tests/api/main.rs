@@ -1,0 +1,14 @@
+//! End-to-end tests: the real server over real HTTP and WebSocket, on a real PostgreSQL.
+//! One test binary, so the PostgreSQL cluster is started once for all of them.
+
+mod helpers;
+
+mod access;
+mod bad_input;
+mod concurrency;
+mod embedded;
+mod listener_restart;
+mod multi_instance;
+mod seed_000;
+mod seed_001;
+mod websocket;

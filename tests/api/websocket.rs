@@ -1,0 +1,240 @@
+//! The WebSocket protocol: resume with `since`, the three ways to authenticate, the origin
+//! check, the multiplexed endpoint, frame limits, token expiry and shutdown close frames.
+
+use std::time::Duration;
+
+use serde_json::json;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+use crate::helpers::*;
+
+#[actix_web::test]
+async fn resume_with_since_gets_exactly_the_missed_events() {
+    let app = spawn_app().await;
+    let (_, token) = app.customer("Resumer").await;
+    let (_, staff) = app.staff("Dina", "driver").await;
+    let id = app.create_order(&token, "Bakso").await;
+
+    let mut ws = app.ws(&format!("/ws/orders/{id}"), &token).await;
+    let snapshot = next_json(&mut ws).await;
+    let last_seen = snapshot["seq"].as_i64().unwrap();
+    drop(ws);
+
+    for status in ["confirmed", "preparing", "ready"] {
+        assert_eq!(app.set_status(&staff, id, status).await.status, 200);
+    }
+
+    let mut ws = app
+        .ws(&format!("/ws/orders/{id}?since={last_seen}"), &token)
+        .await;
+    let mut missed = Vec::new();
+    for _ in 0..3 {
+        let event = next_json(&mut ws).await;
+        assert_eq!(event["type"], "order.status", "no snapshot when resuming");
+        missed.push((
+            event["seq"].as_i64().unwrap(),
+            event["status"].as_str().unwrap().to_string(),
+        ));
+    }
+    assert_eq!(
+        missed,
+        [
+            (2, "confirmed".to_string()),
+            (3, "preparing".to_string()),
+            (4, "ready".to_string())
+        ]
+    );
+    assert_silent(&mut ws, Duration::from_millis(300)).await;
+
+    // Then live events continue the sequence.
+    app.set_status(&staff, id, "shipped").await;
+    let live = next_json(&mut ws).await;
+    assert_eq!(
+        (live["seq"].as_i64(), live["status"].as_str()),
+        (Some(5), Some("shipped"))
+    );
+    assert_silent(&mut ws, Duration::from_millis(300)).await;
+}
+
+#[actix_web::test]
+async fn browser_subprotocol_and_query_token_authenticate() {
+    let app = spawn_app().await;
+    let (_, token) = app.customer("Browser").await;
+    let id = app.create_order(&token, "Mie").await;
+
+    let mut request = format!("{}/ws/orders/{id}", app.ws_address)
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        format!("order-tracker, bearer.{token}").parse().unwrap(),
+    );
+    let (mut ws, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(
+        response.headers()["sec-websocket-protocol"],
+        "order-tracker",
+        "never echoes the token"
+    );
+    assert_eq!(next_json(&mut ws).await["type"], "order.snapshot");
+
+    let request = format!("{}/ws/orders/{id}?token={token}", app.ws_address)
+        .into_client_request()
+        .unwrap();
+    let mut ws = ws_connect(request).await.unwrap();
+    assert_eq!(next_json(&mut ws).await["type"], "order.snapshot");
+}
+
+async fn refused_status(
+    request: tokio_tungstenite::tungstenite::handshake::client::Request,
+) -> (u16, serde_json::Value) {
+    match ws_connect(request).await {
+        Err(WsError::Http(response)) => {
+            let body = response.body().clone().unwrap_or_default();
+            (
+                response.status().as_u16(),
+                serde_json::from_slice(&body).unwrap(),
+            )
+        }
+        Ok(_) => panic!("handshake should be refused"),
+        Err(e) => panic!("unexpected error {e}"),
+    }
+}
+
+#[actix_web::test]
+async fn handshake_refusals_are_plain_enveloped_http() {
+    let app = spawn_app().await;
+    let (_, token) = app.customer("Owner").await;
+    let id = app.create_order(&token, "Soto").await;
+
+    let no_token = format!("{}/ws/orders/{id}", app.ws_address)
+        .into_client_request()
+        .unwrap();
+    let (status, body) = refused_status(no_token).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["status"], "error");
+
+    let mut foreign = format!("{}/ws/orders/{id}", app.ws_address)
+        .into_client_request()
+        .unwrap();
+    foreign
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    foreign
+        .headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
+    assert_eq!(refused_status(foreign).await.0, 403);
+
+    let mut same = format!("{}/ws/orders/{id}", app.ws_address)
+        .into_client_request()
+        .unwrap();
+    same.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let host = app.address.trim_start_matches("http://").to_string();
+    same.headers_mut()
+        .insert("origin", format!("http://{host}").parse().unwrap());
+    assert!(ws_connect(same).await.is_ok(), "same origin is allowed");
+
+    let mut missing = format!("{}/ws/orders/999999", app.ws_address)
+        .into_client_request()
+        .unwrap();
+    missing
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    assert_eq!(refused_status(missing).await.0, 404);
+}
+
+#[actix_web::test]
+async fn multiplexed_socket_subscribes_unsubscribes_and_pings() {
+    let app = spawn_app().await;
+    let (_, token) = app.customer("Multi").await;
+    let (_, staff) = app.staff("Admin", "admin").await;
+    let first = app.create_order(&token, "A").await;
+    let second = app.create_order(&token, "B").await;
+    let mut ws = app.ws("/ws", &token).await;
+
+    send_json(&mut ws, json!({"type": "ping"})).await;
+    assert_eq!(next_json(&mut ws).await["type"], "pong");
+
+    send_json(
+        &mut ws,
+        json!({"type": "subscribe", "topic": format!("order:{first}")}),
+    )
+    .await;
+    assert_eq!(next_json(&mut ws).await["type"], "subscribed");
+    assert_eq!(next_json(&mut ws).await["type"], "order.snapshot");
+    send_json(
+        &mut ws,
+        json!({"type": "subscribe", "topic": format!("order:{second}"), "since": 0}),
+    )
+    .await;
+    assert_eq!(next_json(&mut ws).await["type"], "subscribed");
+    let replay = next_json(&mut ws).await;
+    assert_eq!(
+        (replay["seq"].as_i64(), replay["status"].as_str()),
+        (Some(1), Some("pending"))
+    );
+
+    app.set_status(&staff, second, "confirmed").await;
+    let event = next_json(&mut ws).await;
+    assert_eq!(event["topic"], format!("order:{second}"));
+
+    send_json(
+        &mut ws,
+        json!({"type": "unsubscribe", "topic": format!("order:{second}")}),
+    )
+    .await;
+    assert_eq!(next_json(&mut ws).await["type"], "unsubscribed");
+    app.set_status(&staff, second, "preparing").await;
+    app.set_status(&staff, first, "confirmed").await;
+    let event = next_json(&mut ws).await;
+    assert_eq!(
+        event["topic"],
+        format!("order:{first}"),
+        "no events after unsubscribe"
+    );
+
+    send_json(&mut ws, json!({"type": "dance"})).await;
+    assert_eq!(next_json(&mut ws).await["type"], "error");
+    send_json(&mut ws, json!({"type": "subscribe", "topic": "nonsense"})).await;
+    assert_eq!(next_json(&mut ws).await["type"], "error");
+}
+
+#[actix_web::test]
+async fn oversized_frame_closes_with_1009() {
+    let app = spawn_app().await;
+    let (_, token) = app.customer("Big").await;
+    let mut ws = app.ws("/ws", &token).await;
+    use futures_util::SinkExt;
+    ws.send(Message::Text("x".repeat(70_000).into()))
+        .await
+        .unwrap();
+    let frame = next_close(&mut ws).await.expect("a close frame");
+    assert_eq!(frame.code, CloseCode::Size);
+}
+
+#[actix_web::test]
+async fn expired_token_closes_the_socket_with_4001() {
+    let url = fresh_database().await;
+    let mut settings = test_settings(&url);
+    settings.auth.jwt_ttl_secs = 2;
+    let app = spawn_app_with(settings).await;
+    let (_, token) = app.customer("Short").await;
+    let mut ws = app.ws("/ws", &token).await;
+    let frame = next_close(&mut ws).await.expect("a close frame");
+    assert_eq!(u16::from(frame.code), 4001);
+}
+
+#[actix_web::test]
+async fn shutdown_sends_close_frames() {
+    let app = spawn_app().await;
+    let (_, token) = app.customer("Leaving").await;
+    let id = app.create_order(&token, "Roti").await;
+    let mut ws = app.ws(&format!("/ws/orders/{id}"), &token).await;
+    next_json(&mut ws).await;
+    let stopper = app.stopper.clone();
+    actix_web::rt::spawn(async move { stopper.stop().await });
+    let frame = next_close(&mut ws).await.expect("a close frame");
+    assert_eq!(frame.code, CloseCode::Away);
+}
