@@ -28,6 +28,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub rate_limit: RateLimitSettings,
     pub ws: WsSettings,
+    pub notifications: NotificationSettings,
     pub actors: ActorSettings,
     pub log: LogSettings,
 }
@@ -75,6 +76,15 @@ pub struct WsSettings {
     pub allowed_origins: Vec<String>,
     pub max_frame_bytes: usize,
     pub outbound_queue: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct NotificationSettings {
+    pub retention_days: u32,
+    pub purge_interval_secs: u64,
+    pub max_title_chars: usize,
+    pub max_message_chars: usize,
+    pub max_data_bytes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -159,6 +169,11 @@ impl Settings {
         if self.ws.heartbeat_secs == 0 || self.ws.outbound_queue == 0 {
             return Err(ConfigError::Invalid(
                 "ws.heartbeat_secs and ws.outbound_queue must be at least 1".into(),
+            ));
+        }
+        if self.notifications.purge_interval_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "notifications.purge_interval_secs must be at least 1".into(),
             ));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {

@@ -77,6 +77,51 @@ impl StatusEntry {
     }
 }
 
+/// A notification, as subscribers of `user:{id}` receive it.
+#[derive(Debug, Serialize)]
+pub struct NotificationEvent<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub topic: Topic,
+    pub seq: i64,
+    pub id: i64,
+    pub title: &'a str,
+    pub message: &'a str,
+    pub data: &'a serde_json::Map<String, serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Notifications were marked read on some device; `ids` is empty when all were.
+#[derive(Debug, Serialize)]
+pub struct ReadEvent<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub topic: Topic,
+    pub seq: i64,
+    pub ids: &'a [i64],
+    pub all: bool,
+    pub unread: i64,
+}
+
+/// The first message of a user stream without `since`: where the stream is, and the badge.
+#[derive(Debug, Serialize)]
+pub struct UnreadSnapshot {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub topic: Topic,
+    pub seq: i64,
+    pub unread: i64,
+}
+
+pub const NOTIFICATION: &str = "notification";
+pub const NOTIFICATION_READ: &str = "notification.read";
+pub const NOTIFICATION_UNREAD: &str = "notification.unread";
+
+/// Encodes any user-stream event (they all carry their own topic and seq).
+pub fn encode_user_event<T: Serialize>(user_id: i64, seq: i64, event: &T) -> Encoded {
+    encoded(Topic::User(user_id), seq, event)
+}
+
 pub const ORDER_STATUS: &str = "order.status";
 pub const ORDER_SNAPSHOT: &str = "order.snapshot";
 

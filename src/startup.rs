@@ -15,6 +15,7 @@ use actix_web::{web, App, HttpServer};
 
 use crate::actors::pg_listener::PgListener;
 use crate::actors::registry::{CloseAll, Registry};
+use crate::actors::retention::Retention;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::throttle::LoginThrottle;
 use crate::config::{Settings, MIN_JWT_SECRET_BYTES};
@@ -70,6 +71,7 @@ impl Application {
         let secret = jwt_secret(&settings)?;
         let registry = Registry::default().start();
         PgListener::new(pg_config, pool.clone(), registry.clone()).start();
+        Retention::new(pool.clone(), settings.notifications.clone()).start();
 
         let auth = &settings.auth;
         let state = web::Data::new(AppState {

@@ -6,4 +6,5 @@ pub mod directory;
 pub mod order;
 pub mod pg_listener;
 pub mod registry;
+pub mod retention;
 pub mod socket;

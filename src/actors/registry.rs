@@ -119,6 +119,19 @@ impl Handler<Publish> for Registry {
     }
 }
 
+/// Whether any socket of this process follows `topic` (a user being online here).
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct HasSubscribers(pub Topic);
+
+impl Handler<HasSubscribers> for Registry {
+    type Result = bool;
+
+    fn handle(&mut self, HasSubscribers(topic): HasSubscribers, _: &mut Context<Self>) -> bool {
+        self.topics.contains_key(&topic)
+    }
+}
+
 /// The listener reconnected: events may have been missed, so every socket catches up.
 #[derive(Message)]
 #[rtype(result = "()")]

@@ -182,7 +182,10 @@ impl SocketActor {
             registry.send(message).await?;
             Ok(match since {
                 Some(after) => db::events::after(&pool, topic, after, CATCH_UP_BATCH).await?,
-                None => snapshot(&pool, topic).await?,
+                None => db::events::snapshot(&pool, topic)
+                    .await?
+                    .into_iter()
+                    .collect(),
             })
         };
         self.run_fetch(topic, fetch, ctx);
@@ -328,18 +331,6 @@ pub async fn authorize(state: &AppState, user: &AuthUser, topic: Topic) -> Resul
         Topic::Order(id) => visible_order(&state.pool, user, id).await.map(|_| ()),
         Topic::User(id) if id == user.id() => Ok(()),
         Topic::User(_) => Err(ApiError::NotFound("Topic")),
-    }
-}
-
-/// The current state of a topic, for a subscriber that gave no `since`.
-async fn snapshot(pool: &deadpool_postgres::Pool, topic: Topic) -> Result<Vec<Encoded>, DbError> {
-    match topic {
-        Topic::Order(id) => Ok(db::orders::find(pool, id, true)
-            .await?
-            .map(|o| o.snapshot())
-            .into_iter()
-            .collect()),
-        Topic::User(_) => Ok(Vec::new()),
     }
 }
 

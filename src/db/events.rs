@@ -2,7 +2,7 @@
 
 use deadpool_postgres::{GenericClient, Pool};
 
-use super::{orders, DbError};
+use super::{notifications, orders, DbError};
 use crate::domain::topic::Topic;
 use crate::events::{self, Encoded};
 
@@ -24,7 +24,15 @@ pub async fn after(
 ) -> Result<Vec<Encoded>, DbError> {
     match topic {
         Topic::Order(id) => orders::events_after(pool, id, after_seq, limit).await,
-        Topic::User(_) => Ok(Vec::new()),
+        Topic::User(id) => notifications::events_after(pool, id, after_seq, limit).await,
+    }
+}
+
+/// The current state of a topic, for a subscriber that gave no `since`.
+pub async fn snapshot(pool: &Pool, topic: Topic) -> Result<Option<Encoded>, DbError> {
+    match topic {
+        Topic::Order(id) => Ok(orders::find(pool, id, true).await?.map(|o| o.snapshot())),
+        Topic::User(id) => notifications::snapshot(pool, id).await,
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod embedded;
 pub mod events;
 pub mod migrate;
+pub mod notifications;
 pub mod orders;
 pub mod users;
 

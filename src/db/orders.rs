@@ -8,6 +8,7 @@ use tokio_postgres::Row;
 use super::DbError;
 use crate::domain::locale::Locale;
 use crate::domain::new_order::NewOrder;
+use crate::domain::notification;
 use crate::domain::status::{check_transition, Mover, OrderStatus, TransitionError};
 use crate::events::{self, StatusEntry};
 
@@ -305,8 +306,8 @@ impl From<tokio_postgres::Error> for ChangeError {
 }
 
 /// Applies a status change in one transaction: the order row (locked, so the check and the
-/// write see the same state on every node), the history row with the next seq, and the NOTIFY
-/// that reaches subscribers once the transaction commits.
+/// write see the same state on every node), the history row with the next seq, the owner's
+/// notification, and the NOTIFYs that reach subscribers once the transaction commits.
 pub async fn change_status(pool: &Pool, change: &StatusChange) -> Result<OrderRow, ChangeError> {
     let mut client = pool.get().await.map_err(DbError::from)?;
     let tx = client.transaction().await?;
@@ -384,6 +385,13 @@ pub async fn change_status(pool: &Pool, change: &StatusChange) -> Result<OrderRo
     }
     .encode(events::ORDER_STATUS);
     super::events::notify(&tx, &event).await?;
+    let note = notification::order_status_changed(
+        order.id,
+        &order.order_number,
+        change.to,
+        order.owner_locale,
+    );
+    super::notifications::insert(&tx, order.user_id, &note).await?;
     tx.commit().await?;
     Ok(order)
 }

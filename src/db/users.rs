@@ -116,3 +116,25 @@ pub async fn find_by_login(pool: &Pool, login: &str) -> Result<Option<UserRow>, 
         .as_ref()
         .map(UserRow::from_row))
 }
+
+/// Sets the name and/or locale (`None` leaves a field as it is); `None` if the user is gone.
+pub async fn update_profile(
+    pool: &Pool,
+    id: i64,
+    name: Option<&str>,
+    locale: Option<Locale>,
+) -> Result<Option<UserRow>, DbError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(&format!(
+            "UPDATE users SET name = COALESCE($2, name), locale = COALESCE($3, locale), updated_at = now()
+             WHERE id = $1 RETURNING {COLUMNS}"
+        ))
+        .await?;
+    let locale = locale.map(Locale::as_str);
+    Ok(client
+        .query_opt(&stmt, &[&id, &name, &locale])
+        .await?
+        .as_ref()
+        .map(UserRow::from_row))
+}

@@ -2,6 +2,7 @@
 
 pub mod locale;
 pub mod new_order;
+pub mod notification;
 pub mod registration;
 pub mod role;
 pub mod status;

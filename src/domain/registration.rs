@@ -8,7 +8,7 @@ use super::validation::FieldErrors;
 pub const MIN_PASSWORD_BYTES: usize = 8;
 /// bcrypt reads only the first 72 bytes; a longer password would be silently cut, so we refuse it.
 pub const MAX_PASSWORD_BYTES: usize = 72;
-const MAX_NAME_CHARS: usize = 100;
+pub const MAX_NAME_CHARS: usize = 100;
 const MAX_EMAIL_BYTES: usize = 254;
 const USERNAME_CHARS: std::ops::RangeInclusive<usize> = 3..=50;
 

@@ -10,7 +10,8 @@ use super::views::UserView;
 use crate::auth::password;
 use crate::auth::throttle::LoginThrottle;
 use crate::db::users;
-use crate::domain::registration::RegisterRequest;
+use crate::domain::locale::Locale;
+use crate::domain::registration::{RegisterRequest, MAX_NAME_CHARS};
 use crate::domain::role::Role;
 use crate::domain::validation::FieldErrors;
 use crate::state::AppState;
@@ -18,7 +19,11 @@ use crate::state::AppState;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/register").route(web::post().to(register)))
         .service(web::resource("/login").route(web::post().to(login)))
-        .service(web::resource("/me").route(web::get().to(me)));
+        .service(
+            web::resource("/me")
+                .route(web::get().to(me))
+                .route(web::patch().to(update_me)),
+        );
 }
 
 /// Registration always creates a customer, whatever the body says about roles.
@@ -104,4 +109,32 @@ async fn login(
 
 async fn me(user: AuthUser) -> HttpResponse {
     envelope::ok("Current user", UserView::from(&user.user))
+}
+
+#[derive(Deserialize)]
+struct ProfileUpdate {
+    name: Option<String>,
+    locale: Option<String>,
+}
+
+/// Changes the caller's display name and the language of their notifications and events.
+async fn update_me(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<ProfileUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let mut errors = FieldErrors::default();
+    let name = errors.optional_text("name", body.name, MAX_NAME_CHARS);
+    let locale = body.locale.as_deref().and_then(|l| {
+        Locale::parse(l).or_else(|| {
+            errors.add("locale", "The locale must be one of: en, id.");
+            None
+        })
+    });
+    errors.finish(())?;
+    let updated = users::update_profile(&state.pool, user.id(), name.as_deref(), locale)
+        .await?
+        .ok_or(ApiError::Unauthorized("Unauthorized"))?;
+    Ok(envelope::ok("Profile updated", UserView::from(&updated)))
 }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod middleware;
+pub mod notifications;
 pub mod orders;
 pub mod pagination;
 pub mod views;
@@ -20,6 +21,8 @@ fn api(cfg: &mut web::ServiceConfig) {
     auth::routes(cfg);
     orders::routes(cfg);
     admin::routes(cfg);
+    notifications::routes(cfg);
+    ws::api_routes(cfg);
 }
 
 /// Every route of the server.

@@ -1,4 +1,5 @@
-//! WebSocket handshakes: `GET /ws/orders/{id}` (one order) and `GET /ws` (subscribe by frames).
+//! WebSocket handshakes: `GET /ws/orders/{id}` (one order), `GET /ws` (subscribe by frames) and
+//! `GET /api/ws` (the caller's notifications).
 //!
 //! Everything is checked before the upgrade, so a refused handshake is a plain enveloped
 //! 401/403/404. The token may come as `Authorization: Bearer`, as the subprotocol pair
@@ -22,6 +23,11 @@ const BEARER_PROTOCOL_PREFIX: &str = "bearer.";
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/ws").route(web::get().to(multiplexed)))
         .service(web::resource("/ws/orders/{id:\\d+}").route(web::get().to(one_order)));
+}
+
+/// Under the API prefixes: `/api/ws`, the caller's own `user:{id}` stream (seed 002).
+pub fn api_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/ws").route(web::get().to(own_notifications)));
 }
 
 #[derive(Deserialize)]
@@ -57,6 +63,18 @@ async fn one_order(
         &req,
         body,
     )
+}
+
+async fn own_notifications(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<WsQuery>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let user = handshake_user(&state, &req, &query).await?;
+    let since = parse_since(query.since.as_deref())?;
+    let topic = Topic::User(user.id());
+    SocketActor::open(state, user, vec![(topic, since)], &req, body)
 }
 
 pub fn parse_since(since: Option<&str>) -> Result<Option<i64>, ApiError> {

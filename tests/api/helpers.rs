@@ -245,6 +245,16 @@ impl TestApp {
         )
     }
 
+    /// Runs SQL directly, for test set-ups the API cannot make (such as backdating a row).
+    pub async fn sql(&self, statement: &str) -> u64 {
+        let (client, connection) =
+            tokio_postgres::connect(&self.database_url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+        actix_web::rt::spawn(connection);
+        client.execute(statement, &[]).await.unwrap()
+    }
+
     pub async fn login(&self, body: Value) -> String {
         let res = self.post("/api/login", None, body).await;
         assert_eq!(res.status, 200, "{}", res.body);

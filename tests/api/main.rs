@@ -9,6 +9,7 @@ mod concurrency;
 mod embedded;
 mod listener_restart;
 mod multi_instance;
+mod notifications;
 mod seed_000;
 mod seed_001;
 mod websocket;

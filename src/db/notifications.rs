@@ -1,0 +1,308 @@
+//! Queries on `notifications` and `user_events`. Every change a user's devices should hear
+//! (a new notification, notifications marked read) takes the next seq of the user's stream,
+//! stores the event and NOTIFYs it inside the caller's transaction.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{GenericClient, Pool};
+use serde_json::{Map, Value};
+use tokio_postgres::Row;
+
+use super::{events as stored_events, DbError};
+use crate::domain::notification::NewNotification;
+use crate::domain::topic::Topic;
+use crate::events::{self, Encoded, NotificationEvent, ReadEvent, UnreadSnapshot};
+
+#[derive(Debug, Clone)]
+pub struct NotificationRow {
+    pub id: i64,
+    pub title: String,
+    pub message: String,
+    pub data: Map<String, Value>,
+    pub read_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl NotificationRow {
+    fn from_row(row: &Row) -> Self {
+        let data: Value = row.get("data");
+        NotificationRow {
+            id: row.get("id"),
+            title: row.get("title"),
+            message: row.get("message"),
+            data: match data {
+                Value::Object(map) => map,
+                _ => Map::new(),
+            },
+            read_at: row.get("read_at"),
+            created_at: row.get("created_at"),
+        }
+    }
+}
+
+/// Takes the next seq of the user's stream (locking the user row, so seqs are gap-free and
+/// commit in order), stores the event and NOTIFYs it. `None` if the user does not exist.
+async fn append_event<C, F>(client: &C, user_id: i64, build: F) -> Result<Option<Encoded>, DbError>
+where
+    C: GenericClient,
+    F: FnOnce(i64) -> Encoded,
+{
+    let bump = client
+        .prepare_cached(
+            "UPDATE users SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq",
+        )
+        .await?;
+    let Some(row) = client.query_opt(&bump, &[&user_id]).await? else {
+        return Ok(None);
+    };
+    let event = build(row.get(0));
+    let store = client
+        .prepare_cached("INSERT INTO user_events (user_id, seq, event) VALUES ($1, $2, $3)")
+        .await?;
+    let json: &str = &event.json;
+    client
+        .execute(&store, &[&user_id, &event.seq, &json])
+        .await?;
+    stored_events::notify(client, &event).await?;
+    Ok(Some(event))
+}
+
+/// Stores a notification and its stream event in the caller's transaction.
+/// `None` if the user does not exist.
+pub async fn insert<C: GenericClient>(
+    client: &C,
+    user_id: i64,
+    new: &NewNotification,
+) -> Result<Option<NotificationRow>, DbError> {
+    let insert = client
+        .prepare_cached(
+            "INSERT INTO notifications (user_id, title, message, data)
+             SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM users WHERE id = $1)
+             RETURNING id, title, message, data, read_at, created_at",
+        )
+        .await?;
+    let data = Value::Object(new.data.clone());
+    let Some(row) = client
+        .query_opt(&insert, &[&user_id, &new.title, &new.message, &data])
+        .await?
+    else {
+        return Ok(None);
+    };
+    let stored = NotificationRow::from_row(&row);
+    let event = append_event(client, user_id, |seq| {
+        events::encode_user_event(
+            user_id,
+            seq,
+            &NotificationEvent {
+                kind: events::NOTIFICATION,
+                topic: Topic::User(user_id),
+                seq,
+                id: stored.id,
+                title: &stored.title,
+                message: &stored.message,
+                data: &stored.data,
+                created_at: stored.created_at,
+            },
+        )
+    })
+    .await?;
+    Ok(event.map(|_| stored))
+}
+
+/// `POST /notifications/send`: one notification in its own transaction.
+pub async fn send(
+    pool: &Pool,
+    user_id: i64,
+    new: &NewNotification,
+) -> Result<Option<NotificationRow>, DbError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let stored = insert(&tx, user_id, new).await?;
+    tx.commit().await?;
+    Ok(stored)
+}
+
+/// What to mark read: one notification or all of them.
+#[derive(Debug, Clone, Copy)]
+pub enum MarkRead {
+    One(i64),
+    All,
+}
+
+/// Marks notifications read and tells the user's devices. `None` when `One` names a
+/// notification that is not the user's; otherwise how many changed state.
+pub async fn mark_read(
+    pool: &Pool,
+    user_id: i64,
+    what: MarkRead,
+) -> Result<Option<usize>, DbError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let (ids, all) = match what {
+        MarkRead::One(id) => {
+            let exists = tx
+                .prepare_cached("SELECT read_at IS NULL AS unread FROM notifications WHERE id = $1 AND user_id = $2")
+                .await?;
+            let Some(row) = tx.query_opt(&exists, &[&id, &user_id]).await? else {
+                return Ok(None);
+            };
+            let ids = if row.get("unread") {
+                vec![id]
+            } else {
+                Vec::new()
+            };
+            (ids, false)
+        }
+        MarkRead::All => (Vec::new(), true),
+    };
+    let update = tx
+        .prepare_cached(
+            "UPDATE notifications SET read_at = now()
+             WHERE user_id = $1 AND read_at IS NULL AND ($2 OR id = ANY($3)) RETURNING id",
+        )
+        .await?;
+    let changed = tx.query(&update, &[&user_id, &all, &ids]).await?.len();
+    if changed > 0 {
+        let unread = unread_count_with(&tx, user_id).await?;
+        append_event(&tx, user_id, |seq| {
+            events::encode_user_event(
+                user_id,
+                seq,
+                &ReadEvent {
+                    kind: events::NOTIFICATION_READ,
+                    topic: Topic::User(user_id),
+                    seq,
+                    ids: &ids,
+                    all,
+                    unread,
+                },
+            )
+        })
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Some(changed))
+}
+
+pub async fn unread_count(pool: &Pool, user_id: i64) -> Result<i64, DbError> {
+    let client = pool.get().await?;
+    unread_count_with(&client, user_id).await
+}
+
+async fn unread_count_with<C: GenericClient>(client: &C, user_id: i64) -> Result<i64, DbError> {
+    let stmt = client
+        .prepare_cached("SELECT count(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL")
+        .await?;
+    Ok(client.query_one(&stmt, &[&user_id]).await?.get(0))
+}
+
+/// Filters for listing a user's notifications.
+#[derive(Debug, Clone, Copy)]
+pub struct ListFilter {
+    pub unread_only: bool,
+    pub since_id: Option<i64>,
+}
+
+/// A page of the user's notifications, newest first, and the total matching.
+pub async fn list(
+    pool: &Pool,
+    user_id: i64,
+    filter: ListFilter,
+    window: super::orders::Window,
+) -> Result<(Vec<NotificationRow>, i64), DbError> {
+    let client = pool.get().await?;
+    let condition =
+        "user_id = $1 AND (NOT $2 OR read_at IS NULL) AND ($3::bigint IS NULL OR id > $3)";
+    let page = client
+        .prepare_cached(&format!(
+            "SELECT id, title, message, data, read_at, created_at FROM notifications
+             WHERE {condition} ORDER BY id DESC LIMIT $4 OFFSET $5"
+        ))
+        .await?;
+    let count = client
+        .prepare_cached(&format!(
+            "SELECT count(*) FROM notifications WHERE {condition}"
+        ))
+        .await?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+        [&user_id, &filter.unread_only, &filter.since_id];
+    let rows = client
+        .query(
+            &page,
+            &[
+                params[0],
+                params[1],
+                params[2],
+                &window.limit,
+                &window.offset,
+            ],
+        )
+        .await?;
+    let total: i64 = client.query_one(&count, &params).await?.get(0);
+    Ok((rows.iter().map(NotificationRow::from_row).collect(), total))
+}
+
+/// Stored events of the user's stream after `after_seq`, in order.
+pub async fn events_after(
+    pool: &Pool,
+    user_id: i64,
+    after_seq: i64,
+    limit: i64,
+) -> Result<Vec<Encoded>, DbError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached("SELECT seq, event FROM user_events WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3")
+        .await?;
+    let rows = client.query(&stmt, &[&user_id, &after_seq, &limit]).await?;
+    Ok(rows
+        .iter()
+        .map(|row| Encoded {
+            topic: Topic::User(user_id),
+            seq: row.get("seq"),
+            json: row.get::<_, String>("event").into(),
+        })
+        .collect())
+}
+
+/// Where the user's stream is and how many notifications are unread, for a new subscriber.
+pub async fn snapshot(pool: &Pool, user_id: i64) -> Result<Option<Encoded>, DbError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT u.event_seq,
+                    (SELECT count(*) FROM notifications n WHERE n.user_id = u.id AND n.read_at IS NULL) AS unread
+             FROM users u WHERE u.id = $1",
+        )
+        .await?;
+    Ok(client.query_opt(&stmt, &[&user_id]).await?.map(|row| {
+        let seq: i64 = row.get("event_seq");
+        events::encode_user_event(
+            user_id,
+            seq,
+            &UnreadSnapshot {
+                kind: events::NOTIFICATION_UNREAD,
+                topic: Topic::User(user_id),
+                seq,
+                unread: row.get("unread"),
+            },
+        )
+    }))
+}
+
+/// Deletes notifications and stream events older than `days`; answers how many notifications.
+pub async fn purge_older_than(pool: &Pool, days: u32) -> Result<u64, DbError> {
+    let client = pool.get().await?;
+    let days = i32::try_from(days).unwrap_or(i32::MAX);
+    let notifications = client
+        .execute(
+            "DELETE FROM notifications WHERE created_at < now() - make_interval(days => $1)",
+            &[&days],
+        )
+        .await?;
+    client
+        .execute(
+            "DELETE FROM user_events WHERE created_at < now() - make_interval(days => $1)",
+            &[&days],
+        )
+        .await?;
+    Ok(notifications)
+}

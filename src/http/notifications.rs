@@ -1,0 +1,155 @@
+//! `/notifications`: send (admins), list, unread count, mark read.
+
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::envelope;
+use super::error::ApiError;
+use super::extract::AuthUser;
+use super::pagination::PageQuery;
+use crate::actors::registry::HasSubscribers;
+use crate::db::notifications::{self, ListFilter, MarkRead, NotificationRow};
+use crate::domain::notification::SendRequest;
+use crate::domain::topic::Topic;
+use crate::domain::validation::FieldErrors;
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/notifications").route(web::get().to(list)))
+        .service(web::resource("/notifications/send").route(web::post().to(send)))
+        .service(web::resource("/notifications/unread-count").route(web::get().to(unread_count)))
+        .service(web::resource("/notifications/read-all").route(web::post().to(read_all)))
+        .service(web::resource("/notifications/{id:\\d+}/read").route(web::post().to(read_one)));
+}
+
+#[derive(Serialize)]
+struct NotificationView<'a> {
+    id: i64,
+    title: &'a str,
+    message: &'a str,
+    data: &'a Map<String, Value>,
+    read_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+impl<'a> From<&'a NotificationRow> for NotificationView<'a> {
+    fn from(n: &'a NotificationRow) -> Self {
+        NotificationView {
+            id: n.id,
+            title: &n.title,
+            message: &n.message,
+            data: &n.data,
+            read_at: n.read_at,
+            created_at: n.created_at,
+        }
+    }
+}
+
+/// Always stored first; delivered live through the same commit-then-NOTIFY path as order events.
+async fn send(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<SendRequest>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_admin()?;
+    let request = body.into_inner().parse(&state.settings.notifications)?;
+    let stored = notifications::send(&state.pool, request.user_id, &request.notification)
+        .await?
+        .ok_or(ApiError::NotFound("User"))?;
+    let online = state
+        .registry
+        .send(HasSubscribers(Topic::User(request.user_id)))
+        .await?;
+    let mut data =
+        serde_json::to_value(NotificationView::from(&stored)).map_err(ApiError::internal)?;
+    data["user_id"] = json!(request.user_id);
+    data["delivered_live"] = json!(online);
+    let message = if online {
+        "Notification sent"
+    } else {
+        "Notification stored; the user is offline"
+    };
+    Ok(envelope::created(message, data))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    unread: Option<String>,
+    since_id: Option<String>,
+    #[serde(flatten)]
+    page: PageQuery,
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = FieldErrors::default();
+    let unread_only = match query.unread.as_deref() {
+        None | Some("") | Some("false") | Some("0") => false,
+        Some("true") | Some("1") => true,
+        Some(_) => {
+            errors.add("unread", "The unread filter must be true or false.");
+            false
+        }
+    };
+    let since_id = match query.since_id.as_deref() {
+        None | Some("") => None,
+        Some(s) => s.parse::<i64>().ok().filter(|n| *n >= 0).or_else(|| {
+            errors.add("since_id", "The since id must be a whole number.");
+            None
+        }),
+    };
+    let page = query.page.parse();
+    errors.finish(())?;
+    let page = page?;
+    let filter = ListFilter {
+        unread_only,
+        since_id,
+    };
+    let (rows, total) = notifications::list(&state.pool, user.id(), filter, page.window()).await?;
+    let views: Vec<NotificationView> = rows.iter().map(NotificationView::from).collect();
+    Ok(envelope::page(
+        "Notifications",
+        views,
+        page.meta(total, rows.len()),
+    ))
+}
+
+async fn unread_count(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    let unread = notifications::unread_count(&state.pool, user.id()).await?;
+    Ok(envelope::ok(
+        "Unread notifications",
+        json!({"unread": unread}),
+    ))
+}
+
+async fn read_one(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let changed = notifications::mark_read(&state.pool, user.id(), MarkRead::One(id.into_inner()))
+        .await?
+        .ok_or(ApiError::NotFound("Notification"))?;
+    Ok(envelope::ok(
+        "Notification marked as read",
+        json!({"updated": changed}),
+    ))
+}
+
+async fn read_all(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    let changed = notifications::mark_read(&state.pool, user.id(), MarkRead::All)
+        .await?
+        .unwrap_or(0);
+    Ok(envelope::ok(
+        "All notifications marked as read",
+        json!({"updated": changed}),
+    ))
+}
