@@ -29,6 +29,7 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub ws: WsSettings,
     pub notifications: NotificationSettings,
+    pub commerce: CommerceSettings,
     pub actors: ActorSettings,
     pub log: LogSettings,
 }
@@ -60,6 +61,10 @@ pub struct AuthSettings {
     pub bcrypt_cost: u32,
     pub login_free_failures: u32,
     pub login_max_delay_secs: u64,
+    pub totp_issuer: String,
+    /// Empty means "generate one and keep it next to the embedded database".
+    pub totp_key: String,
+    pub totp_free_failures: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -85,6 +90,12 @@ pub struct NotificationSettings {
     pub max_title_chars: usize,
     pub max_message_chars: usize,
     pub max_data_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CommerceSettings {
+    pub batch_checkouts: bool,
+    pub max_batch: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -156,6 +167,17 @@ impl Settings {
                 "auth.bcrypt_cost must be between {min_bcrypt_cost} and 31"
             )));
         }
+        let key = &self.auth.totp_key;
+        if !key.is_empty() && (key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit())) {
+            return Err(ConfigError::Invalid(
+                "auth.totp_key must be 64 hex characters (32 bytes)".into(),
+            ));
+        }
+        if self.auth.totp_issuer.is_empty() || self.auth.totp_issuer.contains(':') {
+            return Err(ConfigError::Invalid(
+                "auth.totp_issuer must be non-empty and without ':'".into(),
+            ));
+        }
         if self.auth.jwt_ttl_secs <= 0 {
             return Err(ConfigError::Invalid(
                 "auth.jwt_ttl_secs must be positive".into(),
@@ -169,6 +191,11 @@ impl Settings {
         if self.ws.heartbeat_secs == 0 || self.ws.outbound_queue == 0 {
             return Err(ConfigError::Invalid(
                 "ws.heartbeat_secs and ws.outbound_queue must be at least 1".into(),
+            ));
+        }
+        if self.commerce.max_batch == 0 {
+            return Err(ConfigError::Invalid(
+                "commerce.max_batch must be at least 1".into(),
             ));
         }
         if self.notifications.purge_interval_secs == 0 {

@@ -18,6 +18,7 @@ use crate::actors::registry::{CloseAll, Registry};
 use crate::actors::retention::Retention;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::throttle::LoginThrottle;
+use crate::auth::totp::TotpKeys;
 use crate::config::{Settings, MIN_JWT_SECRET_BYTES};
 use crate::db::embedded::{EmbeddedError, EmbeddedPostgres, DATABASE_NAME};
 use crate::db::migrate::{self, MigrateError};
@@ -68,7 +69,8 @@ impl Application {
         let (pg_config, embedded) = connect_database(&settings).await?;
         migrate::run(&pg_config).await?;
         let pool = crate::db::pool(pg_config.clone(), settings.database.pool_size);
-        let secret = jwt_secret(&settings)?;
+        let secret = kept_secret(&settings.auth.jwt_secret, &settings, "jwt_secret")?;
+        let totp_key = kept_secret(&settings.auth.totp_key, &settings, "totp_key")?;
         let registry = Registry::default().start();
         PgListener::new(pg_config, pool.clone(), registry.clone()).start();
         Retention::new(pool.clone(), settings.notifications.clone()).start();
@@ -82,12 +84,14 @@ impl Application {
                 &auth.jwt_audience,
                 auth.jwt_ttl_secs,
             ),
+            totp: TotpKeys::new(&totp_key, &auth.totp_issuer),
             login_throttle: LoginThrottle::new(
                 auth.login_free_failures,
                 Duration::from_secs(auth.login_max_delay_secs),
             ),
             registry: registry.clone(),
             orders: Default::default(),
+            warehouses: Default::default(),
             metrics: Arc::new(Metrics::default()),
             settings: settings.clone(),
         });
@@ -182,15 +186,16 @@ async fn shutdown_signal() {
     }
 }
 
-/// The configured secret, else the one kept in the data folder (generated on first start).
-fn jwt_secret(settings: &Settings) -> Result<String, StartupError> {
-    if !settings.auth.jwt_secret.is_empty() {
-        return Ok(settings.auth.jwt_secret.clone());
+/// The configured secret, else the one kept in the data folder as `file` (generated on first
+/// start: 32 random bytes as 64 hex characters, which suits both the JWT and the TOTP key).
+fn kept_secret(configured: &str, settings: &Settings, file: &str) -> Result<String, StartupError> {
+    if !configured.is_empty() {
+        return Ok(configured.to_string());
     }
-    let path = settings.data_root().join("jwt_secret");
+    let path = settings.data_root().join(file);
     read_or_create_secret(&path).map_err(|e| {
         StartupError::Secret(format!(
-            "cannot keep the generated JWT secret at {}: {e}",
+            "cannot keep the generated secret at {}: {e}",
             path.display()
         ))
     })

@@ -8,8 +8,10 @@ use deadpool_postgres::Pool;
 use crate::actors::directory::Directory;
 use crate::actors::order::OrderActor;
 use crate::actors::registry::Registry;
+use crate::actors::warehouse::WarehouseActor;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::throttle::LoginThrottle;
+use crate::auth::totp::TotpKeys;
 use crate::config::Settings;
 use crate::metrics::Metrics;
 
@@ -18,12 +20,16 @@ pub struct AppState {
     pub pool: Pool,
     /// Signs tokens at login and checks them on every request and handshake.
     pub jwt: JwtKeys,
+    /// Seals TOTP secrets at rest and checks codes.
+    pub totp: TotpKeys,
     /// Per-account and per-address failed-login delays.
     pub login_throttle: LoginThrottle,
     /// Routes committed events to subscribed sockets.
     pub registry: Addr<Registry>,
     /// The live order actors, so one order's changes are serialized on this node.
     pub orders: Directory<i64, OrderActor>,
+    /// The live warehouse actors, so one warehouse's stock changes are batched on this node.
+    pub warehouses: Directory<i64, WarehouseActor>,
     /// Counters behind `GET /metrics`.
     pub metrics: Arc<Metrics>,
     pub settings: Settings,

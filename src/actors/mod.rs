@@ -1,6 +1,6 @@
 //! The actors: a `Registry` that routes committed events to sockets, a `PgListener` that hears
 //! them from PostgreSQL, an `OrderActor` per order being changed, and a `SocketActor` per
-//! WebSocket connection.
+//! WebSocket connection, and a `WarehouseActor` per warehouse whose stock is changing.
 
 pub mod directory;
 pub mod order;
@@ -8,3 +8,4 @@ pub mod pg_listener;
 pub mod registry;
 pub mod retention;
 pub mod socket;
+pub mod warehouse;

@@ -3,3 +3,4 @@
 pub mod jwt;
 pub mod password;
 pub mod throttle;
+pub mod totp;

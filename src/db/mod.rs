@@ -1,12 +1,17 @@
 //! PostgreSQL access: the connection pool, the embedded default, migrations, and one module of
 //! queries per group of tables. Statements are prepared once per connection and cached.
 
+pub mod carts;
+pub mod checkout;
 pub mod embedded;
 pub mod events;
 pub mod migrate;
 pub mod notifications;
 pub mod orders;
+pub mod products;
+pub mod totp;
 pub mod users;
+pub mod warehouses;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 
@@ -16,6 +21,9 @@ pub enum DbError {
     Pool(#[from] deadpool_postgres::PoolError),
     #[error("database: {0}")]
     Query(#[from] tokio_postgres::Error),
+    /// A whole warehouse batch failed; each of its jobs reports this.
+    #[error("warehouse batch: {0}")]
+    Batch(String),
 }
 
 /// A pool of at most `size` connections; a request waits for a free one rather than opening more.

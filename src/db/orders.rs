@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::{GenericClient, Pool};
+use rust_decimal::Decimal;
 use tokio_postgres::Row;
 
 use super::DbError;
@@ -14,7 +15,8 @@ use crate::events::{self, StatusEntry};
 
 const COLUMNS: &str = "o.id, o.order_number, o.user_id, o.items, o.description, \
     o.delivery_location, o.special_instructions, o.customer_phone, o.status, o.version, \
-    o.estimated_time, o.deleted_at, o.created_at, o.updated_at, ou.locale AS owner_locale";
+    o.estimated_time, o.deleted_at, o.created_at, o.updated_at, ou.locale AS owner_locale, \
+    o.warehouse_id, o.total_amount, o.shipping_cost, o.final_amount";
 
 #[derive(Debug, Clone)]
 pub struct OrderRow {
@@ -33,6 +35,11 @@ pub struct OrderRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub owner_locale: Locale,
+    /// Set for orders bought from stock (checkouts); free-text orders have none.
+    pub warehouse_id: Option<i64>,
+    pub total_amount: Option<Decimal>,
+    pub shipping_cost: Decimal,
+    pub final_amount: Option<Decimal>,
 }
 
 impl OrderRow {
@@ -53,6 +60,10 @@ impl OrderRow {
             created_at: row.get("created_at"),
             updated_at: row.get("updated_at"),
             owner_locale: Locale::parse(row.get("owner_locale")).unwrap_or_default(),
+            warehouse_id: row.get("warehouse_id"),
+            total_amount: row.get("total_amount"),
+            shipping_cost: row.get("shipping_cost"),
+            final_amount: row.get("final_amount"),
         }
     }
 
@@ -101,24 +112,7 @@ pub struct Window {
 
 pub async fn insert(pool: &Pool, user_id: i64, order: &NewOrder) -> Result<OrderRow, DbError> {
     let mut client = pool.get().await?;
-    // Taken outside the order's transaction so the day's counter row is locked only briefly;
-    // a rolled-back order leaves a gap in the numbers, which is harmless.
-    let counter = client
-        .prepare_cached(
-            "INSERT INTO order_number_counters (day, last)
-             VALUES ((now() AT TIME ZONE 'UTC')::date, 1)
-             ON CONFLICT (day) DO UPDATE SET last = order_number_counters.last + 1
-             RETURNING day, last",
-        )
-        .await?;
-    let row = client.query_one(&counter, &[]).await?;
-    let day: NaiveDate = row.get("day");
-    let number = format!(
-        "ORD-{}-{:04}",
-        day.format("%Y%m%d"),
-        row.get::<_, i32>("last")
-    );
-
+    let number = allocate_numbers(&client, 1).await?.remove(0);
     let tx = client.transaction().await?;
     let insert = tx
         .prepare_cached(
@@ -142,18 +136,60 @@ pub async fn insert(pool: &Pool, user_id: i64, order: &NewOrder) -> Result<Order
         )
         .await?
         .get(0);
-    let history = tx
+    insert_first_history(&tx, id, user_id).await?;
+    let created = select_in(&tx, id).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// Hands out `n` order numbers `ORD-YYYYMMDD-NNNN` for today (UTC). Run outside the order's
+/// transaction so the day's counter row is locked only briefly; a rolled-back order leaves a
+/// gap in the numbers, which is harmless.
+pub async fn allocate_numbers<C: GenericClient>(
+    client: &C,
+    n: usize,
+) -> Result<Vec<String>, DbError> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let counter = client
+        .prepare_cached(
+            "INSERT INTO order_number_counters (day, last)
+             VALUES ((now() AT TIME ZONE 'UTC')::date, $1)
+             ON CONFLICT (day) DO UPDATE SET last = order_number_counters.last + $1
+             RETURNING day, last",
+        )
+        .await?;
+    let count = n as i32;
+    let row = client.query_one(&counter, &[&count]).await?;
+    let day: NaiveDate = row.get("day");
+    let last: i32 = row.get("last");
+    Ok((last - count + 1..=last)
+        .map(|k| format!("ORD-{}-{k:04}", day.format("%Y%m%d")))
+        .collect())
+}
+
+/// The `pending` entry every order's history starts with (seq 1).
+pub async fn insert_first_history<C: GenericClient>(
+    client: &C,
+    order_id: i64,
+    user_id: i64,
+) -> Result<(), DbError> {
+    let history = client
         .prepare_cached(
             "INSERT INTO order_status_history (order_id, seq, status, notes, updated_by)
              VALUES ($1, 1, 'pending', 'Order created', $2)",
         )
         .await?;
-    tx.execute(&history, &[&id, &user_id]).await?;
-    let created = select_one(&tx, id, false)
+    client.execute(&history, &[&order_id, &user_id]).await?;
+    Ok(())
+}
+
+/// An order just written in this transaction.
+pub async fn select_in<C: GenericClient>(client: &C, id: i64) -> Result<OrderRow, DbError> {
+    Ok(select_one(client, id, true)
         .await?
-        .expect("inserted in this transaction");
-    tx.commit().await?;
-    Ok(created)
+        .expect("the order was written in this transaction"))
 }
 
 /// One order, hidden (deleted) ones only when `include_hidden`.
@@ -348,9 +384,7 @@ pub async fn change_status(pool: &Pool, change: &StatusChange) -> Result<OrderRo
         ],
     )
     .await?;
-    let order = select_one(&tx, change.order_id, true)
-        .await?
-        .ok_or(ChangeError::NotFound)?;
+    let order = select_in(&tx, change.order_id).await?;
     let history = tx
         .prepare_cached(
             "INSERT INTO order_status_history
@@ -392,6 +426,69 @@ pub async fn change_status(pool: &Pool, change: &StatusChange) -> Result<OrderRo
         order.owner_locale,
     );
     super::notifications::insert(&tx, order.user_id, &note).await?;
+    if change.to == OrderStatus::Cancelled {
+        return_stock(&tx, order.id).await?;
+    }
     tx.commit().await?;
     Ok(order)
+}
+
+/// Puts a cancelled order's items back on its warehouse's shelves, once: the order row is
+/// locked by the caller and `stock_returned` records that it happened.
+async fn return_stock<C: GenericClient>(client: &C, order_id: i64) -> Result<(), DbError> {
+    let restock = client
+        .prepare_cached(
+            "INSERT INTO warehouse_stocks (warehouse_id, product_id, quantity)
+             SELECT o.warehouse_id, i.product_id, sum(i.quantity)::int
+             FROM orders o JOIN order_items i ON i.order_id = o.id
+             WHERE o.id = $1 AND o.warehouse_id IS NOT NULL AND NOT o.stock_returned
+             GROUP BY o.warehouse_id, i.product_id
+             ON CONFLICT (warehouse_id, product_id)
+             DO UPDATE SET quantity = warehouse_stocks.quantity + EXCLUDED.quantity, updated_at = now()",
+        )
+        .await?;
+    client.execute(&restock, &[&order_id]).await?;
+    let mark = client
+        .prepare_cached(
+            "UPDATE orders SET stock_returned = true WHERE id = $1 AND warehouse_id IS NOT NULL",
+        )
+        .await?;
+    client.execute(&mark, &[&order_id]).await?;
+    Ok(())
+}
+
+/// The lines of an order bought from stock.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OrderItemRow {
+    pub id: i64,
+    pub product_id: i64,
+    pub product_name: String,
+    #[serde(with = "rust_decimal::serde::float")]
+    pub unit_price: Decimal,
+    pub quantity: i32,
+    #[serde(with = "rust_decimal::serde::float")]
+    pub total_price: Decimal,
+}
+
+pub async fn items(pool: &Pool, order_id: i64) -> Result<Vec<OrderItemRow>, DbError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT id, product_id, product_name, unit_price, quantity, total_price
+             FROM order_items WHERE order_id = $1 ORDER BY id",
+        )
+        .await?;
+    Ok(client
+        .query(&stmt, &[&order_id])
+        .await?
+        .iter()
+        .map(|r| OrderItemRow {
+            id: r.get(0),
+            product_id: r.get(1),
+            product_name: r.get(2),
+            unit_price: r.get(3),
+            quantity: r.get(4),
+            total_price: r.get(5),
+        })
+        .collect())
 }

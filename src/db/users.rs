@@ -10,7 +10,7 @@ use crate::domain::registration::NewUser;
 use crate::domain::role::Role;
 
 const COLUMNS: &str =
-    "id, name, email, username, password_hash, role, locale, token_version, created_at";
+    "id, name, email, username, password_hash, role, locale, token_version, totp_enabled, created_at";
 
 #[derive(Debug, Clone)]
 pub struct UserRow {
@@ -22,6 +22,7 @@ pub struct UserRow {
     pub role: Role,
     pub locale: Locale,
     pub token_version: i32,
+    pub totp_enabled: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -36,6 +37,7 @@ impl UserRow {
             role: Role::parse(row.get("role")).unwrap_or(Role::User),
             locale: Locale::parse(row.get("locale")).unwrap_or_default(),
             token_version: row.get("token_version"),
+            totp_enabled: row.get("totp_enabled"),
             created_at: row.get("created_at"),
         }
     }

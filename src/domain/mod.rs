@@ -1,6 +1,8 @@
 //! Pure domain rules: no I/O, so every rule here is unit tested on its own.
 
+pub mod commerce;
 pub mod locale;
+pub mod money;
 pub mod new_order;
 pub mod notification;
 pub mod registration;

@@ -16,6 +16,10 @@ impl FieldErrors {
             .push(message.into());
     }
 
+    pub fn into_inner(self) -> BTreeMap<String, Vec<String>> {
+        self.0
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

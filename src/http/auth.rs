@@ -42,6 +42,7 @@ struct LoginRequest {
     email: Option<String>,
     username: Option<String>,
     password: Option<String>,
+    totp: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -58,6 +59,7 @@ async fn login(
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
+    let body_totp = body.totp;
     let login = body
         .email
         .or(body.username)
@@ -93,6 +95,7 @@ async fn login(
         return Err(ApiError::Unauthorized("Invalid credentials"));
     };
     state.login_throttle.record_success(&keys);
+    super::totp::second_factor(&state, &user, body_totp.as_deref()).await?;
     let (token, expires_at) = state
         .jwt
         .issue(user.id, user.role.as_str(), user.token_version);

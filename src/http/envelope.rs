@@ -25,6 +25,8 @@ struct Failure<'a> {
     error: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<&'a FieldErrors>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a serde_json::Value>,
 }
 
 pub fn ok<T: Serialize>(message: &str, data: T) -> HttpResponse {
@@ -55,14 +57,35 @@ fn respond<T: Serialize, M: Serialize>(
     })
 }
 
-/// The body of an error answer; `errors` only for validation failures.
-pub fn failure_body(message: &str, errors: Option<&FieldErrors>) -> String {
+/// A batch answer in seed 004's shape: `results` at the top level, and in `data` too.
+pub fn results<T: Serialize>(message: &str, results: T) -> HttpResponse {
+    let results = serde_json::to_value(results).expect("results serialize");
+    let mut body = serde_json::to_value(Success {
+        status: "success",
+        success: true,
+        message,
+        data: serde_json::json!({ "results": results }),
+        meta: None::<()>,
+    })
+    .expect("envelope serializes");
+    body["results"] = results;
+    HttpResponse::Ok().json(body)
+}
+
+/// The body of an error answer; `errors` only for validation failures, `data` for details
+/// such as which products are short.
+pub fn failure_body(
+    message: &str,
+    errors: Option<&FieldErrors>,
+    data: Option<&serde_json::Value>,
+) -> String {
     serde_json::to_string(&Failure {
         status: "error",
         success: false,
         message,
         error: message,
         errors,
+        data,
     })
     .expect("envelope serializes")
 }

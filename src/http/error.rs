@@ -8,8 +8,11 @@ use actix_web::{HttpResponse, ResponseError};
 
 use super::envelope;
 use crate::auth::password::PasswordError;
+use crate::db::carts::CartError;
+use crate::db::checkout::{JobError, Shortage};
 use crate::db::orders::ChangeError;
 use crate::db::users::CreateUserError;
+use crate::db::warehouses::StockError;
 use crate::db::DbError;
 use crate::domain::status::TransitionError;
 use crate::domain::validation::FieldErrors;
@@ -30,6 +33,9 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("{0}")]
     Conflict(String),
+    /// A checkout no warehouse can fill; `data.short` lists the products.
+    #[error("Insufficient stock")]
+    Shortage(Vec<Shortage>),
     #[error("Request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
     #[error("Content-Type must be application/json")]
@@ -63,7 +69,7 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::Shortage(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -81,13 +87,21 @@ impl ResponseError for ApiError {
             ApiError::Validation(errors) => Some(errors),
             _ => None,
         };
+        let data = match self {
+            ApiError::Shortage(short) => Some(serde_json::json!({ "short": short })),
+            _ => None,
+        };
         let mut response = HttpResponse::build(self.status_code());
         if let ApiError::TooManyRequests(wait) = self {
             response.insert_header((header::RETRY_AFTER, retry_secs(wait).to_string()));
         }
         response
             .content_type("application/json")
-            .body(envelope::failure_body(&self.to_string(), errors))
+            .body(envelope::failure_body(
+                &self.to_string(),
+                errors,
+                data.as_ref(),
+            ))
     }
 }
 
@@ -146,6 +160,41 @@ impl From<ChangeError> for ApiError {
             ChangeError::NotFound => ApiError::NotFound("Order"),
             ChangeError::Transition(t) => t.into(),
             ChangeError::Db(db) => db.into(),
+        }
+    }
+}
+
+impl From<StockError> for ApiError {
+    fn from(e: StockError) -> Self {
+        match e {
+            StockError::NoWarehouse => ApiError::NotFound("Warehouse"),
+            StockError::NoProduct => ApiError::NotFound("Product"),
+            StockError::NotFound => ApiError::NotFound("Warehouse stock"),
+            StockError::Duplicate => ApiError::Conflict(capitalize(&e.to_string())),
+            StockError::Db(db) => db.into(),
+        }
+    }
+}
+
+impl From<CartError> for ApiError {
+    fn from(e: CartError) -> Self {
+        match e {
+            CartError::NoProduct => ApiError::NotFound("Product"),
+            CartError::TooMany => ApiError::Unprocessable(capitalize(&e.to_string())),
+            CartError::Db(db) => db.into(),
+        }
+    }
+}
+
+impl From<JobError> for ApiError {
+    fn from(e: JobError) -> Self {
+        match e {
+            JobError::InsufficientStock(short) => ApiError::Shortage(short),
+            JobError::ProductsUnavailable(_)
+            | JobError::CartNotOpen
+            | JobError::IdempotencyKeyUsed => ApiError::Conflict(capitalize(&e.to_string())),
+            JobError::Stock(stock) => stock.into(),
+            JobError::Db(db) => db.into(),
         }
     }
 }

@@ -90,6 +90,6 @@ fn ensure_envelope(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
             HeaderValue::from_static("application/json"),
         );
         head.headers.remove(header::CONTENT_LENGTH);
-        BoxBody::new(envelope::failure_body(message, None))
+        BoxBody::new(envelope::failure_body(message, None, None))
     })
 }

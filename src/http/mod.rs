@@ -3,6 +3,8 @@
 
 pub mod admin;
 pub mod auth;
+pub mod cart;
+pub mod checkout;
 pub mod envelope;
 pub mod error;
 pub mod extract;
@@ -11,7 +13,11 @@ pub mod middleware;
 pub mod notifications;
 pub mod orders;
 pub mod pagination;
+pub mod products;
+pub mod totp;
 pub mod views;
+pub mod warehouse_stocks;
+pub mod warehouses;
 pub mod ws;
 
 use actix_web::web;
@@ -19,9 +25,14 @@ use actix_web::web;
 /// The routes of the JSON API, mounted under each prefix.
 fn api(cfg: &mut web::ServiceConfig) {
     auth::routes(cfg);
+    totp::routes(cfg);
     orders::routes(cfg);
     admin::routes(cfg);
     notifications::routes(cfg);
+    products::routes(cfg);
+    warehouses::routes(cfg);
+    warehouse_stocks::routes(cfg);
+    cart::routes(cfg);
     ws::api_routes(cfg);
 }
 

@@ -1,8 +1,10 @@
 //! `/orders`: create, list, read, history, status changes and cancellation by delete.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
+use serde_json::Value;
 
+use super::checkout::checkout;
 use super::envelope;
 use super::error::ApiError;
 use super::extract::AuthUser;
@@ -11,6 +13,7 @@ use super::views::{HistoryView, OrderView};
 use crate::access::visible_order;
 use crate::actors::order::change_status;
 use crate::db::orders::{self, StatusChange};
+use crate::domain::commerce;
 use crate::domain::new_order::CreateOrderRequest;
 use crate::domain::role::Role;
 use crate::domain::status::{Mover, OrderStatus};
@@ -38,12 +41,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/orders/{id:\\d+}/history").route(web::get().to(history)));
 }
 
+/// A checkout (`cart_id`, or `items` as a list of products) or a free-text order (`items` as
+/// text, or `description`).
 async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: web::Json<CreateOrderRequest>,
+    req: HttpRequest,
+    body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let order = body.into_inner().parse()?;
+    if let Some(input) = commerce::checkout(&body) {
+        return checkout(&state, &user, &req, input?, &body).await;
+    }
+    let order = CreateOrderRequest::deserialize(&*body)
+        .map_err(|e| ApiError::BadRequest(format!("Invalid request body: {e}")))?
+        .parse()?;
     let created = orders::insert(&state.pool, user.id(), &order).await?;
     Ok(envelope::created(
         "Order created",

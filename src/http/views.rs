@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::db::orders::{HistoryRow, OrderRow};
+use rust_decimal::Decimal;
+
+use crate::db::orders::{HistoryRow, OrderItemRow, OrderRow};
 use crate::db::users::UserRow;
 use crate::domain::locale::Locale;
 use crate::domain::status::OrderStatus;
@@ -16,6 +18,7 @@ pub struct UserView<'a> {
     pub username: Option<&'a str>,
     pub role: &'static str,
     pub locale: &'static str,
+    pub totp_enabled: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -28,6 +31,7 @@ impl<'a> From<&'a UserRow> for UserView<'a> {
             username: u.username.as_deref(),
             role: u.role.as_str(),
             locale: u.locale.as_str(),
+            totp_enabled: u.totp_enabled,
             created_at: u.created_at,
         }
     }
@@ -50,9 +54,27 @@ pub struct OrderView<'a> {
     pub estimated_time: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Orders bought from stock (seed 004): where from, what it cost, and the lines.
+    pub warehouse_id: Option<i64>,
+    #[serde(with = "rust_decimal::serde::float_option")]
+    pub total_amount: Option<Decimal>,
+    /// Seed 004's name for `total_amount`.
+    #[serde(with = "rust_decimal::serde::float_option")]
+    pub total_price: Option<Decimal>,
+    #[serde(with = "rust_decimal::serde::float")]
+    pub shipping_cost: Decimal,
+    #[serde(with = "rust_decimal::serde::float_option")]
+    pub final_amount: Option<Decimal>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_items: Option<&'a [OrderItemRow]>,
 }
 
 impl<'a> OrderView<'a> {
+    pub fn with_items(mut self, items: &'a [OrderItemRow]) -> Self {
+        self.order_items = Some(items);
+        self
+    }
+
     pub fn new(o: &'a OrderRow, locale: Locale) -> Self {
         OrderView {
             id: o.id,
@@ -69,6 +91,12 @@ impl<'a> OrderView<'a> {
             estimated_time: o.estimated_time,
             created_at: o.created_at,
             updated_at: o.updated_at,
+            warehouse_id: o.warehouse_id,
+            total_amount: o.total_amount,
+            total_price: o.total_amount,
+            shipping_cost: o.shipping_cost,
+            final_amount: o.final_amount,
+            order_items: None,
         }
     }
 

@@ -1,0 +1,127 @@
+//! Checkout: `POST /orders` with `{"cart_id", "shipping_cost"}` or
+//! `{"items": [{"product_id", "quantity"}], "warehouse_id"?}`. One order comes from one
+//! warehouse: the one named, else the first by priority that can fill every line.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::Value;
+
+use super::envelope;
+use super::error::ApiError;
+use super::extract::AuthUser;
+use super::views::OrderView;
+use crate::actors::warehouse;
+use crate::db::checkout::{self, CheckoutJob, Job, JobError, Outcome};
+use crate::db::orders::{self, OrderRow};
+use crate::db::{carts, warehouses};
+use crate::domain::commerce::{CheckoutInput, Source};
+use crate::state::AppState;
+
+const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
+
+pub async fn checkout(
+    state: &web::Data<AppState>,
+    user: &AuthUser,
+    req: &HttpRequest,
+    input: CheckoutInput,
+    body: &Value,
+) -> Result<HttpResponse, ApiError> {
+    let key = idempotency_key(req)?;
+    // serde_json objects keep their keys sorted, so equal bodies have equal text.
+    let canonical = body.to_string();
+    if let Some(key) = &key {
+        if let Some(order) = replay(state, user, key, &canonical).await? {
+            return answer(state, user, &order).await;
+        }
+    }
+    let (lines, cart_id) = match input.source {
+        Source::Items(lines) => (lines, None),
+        Source::Cart(id) => {
+            let lines = carts::open_lines(&state.pool, user.id(), id)
+                .await?
+                .ok_or(ApiError::NotFound("Open cart"))?;
+            (lines, Some(id))
+        }
+    };
+    if lines.is_empty() {
+        return Err(ApiError::Unprocessable("The cart is empty".into()));
+    }
+    let warehouse_id = match input.warehouse_id {
+        Some(id) => {
+            warehouses::find(&state.pool, id)
+                .await?
+                .ok_or(ApiError::NotFound("Warehouse"))?
+                .id
+        }
+        None => match checkout::pick_warehouse(&state.pool, &lines).await? {
+            Some(id) => id,
+            None => {
+                return Err(ApiError::Shortage(
+                    checkout::best_availability(&state.pool, &lines).await?,
+                ))
+            }
+        },
+    };
+    let job = CheckoutJob {
+        user_id: user.id(),
+        lines,
+        shipping_cost: input.shipping_cost,
+        cart_id,
+        idempotency: key.clone().map(|k| (k, canonical.clone())),
+    };
+    match warehouse::submit(state, warehouse_id, Job::Checkout(job)).await {
+        Ok(Outcome::Order(order)) => answer(state, user, &order).await,
+        Ok(Outcome::Stock(_)) => Err(ApiError::internal("a checkout answered with a stock row")),
+        // A concurrent retry with the same key won: answer with its order.
+        Err(JobError::IdempotencyKeyUsed) => {
+            match replay(state, user, key.as_deref().unwrap_or(""), &canonical).await? {
+                Some(order) => answer(state, user, &order).await,
+                None => Err(JobError::IdempotencyKeyUsed.into()),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get(IDEMPOTENCY_HEADER) else {
+        return Ok(None);
+    };
+    let key = value.to_str().unwrap_or("").trim();
+    if key.is_empty() || key.len() > 255 {
+        return Err(ApiError::BadRequest(
+            "Idempotency-Key must be 1 to 255 visible characters".into(),
+        ));
+    }
+    Ok(Some(key.to_string()))
+}
+
+/// The order an earlier request with this key created; 422 if that request had another body.
+async fn replay(
+    state: &AppState,
+    user: &AuthUser,
+    key: &str,
+    body: &str,
+) -> Result<Option<OrderRow>, ApiError> {
+    let Some((first_body, order_id)) = checkout::remembered(&state.pool, user.id(), key).await?
+    else {
+        return Ok(None);
+    };
+    if first_body != body {
+        return Err(ApiError::Unprocessable(
+            "This Idempotency-Key was used with a different request body".into(),
+        ));
+    }
+    Ok(orders::find(&state.pool, order_id, true).await?)
+}
+
+async fn answer(
+    state: &AppState,
+    user: &AuthUser,
+    order: &OrderRow,
+) -> Result<HttpResponse, ApiError> {
+    let items = orders::items(&state.pool, order.id).await?;
+    Ok(envelope::created(
+        "order created successfully",
+        OrderView::new(order, user.locale).with_items(&items),
+    ))
+}

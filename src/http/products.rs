@@ -1,0 +1,101 @@
+//! `/products`: the catalogue. Anyone signed in reads it and adds products (they own what they
+//! add); only the owner or an admin changes or deletes one.
+
+use actix_web::{web, HttpResponse};
+use serde_json::Value;
+
+use super::envelope;
+use super::error::ApiError;
+use super::extract::AuthUser;
+use crate::db::products::{self, ProductRow};
+use crate::domain::commerce;
+use crate::domain::role::Role;
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/products")
+            .route(web::post().to(create))
+            .route(web::get().to(list)),
+    )
+    .service(
+        web::resource("/products/{key}")
+            .route(web::get().to(by_id_or_name))
+            .route(web::put().to(update))
+            .route(web::delete().to(delete)),
+    );
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let input = commerce::product(&body)?;
+    let product = products::insert(&state.pool, user.id(), &input).await?;
+    Ok(envelope::created("product created successfully", product))
+}
+
+async fn list(state: web::Data<AppState>, _user: AuthUser) -> Result<HttpResponse, ApiError> {
+    Ok(envelope::ok("products", products::list(&state.pool).await?))
+}
+
+/// `/products/12` by id, `/products/Laptop%20ASUS%20ROG` by name (seed 004 reads by name).
+async fn by_id_or_name(
+    state: web::Data<AppState>,
+    _user: AuthUser,
+    key: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let key = key.into_inner();
+    let product = match key.parse::<i64>() {
+        Ok(id) => products::find(&state.pool, id).await?,
+        Err(_) => products::find_by_name(&state.pool, &key).await?,
+    };
+    Ok(envelope::ok(
+        "product",
+        product.ok_or(ApiError::NotFound("Product"))?,
+    ))
+}
+
+/// The product behind `key` if the caller may change it.
+async fn owned(state: &AppState, user: &AuthUser, key: &str) -> Result<ProductRow, ApiError> {
+    let id = key
+        .parse::<i64>()
+        .map_err(|_| ApiError::NotFound("Product"))?;
+    let product = products::find(&state.pool, id)
+        .await?
+        .ok_or(ApiError::NotFound("Product"))?;
+    if product.user_id != user.id() && user.role() != Role::Admin {
+        return Err(ApiError::Forbidden(
+            "Only the product's owner or an admin may change it",
+        ));
+    }
+    Ok(product)
+}
+
+async fn update(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    key: web::Path<String>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let product = owned(&state, &user, &key).await?;
+    let input = commerce::product(&body)?;
+    let updated = products::update(&state.pool, product.id, &input)
+        .await?
+        .ok_or(ApiError::NotFound("Product"))?;
+    Ok(envelope::ok("product updated successfully", updated))
+}
+
+async fn delete(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    key: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let product = owned(&state, &user, &key).await?;
+    products::delete(&state.pool, product.id).await?;
+    Ok(envelope::ok(
+        "product deleted successfully",
+        serde_json::json!({"id": product.id}),
+    ))
+}

@@ -1,0 +1,85 @@
+//! `/warehouses`: everyone signed in reads them; admins create, change and delete them.
+
+use actix_web::{web, HttpResponse};
+use serde_json::Value;
+
+use super::envelope;
+use super::error::ApiError;
+use super::extract::AuthUser;
+use crate::db::warehouses;
+use crate::domain::commerce;
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/warehouses")
+            .route(web::post().to(create))
+            .route(web::get().to(list)),
+    )
+    .service(
+        web::resource("/warehouses/{id:\\d+}")
+            .route(web::get().to(detail))
+            .route(web::put().to(update))
+            .route(web::delete().to(delete)),
+    );
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_admin()?;
+    let input = commerce::warehouse(&body)?;
+    Ok(envelope::created(
+        "warehouse created successfully",
+        warehouses::insert(&state.pool, &input).await?,
+    ))
+}
+
+async fn list(state: web::Data<AppState>, _user: AuthUser) -> Result<HttpResponse, ApiError> {
+    Ok(envelope::ok(
+        "warehouses",
+        warehouses::list(&state.pool).await?,
+    ))
+}
+
+async fn detail(
+    state: web::Data<AppState>,
+    _user: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let warehouse = warehouses::find(&state.pool, *id)
+        .await?
+        .ok_or(ApiError::NotFound("Warehouse"))?;
+    Ok(envelope::ok("warehouse", warehouse))
+}
+
+async fn update(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_admin()?;
+    let input = commerce::warehouse(&body)?;
+    let updated = warehouses::update(&state.pool, *id, &input)
+        .await?
+        .ok_or(ApiError::NotFound("Warehouse"))?;
+    Ok(envelope::ok("warehouse updated successfully", updated))
+}
+
+async fn delete(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_admin()?;
+    if !warehouses::delete(&state.pool, *id).await? {
+        return Err(ApiError::NotFound("Warehouse"));
+    }
+    Ok(envelope::ok(
+        "warehouse deleted successfully",
+        serde_json::json!({"id": *id}),
+    ))
+}
