@@ -177,9 +177,9 @@ pub async fn insert_stock(pool: &Pool, s: &StockInput) -> Result<StockRow, Stock
         .query_opt(&stmt, &[&s.warehouse_id, &s.product_id, &s.quantity])
         .await?
         .ok_or(StockError::NoProduct)?;
-    Ok(stock_by_id(&client, row.get(0))
+    stock_by_id(&client, row.get(0))
         .await?
-        .ok_or(StockError::NotFound)?)
+        .ok_or(StockError::NotFound)
 }
 
 /// Sets a quantity: the row with `stock_id`, or the (warehouse, product) row, created if missing.
@@ -201,9 +201,9 @@ pub async fn set_quantity<C: GenericClient>(
         .query_opt(&stmt, &[&s.warehouse_id, &s.product_id, &s.quantity])
         .await?
         .ok_or(StockError::NoProduct)?;
-    Ok(stock_by_id(client, row.get(0))
+    stock_by_id(client, row.get(0))
         .await?
-        .ok_or(StockError::NotFound)?)
+        .ok_or(StockError::NotFound)
 }
 
 pub async fn find_stock(pool: &Pool, id: i64) -> Result<Option<StockRow>, DbError> {
