@@ -209,7 +209,7 @@ async fn checkout(
         .prepare_cached(
             "INSERT INTO orders (order_number, user_id, items, warehouse_id, cart_id,
                                  total_amount, shipping_cost, final_amount)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $6 + $7) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6::numeric, $7::numeric, $6::numeric + $7::numeric) RETURNING id",
         )
         .await?;
     let order_id: i64 = tx

@@ -39,15 +39,8 @@ pub enum EmbeddedError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot reach the embedded PostgreSQL: {}{}", .0, cause(.0))]
+    #[error("cannot reach the embedded PostgreSQL: {}", super::describe(.0))]
     Connect(#[from] tokio_postgres::Error),
-}
-
-/// tokio-postgres keeps the useful part ("permission denied", "no such file") in the source.
-fn cause(e: &tokio_postgres::Error) -> String {
-    std::error::Error::source(e)
-        .map(|s| format!(" ({s})"))
-        .unwrap_or_default()
 }
 
 /// Who runs the PostgreSQL processes: ourselves, or the `postgres` user when we are root.

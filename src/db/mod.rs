@@ -19,7 +19,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 pub enum DbError {
     #[error("database pool: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
-    #[error("database: {0}")]
+    #[error("database: {}", describe(.0))]
     Query(#[from] tokio_postgres::Error),
     /// A whole warehouse batch failed; each of its jobs reports this.
     #[error("warehouse batch: {0}")]
@@ -48,4 +48,14 @@ pub fn is_unique_violation(err: &tokio_postgres::Error, constraint: &str) -> boo
         *db.code() == tokio_postgres::error::SqlState::UNIQUE_VIOLATION
             && db.constraint() == Some(constraint)
     })
+}
+
+/// A tokio-postgres error with the part that says what went wrong: its `Display` is only
+/// "db error" or "error connecting to server"; the server's message or the I/O cause is in the
+/// source.
+pub fn describe(e: &tokio_postgres::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
 }

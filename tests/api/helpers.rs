@@ -127,6 +127,12 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(settings: Settings) -> TestApp {
+    // `TEST_LOG=debug cargo test` shows the servers' logs (zero2prod's switch).
+    if let Ok(level) = std::env::var("TEST_LOG") {
+        let mut log = settings.log.clone();
+        log.level = level;
+        order_tracker::telemetry::init(&log);
+    }
     let database_url = settings.database.url.clone();
     let app = Application::build(settings).await.expect("build app");
     let port = app.port();

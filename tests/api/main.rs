@@ -5,6 +5,7 @@ mod helpers;
 
 mod access;
 mod bad_input;
+mod commerce;
 mod concurrency;
 mod embedded;
 mod listener_restart;
@@ -12,4 +13,5 @@ mod multi_instance;
 mod notifications;
 mod seed_000;
 mod seed_001;
+mod totp;
 mod websocket;

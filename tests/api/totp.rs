@@ -1,0 +1,140 @@
+//! Two-factor login (seed 004): setup, verify, login with and without a code, replay, drift,
+//! throttling across sessions, and turning it off.
+
+use serde_json::{json, Value};
+use totp_rs::{Builder, Secret};
+
+use crate::helpers::*;
+
+fn code(secret_base32: &str, offset_secs: i64) -> String {
+    let secret = Secret::try_from_base32(secret_base32).unwrap();
+    let totp = Builder::new().with_secret(secret).build().unwrap();
+    let now = chrono::Utc::now().timestamp() + offset_secs;
+    totp.generate(now as u64).to_string()
+}
+
+async fn login(app: &TestApp, email: &str, totp: Option<String>) -> (u16, Value) {
+    let mut body = json!({"email": email, "password": PASSWORD});
+    if let Some(code) = totp {
+        body["totp"] = json!(code);
+    }
+    let res = app.post("/api/login", None, body).await;
+    (res.status, res.body)
+}
+
+/// Registers a user, sets up TOTP and verifies it; answers (email, user id, token, secret).
+async fn enrolled(app: &TestApp) -> (String, i64, String, String) {
+    let email = format!("two-{:x}@example.com", rand::random::<u32>());
+    let reg = app
+        .post(
+            "/api/register",
+            None,
+            json!({"email": email, "password": PASSWORD}),
+        )
+        .await;
+    let id = reg.body["data"]["id"].as_i64().unwrap();
+    let token = app
+        .login(json!({"email": email, "password": PASSWORD}))
+        .await;
+    let setup = app
+        .post(&format!("/api/totp/setup/{id}"), Some(&token), json!({}))
+        .await;
+    assert_eq!(setup.status, 200, "{}", setup.body);
+    let secret = setup.body["data"]["secret"].as_str().unwrap().to_string();
+    let uri = setup.body["data"]["otpauth_uri"].as_str().unwrap();
+    assert!(uri.starts_with("otpauth://totp/OrderTracker:two-"), "{uri}");
+    assert!(uri.contains(&format!("secret={secret}")) && uri.contains("issuer=OrderTracker"));
+    assert!(setup.body["data"]["qr_png"]
+        .as_str()
+        .unwrap()
+        .starts_with("data:image/png;base64,iVBOR"));
+    let wrong = app
+        .post(
+            &format!("/api/totp/verify/{id}"),
+            Some(&token),
+            json!({"code": "000000"}),
+        )
+        .await;
+    assert_eq!(wrong.status, 401);
+    let verify = app
+        .post(
+            &format!("/api/totp/verify/{id}"),
+            Some(&token),
+            json!({"code": code(&secret, 0)}),
+        )
+        .await;
+    assert_eq!(verify.status, 200, "{}", verify.body);
+    assert_eq!(verify.body["data"]["enabled"], true);
+    (email, id, token, secret)
+}
+
+#[actix_web::test]
+async fn totp_login_once_per_code_and_one_step_of_drift() {
+    let app = spawn_app().await;
+    let (email, _, _, secret) = enrolled(&app).await;
+
+    let (status, body) = login(&app, &email, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("totp_required"))
+    );
+    // The code verified at setup was for this step: it is spent.
+    assert_eq!(login(&app, &email, Some(code(&secret, 0))).await.0, 401);
+    // The next step's code is within one step of drift.
+    let next = code(&secret, 30);
+    let (status, body) = login(&app, &email, Some(next.clone())).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["user"]["totp_enabled"], true);
+    assert_eq!(
+        login(&app, &email, Some(next)).await.0,
+        401,
+        "a code is accepted once"
+    );
+    assert_eq!(
+        login(&app, &email, Some(code(&secret, 90))).await.0,
+        401,
+        "three steps off"
+    );
+
+    // Another server process on the same database refuses the spent code too.
+    let other = spawn_app_with(test_settings(&app.database_url)).await;
+    assert_eq!(login(&other, &email, Some(code(&secret, 30))).await.0, 401);
+}
+
+#[actix_web::test]
+async fn wrong_codes_are_throttled_and_totp_can_be_disabled() {
+    let app = spawn_app().await;
+    let (email, id, token, _) = enrolled(&app).await;
+    // Verifying cleared the failure made during enrollment; five more use up the free ones.
+    for _ in 0..5 {
+        assert_eq!(login(&app, &email, Some("123456".into())).await.0, 401);
+    }
+    let res = app
+        .post(
+            "/api/login",
+            None,
+            json!({"email": email, "password": PASSWORD, "totp": "654321"}),
+        )
+        .await;
+    assert_eq!(res.status, 429);
+    assert!(res.headers.get("retry-after").is_some());
+
+    let (_, other) = app.customer("Other").await;
+    let forbidden = app
+        .post(
+            &format!("/api/totp/disable/{id}"),
+            Some(&other),
+            json!({"password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(forbidden.status, 403);
+    let off = app
+        .post(
+            &format!("/api/totp/disable/{id}"),
+            Some(&token),
+            json!({"password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(off.status, 200, "{}", off.body);
+    assert_eq!(login(&app, &email, None).await.0, 200);
+}
