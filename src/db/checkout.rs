@@ -1,11 +1,14 @@
-//! The stock-changing work of one warehouse, run as a batch in one transaction with a savepoint
-//! per job: a checkout that fails (out of stock, product gone, cart already used) rolls back
-//! alone and the others commit together. A batch of one is the plain, unbatched transaction.
+//! The stock-changing work of one warehouse, run as a batch in one transaction. Checkouts are
+//! decided one by one, in arrival order, against the stock, products, carts and idempotency
+//! keys read under row locks; a refused checkout (out of stock, product gone, cart already
+//! used) writes nothing, and the accepted ones are written together with set-based statements,
+//! so a batch costs about the same few round trips whatever its size. A batch of one is the
+//! plain, unbatched transaction.
 //!
 //! Overselling is impossible whatever calls this: stock only goes down through a conditional
-//! `UPDATE ... WHERE quantity >= n`, and `CHECK (quantity >= 0)` backs it up.
+//! `UPDATE ... WHERE quantity >= n` on locked rows, and `CHECK (quantity >= 0)` backs it up.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use deadpool_postgres::{GenericClient, Pool, Transaction};
 use rust_decimal::Decimal;
@@ -13,7 +16,7 @@ use serde::Serialize;
 
 use super::orders::{self, OrderRow};
 use super::warehouses::{self, StockError, StockRow};
-use super::{is_unique_violation, DbError};
+use super::DbError;
 use crate::domain::commerce::StockInput;
 
 /// One checkout, fully parsed: product id -> quantity, summed.
@@ -103,34 +106,33 @@ async fn try_batch(
         .into_iter();
     let mut tx = client.transaction().await?;
     let mut results = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let sp = tx.savepoint("job").await?;
-        let result = match job {
-            Job::Checkout(c) => {
-                let number = numbers.next().expect("one number per checkout");
-                checkout(&sp, warehouse_id, &c, &number)
-                    .await
-                    .map(|o| Outcome::Order(Box::new(o)))
-            }
-            Job::SetStock(s) => warehouses::set_quantity(&sp, &s)
-                .await
-                .map(Outcome::Stock)
-                .map_err(JobError::Stock),
-        };
-        match result {
-            Ok(outcome) => {
-                sp.commit().await?;
-                results.push(Ok(outcome));
-            }
-            Err(e) => {
-                sp.rollback().await?;
-                let e = match e {
-                    JobError::InsufficientStock(lines) => {
-                        JobError::InsufficientStock(shortages(&tx, warehouse_id, &lines).await?)
+    let mut jobs = jobs.into_iter().peekable();
+    while let Some(job) = jobs.next() {
+        match job {
+            Job::SetStock(s) => {
+                let sp = tx.savepoint("stock").await?;
+                match warehouses::set_quantity(&sp, &s).await {
+                    Ok(row) => {
+                        sp.commit().await?;
+                        results.push(Ok(Outcome::Stock(row)));
                     }
-                    other => other,
-                };
-                results.push(Err(e));
+                    Err(e) => {
+                        sp.rollback().await?;
+                        results.push(Err(JobError::Stock(e)));
+                    }
+                }
+            }
+            Job::Checkout(first) => {
+                // Consecutive checkouts are one run, written with a handful of set-based
+                // statements whatever its length.
+                let mut run = vec![(first, numbers.next().expect("one number per checkout"))];
+                while let Some(Job::Checkout(_)) = jobs.peek() {
+                    let Some(Job::Checkout(next)) = jobs.next() else {
+                        unreachable!()
+                    };
+                    run.push((next, numbers.next().expect("one number per checkout")));
+                }
+                results.extend(checkout_run_isolated(&mut tx, warehouse_id, &run).await?);
             }
         }
     }
@@ -138,161 +140,345 @@ async fn try_batch(
     Ok(results)
 }
 
-/// One checkout inside its savepoint: products, stock, order, items, history, cart, key.
-async fn checkout(
-    tx: &Transaction<'_>,
+/// A run of checkouts in a savepoint; if the database refuses the run as a whole (which the
+/// checks under lock should prevent), each checkout is retried alone so one cannot sink the rest.
+async fn checkout_run_isolated(
+    tx: &mut Transaction<'_>,
     warehouse_id: i64,
-    job: &CheckoutJob,
-    number: &str,
-) -> Result<OrderRow, JobError> {
-    let ids: Vec<i64> = job.lines.keys().copied().collect();
-    let quantities: Vec<i32> = job.lines.values().copied().collect();
+    run: &[(CheckoutJob, String)],
+) -> Result<Vec<Result<Outcome, JobError>>, DbError> {
+    let sp = tx.savepoint("run").await?;
+    match checkout_run(&sp, warehouse_id, run).await {
+        Ok(results) => {
+            sp.commit().await?;
+            return Ok(results
+                .into_iter()
+                .map(|r| r.map(|o| Outcome::Order(Box::new(o))))
+                .collect());
+        }
+        Err(e) => {
+            sp.rollback().await?;
+            if run.len() == 1 {
+                return Ok(vec![Err(JobError::Db(e))]);
+            }
+            tracing::warn!(error = %e, size = run.len(), "checkout run failed; retrying one by one");
+        }
+    }
+    let mut results = Vec::with_capacity(run.len());
+    for one in run.chunks(1) {
+        let sp = tx.savepoint("one").await?;
+        match checkout_run(&sp, warehouse_id, one).await {
+            Ok(mut result) => {
+                sp.commit().await?;
+                results.push(result.remove(0).map(|o| Outcome::Order(Box::new(o))));
+            }
+            Err(e) => {
+                sp.rollback().await?;
+                results.push(Err(JobError::Db(e)));
+            }
+        }
+    }
+    Ok(results)
+}
 
-    let products = tx
+/// What one accepted checkout writes.
+struct Accepted<'a> {
+    job: &'a CheckoutJob,
+    number: &'a str,
+    lines: Vec<(i64, String, Decimal, i32)>,
+}
+
+/// Checks every checkout of the run in order against the stock, products, carts and keys it
+/// reads under lock, then writes all accepted ones at once. A refused checkout writes nothing.
+async fn checkout_run<C: GenericClient>(
+    client: &C,
+    warehouse_id: i64,
+    run: &[(CheckoutJob, String)],
+) -> Result<Vec<Result<OrderRow, JobError>>, DbError> {
+    let ids: Vec<i64> = run
+        .iter()
+        .flat_map(|(j, _)| j.lines.keys().copied())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let products = client
         .prepare_cached(
             "SELECT id, name, price FROM products WHERE id = ANY($1) AND deleted_at IS NULL",
         )
         .await?;
-    let found: BTreeMap<i64, (String, Decimal)> = tx
+    let products: BTreeMap<i64, (String, Decimal)> = client
         .query(&products, &[&ids])
         .await?
         .iter()
         .map(|r| (r.get(0), (r.get(1), r.get(2))))
         .collect();
-    let missing: Vec<i64> = ids
+    // Locked in product order, so concurrent transactions on several products cannot deadlock.
+    let stock = client
+        .prepare_cached(
+            "SELECT product_id, quantity FROM warehouse_stocks
+             WHERE warehouse_id = $1 AND product_id = ANY($2) ORDER BY product_id FOR UPDATE",
+        )
+        .await?;
+    let mut left: BTreeMap<i64, i32> = client
+        .query(&stock, &[&warehouse_id, &ids])
+        .await?
         .iter()
-        .copied()
-        .filter(|id| !found.contains_key(id))
+        .map(|r| (r.get(0), r.get(1)))
         .collect();
-    if !missing.is_empty() {
-        return Err(JobError::ProductsUnavailable(missing));
+    let cart_ids: Vec<i64> = run.iter().filter_map(|(j, _)| j.cart_id).collect();
+    // Most runs name no cart and no key: skip those round trips then.
+    let mut open_carts: BTreeMap<i64, i64> = BTreeMap::new();
+    if !cart_ids.is_empty() {
+        let carts = client
+            .prepare_cached(
+                "SELECT id, user_id FROM carts WHERE id = ANY($1) AND status = 'open' FOR UPDATE",
+            )
+            .await?;
+        open_carts = client
+            .query(&carts, &[&cart_ids])
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+    }
+    let (key_users, keys): (Vec<i64>, Vec<String>) = run
+        .iter()
+        .filter_map(|(j, _)| j.idempotency.as_ref().map(|(k, _)| (j.user_id, k.clone())))
+        .unzip();
+    let mut used_keys: BTreeSet<(i64, String)> = BTreeSet::new();
+    if !keys.is_empty() {
+        let used = client
+            .prepare_cached(
+                "SELECT k.user_id, k.key FROM idempotency_keys k
+                 JOIN unnest($1::bigint[], $2::text[]) AS q(user_id, key) USING (user_id, key)",
+            )
+            .await?;
+        used_keys = client
+            .query(&used, &[&key_users, &keys])
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
     }
 
-    let deduct = tx
+    let mut verdicts: Vec<Result<usize, JobError>> = Vec::with_capacity(run.len());
+    let mut accepted: Vec<Accepted> = Vec::new();
+    for (job, number) in run {
+        let missing: Vec<i64> = job
+            .lines
+            .keys()
+            .copied()
+            .filter(|p| !products.contains_key(p))
+            .collect();
+        let short: Vec<Shortage> = job
+            .lines
+            .iter()
+            .map(|(p, q)| Shortage {
+                product_id: *p,
+                requested: *q,
+                available: left.get(p).copied().unwrap_or(0),
+            })
+            .filter(|s| s.available < s.requested)
+            .collect();
+        let key = job
+            .idempotency
+            .as_ref()
+            .map(|(k, _)| (job.user_id, k.clone()));
+        let verdict = if !missing.is_empty() {
+            Err(JobError::ProductsUnavailable(missing))
+        } else if !short.is_empty() {
+            Err(JobError::InsufficientStock(short))
+        } else if job
+            .cart_id
+            .is_some_and(|c| open_carts.get(&c) != Some(&job.user_id))
+        {
+            Err(JobError::CartNotOpen)
+        } else if key.as_ref().is_some_and(|k| used_keys.contains(k)) {
+            Err(JobError::IdempotencyKeyUsed)
+        } else {
+            Ok(())
+        };
+        match verdict {
+            Ok(()) => {
+                for (p, q) in &job.lines {
+                    *left.get_mut(p).expect("checked above") -= q;
+                }
+                if let Some(cart) = job.cart_id {
+                    open_carts.remove(&cart);
+                }
+                used_keys.extend(key);
+                let lines = job
+                    .lines
+                    .iter()
+                    .map(|(p, q)| (*p, products[p].0.clone(), products[p].1, *q))
+                    .collect();
+                accepted.push(Accepted { job, number, lines });
+                verdicts.push(Ok(accepted.len() - 1));
+            }
+            Err(e) => verdicts.push(Err(e)),
+        }
+    }
+    let written = write_orders(client, warehouse_id, &accepted).await?;
+    Ok(verdicts
+        .into_iter()
+        .map(|v| v.map(|i| written[i].clone()))
+        .collect())
+}
+
+/// Writes the accepted checkouts: stock, orders, items, first history rows, carts, keys.
+async fn write_orders<C: GenericClient>(
+    client: &C,
+    warehouse_id: i64,
+    accepted: &[Accepted<'_>],
+) -> Result<Vec<OrderRow>, DbError> {
+    if accepted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut taken: BTreeMap<i64, i32> = BTreeMap::new();
+    for a in accepted {
+        for (p, _, _, q) in &a.lines {
+            *taken.entry(*p).or_default() += q;
+        }
+    }
+    let (products, quantities): (Vec<i64>, Vec<i32>) = taken.into_iter().unzip();
+    let deduct = client
         .prepare_cached(
             "UPDATE warehouse_stocks s SET quantity = s.quantity - l.qty, updated_at = now()
              FROM unnest($2::bigint[], $3::int[]) AS l(product_id, qty)
              WHERE s.warehouse_id = $1 AND s.product_id = l.product_id AND s.quantity >= l.qty",
         )
         .await?;
-    let deducted = tx
-        .execute(&deduct, &[&warehouse_id, &ids, &quantities])
-        .await?;
-    if deducted as usize != ids.len() {
-        let lines = job
-            .lines
-            .iter()
-            .map(|(p, q)| Shortage {
-                product_id: *p,
-                requested: *q,
-                available: 0,
-            })
-            .collect();
-        return Err(JobError::InsufficientStock(lines));
+    if client
+        .execute(&deduct, &[&warehouse_id, &products, &quantities])
+        .await? as usize
+        != products.len()
+    {
+        return Err(DbError::Batch("stock changed while locked".into()));
     }
 
-    let names: Vec<String> = ids.iter().map(|id| found[id].0.clone()).collect();
-    let prices: Vec<Decimal> = ids.iter().map(|id| found[id].1).collect();
-    let totals: Vec<Decimal> = prices
+    let numbers: Vec<&str> = accepted.iter().map(|a| a.number).collect();
+    let users: Vec<i64> = accepted.iter().map(|a| a.job.user_id).collect();
+    let summaries: Vec<String> = accepted
         .iter()
-        .zip(&quantities)
-        .map(|(p, q)| p * Decimal::from(*q))
+        .map(|a| {
+            a.lines
+                .iter()
+                .map(|(_, n, _, q)| format!("{n} x{q}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
         .collect();
-    let total: Decimal = totals.iter().sum();
-    let summary = names
+    let carts: Vec<Option<i64>> = accepted.iter().map(|a| a.job.cart_id).collect();
+    let totals: Vec<Decimal> = accepted
         .iter()
-        .zip(&quantities)
-        .map(|(n, q)| format!("{n} x{q}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let insert = tx
+        .map(|a| {
+            a.lines
+                .iter()
+                .map(|(_, _, price, q)| price * Decimal::from(*q))
+                .sum()
+        })
+        .collect();
+    let shipping: Vec<Decimal> = accepted.iter().map(|a| a.job.shipping_cost).collect();
+    let insert = client
         .prepare_cached(
             "INSERT INTO orders (order_number, user_id, items, warehouse_id, cart_id,
                                  total_amount, shipping_cost, final_amount)
-             VALUES ($1, $2, $3, $4, $5, $6::numeric, $7::numeric, $6::numeric + $7::numeric) RETURNING id",
+             SELECT n, u, i, $1, c, t, s, t + s
+             FROM unnest($2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::numeric[], $7::numeric[])
+                  AS o(n, u, i, c, t, s)
+             RETURNING id, order_number",
         )
         .await?;
-    let order_id: i64 = tx
-        .query_one(
+    let ids_by_number: BTreeMap<String, i64> = client
+        .query(
             &insert,
             &[
-                &number,
-                &job.user_id,
-                &summary,
                 &warehouse_id,
-                &job.cart_id,
-                &total,
-                &job.shipping_cost,
+                &numbers,
+                &users,
+                &summaries,
+                &carts,
+                &totals,
+                &shipping,
             ],
         )
         .await?
-        .get(0);
-    let items = tx
+        .iter()
+        .map(|r| (r.get(1), r.get(0)))
+        .collect();
+    let order_ids: Vec<i64> = numbers.iter().map(|n| ids_by_number[*n]).collect();
+
+    let mut item_orders = Vec::new();
+    let (mut item_products, mut item_names, mut item_prices, mut item_quantities, mut item_totals) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (a, order_id) in accepted.iter().zip(&order_ids) {
+        for (p, name, price, q) in &a.lines {
+            item_orders.push(*order_id);
+            item_products.push(*p);
+            item_names.push(name.as_str());
+            item_prices.push(*price);
+            item_quantities.push(*q);
+            item_totals.push(price * Decimal::from(*q));
+        }
+    }
+    let items = client
         .prepare_cached(
             "INSERT INTO order_items (order_id, product_id, product_name, unit_price, quantity, total_price)
-             SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::numeric[], $5::int[], $6::numeric[])",
+             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::numeric[], $5::int[], $6::numeric[])",
         )
         .await?;
-    tx.execute(
-        &items,
-        &[&order_id, &ids, &names, &prices, &quantities, &totals],
-    )
-    .await?;
-    orders::insert_first_history(tx, order_id, job.user_id).await?;
+    client
+        .execute(
+            &items,
+            &[
+                &item_orders,
+                &item_products,
+                &item_names,
+                &item_prices,
+                &item_quantities,
+                &item_totals,
+            ],
+        )
+        .await?;
+    orders::insert_first_history(client, &order_ids, &users).await?;
 
-    if let Some(cart_id) = job.cart_id {
-        let close = tx
+    let closing: Vec<i64> = carts.iter().flatten().copied().collect();
+    if !closing.is_empty() {
+        let close = client
             .prepare_cached(
-                "UPDATE carts SET status = 'checked_out', updated_at = now()
-                 WHERE id = $1 AND user_id = $2 AND status = 'open'",
+                "UPDATE carts SET status = 'checked_out', updated_at = now() WHERE id = ANY($1)",
             )
             .await?;
-        if tx.execute(&close, &[&cart_id, &job.user_id]).await? != 1 {
-            return Err(JobError::CartNotOpen);
+        client.execute(&close, &[&closing]).await?;
+    }
+    let (mut key_users, mut keys, mut bodies, mut key_orders) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (a, order_id) in accepted.iter().zip(&order_ids) {
+        if let Some((key, body)) = &a.job.idempotency {
+            key_users.push(a.job.user_id);
+            keys.push(key.as_str());
+            bodies.push(body.as_str());
+            key_orders.push(*order_id);
         }
     }
-    if let Some((key, body)) = &job.idempotency {
-        let remember = tx
-            .prepare_cached("INSERT INTO idempotency_keys (user_id, key, request_body, order_id) VALUES ($1, $2, $3, $4)")
+    if !keys.is_empty() {
+        let remember = client
+            .prepare_cached(
+                "INSERT INTO idempotency_keys (user_id, key, request_body, order_id)
+                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[])",
+            )
             .await?;
-        if let Err(e) = tx
-            .execute(&remember, &[&job.user_id, key, body, &order_id])
-            .await
-        {
-            return Err(if is_unique_violation(&e, "idempotency_keys_pkey") {
-                JobError::IdempotencyKeyUsed
-            } else {
-                e.into()
-            });
-        }
+        client
+            .execute(&remember, &[&key_users, &keys, &bodies, &key_orders])
+            .await?;
     }
-    Ok(orders::select_in(tx, order_id).await?)
-}
 
-/// Which of the asked lines this warehouse cannot fill, with what it holds.
-async fn shortages<C: GenericClient>(
-    client: &C,
-    warehouse_id: i64,
-    lines: &[Shortage],
-) -> Result<Vec<Shortage>, DbError> {
-    let ids: Vec<i64> = lines.iter().map(|l| l.product_id).collect();
-    let stmt = client
-        .prepare_cached("SELECT product_id, quantity FROM warehouse_stocks WHERE warehouse_id = $1 AND product_id = ANY($2)")
-        .await?;
-    let held: BTreeMap<i64, i32> = client
-        .query(&stmt, &[&warehouse_id, &ids])
+    let mut rows: BTreeMap<i64, OrderRow> = orders::select_many(client, &order_ids)
         .await?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
+        .into_iter()
+        .map(|o| (o.id, o))
         .collect();
-    Ok(lines
-        .iter()
-        .map(|l| Shortage {
-            available: held.get(&l.product_id).copied().unwrap_or(0),
-            ..l.clone()
-        })
-        .filter(|l| l.available < l.requested)
-        .collect())
+    Ok(order_ids.iter().filter_map(|id| rows.remove(id)).collect())
 }
 
 /// The first warehouse by priority that holds every line in full.

@@ -136,7 +136,7 @@ pub async fn insert(pool: &Pool, user_id: i64, order: &NewOrder) -> Result<Order
         )
         .await?
         .get(0);
-    insert_first_history(&tx, id, user_id).await?;
+    insert_first_history(&tx, &[id], &[user_id]).await?;
     let created = select_in(&tx, id).await?;
     tx.commit().await?;
     Ok(created)
@@ -169,20 +169,39 @@ pub async fn allocate_numbers<C: GenericClient>(
         .collect())
 }
 
-/// The `pending` entry every order's history starts with (seq 1).
+/// The `pending` entry every order's history starts with (seq 1), for each order and the
+/// user who placed it.
 pub async fn insert_first_history<C: GenericClient>(
     client: &C,
-    order_id: i64,
-    user_id: i64,
+    order_ids: &[i64],
+    user_ids: &[i64],
 ) -> Result<(), DbError> {
     let history = client
         .prepare_cached(
             "INSERT INTO order_status_history (order_id, seq, status, notes, updated_by)
-             VALUES ($1, 1, 'pending', 'Order created', $2)",
+             SELECT o, 1, 'pending', 'Order created', u FROM unnest($1::bigint[], $2::bigint[]) AS h(o, u)",
         )
         .await?;
-    client.execute(&history, &[&order_id, &user_id]).await?;
+    client.execute(&history, &[&order_ids, &user_ids]).await?;
     Ok(())
+}
+
+/// Orders by id, hidden ones included, in no particular order.
+pub async fn select_many<C: GenericClient>(
+    client: &C,
+    ids: &[i64],
+) -> Result<Vec<OrderRow>, DbError> {
+    let stmt = client
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM orders o JOIN users ou ON ou.id = o.user_id WHERE o.id = ANY($1)"
+        ))
+        .await?;
+    Ok(client
+        .query(&stmt, &[&ids])
+        .await?
+        .iter()
+        .map(OrderRow::from_row)
+        .collect())
 }
 
 /// An order just written in this transaction.
