@@ -81,6 +81,7 @@ pub struct WsSettings {
     pub allowed_origins: Vec<String>,
     pub max_frame_bytes: usize,
     pub outbound_queue: usize,
+    pub messages_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -23,6 +23,7 @@ use crate::config::{Settings, MIN_JWT_SECRET_BYTES};
 use crate::db::embedded::{EmbeddedError, EmbeddedPostgres, DATABASE_NAME};
 use crate::db::migrate::{self, MigrateError};
 use crate::http;
+use crate::http::rate_limit::RateLimiter;
 use crate::metrics::Metrics;
 use crate::state::AppState;
 
@@ -85,6 +86,7 @@ impl Application {
                 auth.jwt_ttl_secs,
             ),
             totp: TotpKeys::new(&totp_key, &auth.totp_issuer),
+            rate_limiter: RateLimiter::new(settings.rate_limit.clone()),
             login_throttle: LoginThrottle::new(
                 auth.login_free_failures,
                 Duration::from_secs(auth.login_max_delay_secs),
@@ -106,6 +108,7 @@ impl Application {
                 .app_data(http::extract::path_config())
                 .app_data(http::extract::query_config())
                 .configure(http::routes)
+                .wrap(from_fn(http::rate_limit::limit))
                 .wrap(NormalizePath::trim())
                 .wrap(from_fn(http::middleware::observe))
         })

@@ -13,6 +13,7 @@ use crate::auth::jwt::JwtKeys;
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::totp::TotpKeys;
 use crate::config::Settings;
+use crate::http::rate_limit::RateLimiter;
 use crate::metrics::Metrics;
 
 pub struct AppState {
@@ -22,6 +23,8 @@ pub struct AppState {
     pub jwt: JwtKeys,
     /// Seals TOTP secrets at rest and checks codes.
     pub totp: TotpKeys,
+    /// Requests per minute per user or address.
+    pub rate_limiter: RateLimiter,
     /// Per-account and per-address failed-login delays.
     pub login_throttle: LoginThrottle,
     /// Routes committed events to subscribed sockets.

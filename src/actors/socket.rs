@@ -72,6 +72,8 @@ pub struct SocketActor {
     initial: Vec<(Topic, Option<i64>)>,
     /// Any frame from the client proves it alive; silence for two heartbeats closes the socket.
     last_heard: Instant,
+    /// Start of the current minute and the client frames in it (`ws.messages_per_minute`).
+    inbound_window: (Instant, u32),
     closing: bool,
 }
 
@@ -105,6 +107,7 @@ impl SocketActor {
                 subscriptions: HashMap::new(),
                 initial,
                 last_heard: Instant::now(),
+                inbound_window: (Instant::now(), 0),
                 closing: false,
             }
         });
@@ -276,6 +279,17 @@ impl SocketActor {
         self.catch_up(topic, ctx);
     }
 
+    /// Counts a client frame; true once the socket sent more than its minute allows.
+    fn flooding(&mut self) -> bool {
+        let (start, count) = &mut self.inbound_window;
+        if start.elapsed() >= crate::http::rate_limit::WINDOW {
+            *start = Instant::now();
+            *count = 0;
+        }
+        *count += 1;
+        *count > self.state.settings.ws.messages_per_minute
+    }
+
     fn handle_text(&mut self, text: &str, ctx: &mut Context<Self>) {
         let frame: ClientFrame = match serde_json::from_str(text) {
             Ok(frame) => frame,
@@ -386,6 +400,9 @@ impl Actor for SocketActor {
 impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for SocketActor {
     fn handle(&mut self, msg: Result<AggregatedMessage, ProtocolError>, ctx: &mut Context<Self>) {
         self.last_heard = Instant::now();
+        if self.flooding() {
+            return self.close(CloseCode::Policy, "too many messages", ctx);
+        }
         match msg {
             Ok(AggregatedMessage::Text(text)) => self.handle_text(&text, ctx),
             Ok(AggregatedMessage::Ping(bytes)) => self.push(Outbound::Pong(bytes), ctx),

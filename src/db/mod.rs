@@ -10,6 +10,7 @@ pub mod notifications;
 pub mod orders;
 pub mod products;
 pub mod totp;
+pub mod tracking;
 pub mod users;
 pub mod warehouses;
 

@@ -16,7 +16,8 @@ use crate::events::{self, StatusEntry};
 const COLUMNS: &str = "o.id, o.order_number, o.user_id, o.items, o.description, \
     o.delivery_location, o.special_instructions, o.customer_phone, o.status, o.version, \
     o.estimated_time, o.deleted_at, o.created_at, o.updated_at, ou.locale AS owner_locale, \
-    o.warehouse_id, o.total_amount, o.shipping_cost, o.final_amount";
+    o.warehouse_id, o.total_amount, o.shipping_cost, o.final_amount, o.payment_status, \
+    o.actual_ready_time, ou.name AS owner_name";
 
 #[derive(Debug, Clone)]
 pub struct OrderRow {
@@ -40,10 +41,14 @@ pub struct OrderRow {
     pub total_amount: Option<Decimal>,
     pub shipping_cost: Decimal,
     pub final_amount: Option<Decimal>,
+    pub payment_status: String,
+    /// When the order first became `ready`.
+    pub actual_ready_time: Option<DateTime<Utc>>,
+    pub owner_name: String,
 }
 
 impl OrderRow {
-    fn from_row(row: &Row) -> Self {
+    pub(crate) fn from_row(row: &Row) -> Self {
         OrderRow {
             id: row.get("id"),
             order_number: row.get("order_number"),
@@ -64,6 +69,9 @@ impl OrderRow {
             total_amount: row.get("total_amount"),
             shipping_cost: row.get("shipping_cost"),
             final_amount: row.get("final_amount"),
+            payment_status: row.get("payment_status"),
+            actual_ready_time: row.get("actual_ready_time"),
+            owner_name: row.get("owner_name"),
         }
     }
 
@@ -389,7 +397,9 @@ pub async fn change_status(pool: &Pool, change: &StatusChange) -> Result<OrderRo
         .prepare_cached(
             "UPDATE orders SET status = $2, version = version + 1,
                     estimated_time = COALESCE($3, estimated_time), updated_at = now(),
-                    deleted_at = CASE WHEN $4 THEN now() ELSE deleted_at END
+                    deleted_at = CASE WHEN $4 THEN now() ELSE deleted_at END,
+                    actual_ready_time = CASE WHEN $2 = 'ready' THEN COALESCE(actual_ready_time, now())
+                                             ELSE actual_ready_time END
              WHERE id = $1",
         )
         .await?;

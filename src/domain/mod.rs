@@ -1,6 +1,7 @@
 //! Pure domain rules: no I/O, so every rule here is unit tested on its own.
 
 pub mod commerce;
+pub mod feedback;
 pub mod locale;
 pub mod money;
 pub mod new_order;

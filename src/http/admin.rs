@@ -1,14 +1,30 @@
-//! `/admin/orders`: every order, for admins and drivers.
+//! `/admin/orders...`: every order for admins and drivers, and the Tracking API v1 admin
+//! endpoints (seed 003), which are for admins only.
 
 use actix_web::{web, HttpResponse};
+use serde_json::{json, Value};
 
+use super::envelope;
 use super::error::ApiError;
 use super::extract::AuthUser;
-use super::orders::{list_page, ListQuery};
+use super::orders::{list_page, status_change, ListQuery};
+use super::tracking::{self, active_json, ACTIVE};
+use crate::actors::order::change_status;
+use crate::db::orders;
+use crate::db::tracking as queries;
+use crate::domain::status::OrderStatus;
+use crate::domain::status_update::StatusUpdateRequest;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/admin/orders").route(web::get().to(all_orders)));
+    cfg.service(web::resource("/admin/orders").route(web::get().to(all_orders)))
+        .service(web::resource("/admin/orders/active").route(web::get().to(active)))
+        .service(web::resource("/admin/orders/tracking-stats").route(web::get().to(stats)))
+        .service(web::resource("/admin/orders/tracking-analytics").route(web::get().to(analytics)))
+        .service(
+            web::resource("/admin/orders/{id:\\d+}/tracking")
+                .route(web::post().to(update_tracking)),
+        );
 }
 
 async fn all_orders(
@@ -18,4 +34,79 @@ async fn all_orders(
 ) -> Result<HttpResponse, ApiError> {
     user.require_staff()?;
     list_page(&state, &user, None, &query).await
+}
+
+async fn active(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<tracking::ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_admin()?;
+    let (status, page, _) = query.parse(&ACTIVE)?;
+    let (rows, total) = queries::active(&state.pool, None, status, page.window()).await?;
+    let data: Vec<Value> = rows
+        .iter()
+        .map(|s| active_json(s, user.locale, true))
+        .collect();
+    Ok(envelope::page(
+        "Active orders retrieved successfully",
+        data,
+        page.meta(total, rows.len()),
+    ))
+}
+
+/// The same transition rules and commit-then-notify path as every status change.
+async fn update_tracking(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    body: web::Json<StatusUpdateRequest>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_admin()?;
+    let update = body.into_inner().parse()?;
+    let order = change_status(&state, status_change(&user, *id, update)).await?;
+    let history = orders::history(&state.pool, order.id).await?;
+    let entry = history
+        .iter()
+        .find(|h| h.seq == order.version)
+        .ok_or_else(|| ApiError::internal("the new history entry is missing"))?;
+    Ok(envelope::ok(
+        "Order tracking updated successfully",
+        json!({
+            "id": entry.id,
+            "order_id": order.id,
+            "status": entry.status,
+            "notes": entry.notes,
+            "updated_by": entry.updated_by_id,
+            "estimated_time": entry.estimated_time,
+            "actual_time": entry.created_at,
+            "created_at": entry.created_at,
+        }),
+    ))
+}
+
+async fn stats(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<tracking::ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_admin()?;
+    let (_, _, range) = query.parse(&OrderStatus::ALL)?;
+    Ok(envelope::ok(
+        "Tracking statistics retrieved successfully",
+        queries::stats(&state.pool, range).await?,
+    ))
+}
+
+async fn analytics(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<tracking::ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_admin()?;
+    let (_, _, range) = query.parse(&OrderStatus::ALL)?;
+    Ok(envelope::ok(
+        "Tracking analytics retrieved successfully",
+        queries::analytics(&state.pool, range).await?,
+    ))
 }

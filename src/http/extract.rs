@@ -48,7 +48,7 @@ impl AuthUser {
         if self.role() == Role::Admin {
             Ok(())
         } else {
-            Err(ApiError::Forbidden("This action is for admins only"))
+            Err(ApiError::Forbidden("Access denied. Admin role required."))
         }
     }
 }

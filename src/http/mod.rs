@@ -14,7 +14,9 @@ pub mod notifications;
 pub mod orders;
 pub mod pagination;
 pub mod products;
+pub mod rate_limit;
 pub mod totp;
+pub mod tracking;
 pub mod views;
 pub mod warehouse_stocks;
 pub mod warehouses;
@@ -26,6 +28,7 @@ use actix_web::web;
 fn api(cfg: &mut web::ServiceConfig) {
     auth::routes(cfg);
     totp::routes(cfg);
+    tracking::routes(cfg);
     orders::routes(cfg);
     admin::routes(cfg);
     notifications::routes(cfg);

@@ -17,7 +17,7 @@ use crate::domain::commerce;
 use crate::domain::new_order::CreateOrderRequest;
 use crate::domain::role::Role;
 use crate::domain::status::{Mover, OrderStatus};
-use crate::domain::status_update::StatusUpdateRequest;
+use crate::domain::status_update::{StatusUpdate, StatusUpdateRequest};
 use crate::domain::validation::FieldErrors;
 use crate::state::AppState;
 
@@ -35,9 +35,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/orders/{id:\\d+}/status")
+            .route(web::get().to(super::tracking::status))
             .route(web::put().to(update_status))
             .route(web::patch().to(update_status)),
     )
+    .service(web::resource("/orders/{id:\\d+}/payment").route(web::patch().to(update_payment)))
     .service(web::resource("/orders/{id:\\d+}/history").route(web::get().to(history)));
 }
 
@@ -149,6 +151,22 @@ async fn history(
     Ok(envelope::ok("Order history", views))
 }
 
+/// The change `user` asks for: staff move any order, a customer only their own.
+pub fn status_change(user: &AuthUser, order_id: i64, update: StatusUpdate) -> StatusChange {
+    let staff = user.role().is_staff();
+    StatusChange {
+        order_id,
+        to: update.status,
+        notes: update.notes,
+        estimated_time: update.estimated_time,
+        by_user: user.id(),
+        by_name: user.user.name.clone(),
+        mover: Mover { is_staff: staff },
+        required_owner: (!staff).then(|| user.id()),
+        hide: false,
+    }
+}
+
 async fn update_status(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -156,20 +174,7 @@ async fn update_status(
     body: web::Json<StatusUpdateRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let update = body.into_inner().parse()?;
-    let change = StatusChange {
-        order_id: id.into_inner(),
-        to: update.status,
-        notes: update.notes,
-        estimated_time: update.estimated_time,
-        by_user: user.id(),
-        by_name: user.user.name.clone(),
-        mover: Mover {
-            is_staff: user.role().is_staff(),
-        },
-        required_owner: (!user.role().is_staff()).then(|| user.id()),
-        hide: false,
-    };
-    let order = change_status(&state, change).await?;
+    let order = change_status(&state, status_change(&user, id.into_inner(), update)).await?;
     Ok(envelope::ok(
         "Order status updated",
         OrderView::new(&order, user.locale),
@@ -198,6 +203,36 @@ async fn delete(
     let order = change_status(&state, change).await?;
     Ok(envelope::ok(
         "Order cancelled and deleted",
+        OrderView::new(&order, user.locale),
+    ))
+}
+
+/// Staff set how the order's payment stands: pending, confirmed, failed or refunded.
+async fn update_payment(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_staff()?;
+    const ALLOWED: [&str; 4] = ["pending", "confirmed", "failed", "refunded"];
+    let status = body
+        .get("payment_status")
+        .and_then(Value::as_str)
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| ALLOWED.contains(&s.as_str()))
+        .ok_or_else(|| {
+            FieldErrors::single(
+                "payment_status",
+                "The payment status must be one of: pending, confirmed, failed, refunded.",
+            )
+        })?;
+    if !crate::db::tracking::set_payment_status(&state.pool, *id, &status).await? {
+        return Err(ApiError::NotFound("Order"));
+    }
+    let order = visible_order(&state.pool, &user, *id).await?;
+    Ok(envelope::ok(
+        "Payment status updated",
         OrderView::new(&order, user.locale),
     ))
 }

@@ -110,6 +110,8 @@ pub fn test_settings(database_url: &str) -> Settings {
     settings.auth.jwt_secret = TEST_JWT_SECRET.into();
     settings.auth.bcrypt_cost = 4;
     settings.ws.heartbeat_secs = 5;
+    // Tests that fire thousands of requests would hit the limits; rate_limit tests turn them on.
+    settings.rate_limit.enabled = false;
     settings
 }
 

@@ -1,0 +1,324 @@
+//! Tracking API v1 for members (seed 003): `/orders/{id}/status`, `/orders/{id}/timeline`,
+//! `/orders/{id}/feedback`, `/orders/active`, `/orders/history`.
+
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::envelope;
+use super::error::ApiError;
+use super::extract::AuthUser;
+use super::pagination::{Page, PageQuery};
+use crate::access::visible_order;
+use crate::db::orders;
+use crate::db::tracking::{self, DayRange, LatestUpdate, OrderSummary};
+use crate::domain::feedback;
+use crate::domain::locale::Locale;
+use crate::domain::status::OrderStatus;
+use crate::domain::validation::FieldErrors;
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/orders/active").route(web::get().to(active)))
+        .service(web::resource("/orders/history").route(web::get().to(history)))
+        .service(web::resource("/orders/{id:\\d+}/timeline").route(web::get().to(timeline)))
+        .service(
+            web::resource("/orders/{id:\\d+}/feedback").route(web::post().to(submit_feedback)),
+        );
+}
+
+pub fn payment_display(status: &str) -> &'static str {
+    match status {
+        "confirmed" => "Confirmed",
+        "failed" => "Failed",
+        "refunded" => "Refunded",
+        _ => "Pending",
+    }
+}
+
+/// `GET /orders/{id}/status` (registered with the status routes in `orders.rs`).
+pub async fn status(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let order = visible_order(&state.pool, &user, *id).await?;
+    let summary = tracking::summary_of(&state.pool, order.id)
+        .await?
+        .ok_or(ApiError::NotFound("Order"))?;
+    let items = orders::items(&state.pool, order.id).await?;
+    let o = &summary.order;
+    let is_owner = o.user_id == user.id();
+    let can_be_cancelled = if user.role().is_staff() {
+        o.status.staff_may_cancel()
+    } else {
+        o.status.owner_may_cancel()
+    };
+    Ok(envelope::ok(
+        "Order status retrieved successfully",
+        json!({
+            "order_id": o.id,
+            "order_number": o.order_number,
+            "current_status": o.status,
+            "current_status_display": o.status.display(user.locale),
+            "payment_status": o.payment_status,
+            "payment_status_display": payment_display(&o.payment_status),
+            "estimated_ready_time": o.estimated_time,
+            "actual_ready_time": o.actual_ready_time,
+            "delivery_location": o.delivery_location,
+            "special_instructions": o.special_instructions,
+            "customer_name": o.owner_name,
+            "customer_phone": o.customer_phone,
+            "total_amount": o.total_amount.map(decimal),
+            "final_amount": o.final_amount.map(decimal),
+            "total_items": summary.total_items,
+            "items": items.iter().map(|i| json!({
+                "id": i.id,
+                "menu_item_name": i.product_name,
+                "product_id": i.product_id,
+                "quantity": i.quantity,
+                "unit_price": decimal(i.unit_price),
+                "total_price": decimal(i.total_price),
+                "status": o.status,
+                "special_instructions": o.special_instructions,
+            })).collect::<Vec<_>>(),
+            "latest_tracking": summary.latest.as_ref().map(latest_json),
+            "can_be_cancelled": can_be_cancelled,
+            "can_provide_feedback": is_owner && o.status == OrderStatus::Delivered && summary.feedback.is_none(),
+        }),
+    ))
+}
+
+fn decimal(d: rust_decimal::Decimal) -> Value {
+    json!(rust_decimal::prelude::ToPrimitive::to_f64(&d))
+}
+
+fn latest_json(l: &LatestUpdate) -> Value {
+    json!({"status": l.status, "notes": l.notes, "updated_by": l.updated_by, "updated_at": l.updated_at})
+}
+
+#[derive(Serialize)]
+struct TimelineEntry<'a> {
+    id: i64,
+    status: OrderStatus,
+    status_display: &'static str,
+    notes: Option<&'a str>,
+    updated_by: &'a str,
+    estimated_time: Option<DateTime<Utc>>,
+    actual_time: DateTime<Utc>,
+    /// Whole minutes since the previous entry; none for the first.
+    duration: Option<i64>,
+    created_at: DateTime<Utc>,
+}
+
+async fn timeline(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let order = visible_order(&state.pool, &user, *id).await?;
+    let entries = orders::history(&state.pool, order.id).await?;
+    let mut previous: Option<DateTime<Utc>> = None;
+    let timeline: Vec<TimelineEntry> = entries
+        .iter()
+        .map(|h| {
+            let duration = previous.map(|p| (h.created_at - p).num_minutes());
+            previous = Some(h.created_at);
+            TimelineEntry {
+                id: h.id,
+                status: h.status,
+                status_display: h.status.display(user.locale),
+                notes: h.notes.as_deref(),
+                updated_by: h.updated_by.as_deref().unwrap_or("System"),
+                estimated_time: h.estimated_time,
+                actual_time: h.created_at,
+                duration,
+                created_at: h.created_at,
+            }
+        })
+        .collect();
+    Ok(envelope::ok(
+        "Order timeline retrieved successfully",
+        timeline,
+    ))
+}
+
+async fn submit_feedback(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let order = orders::find(&state.pool, *id, false)
+        .await?
+        .filter(|o| o.user_id == user.id())
+        .ok_or(ApiError::NotFound("Order"))?;
+    let feedback = feedback::parse(&body)?;
+    if order.status != OrderStatus::Delivered {
+        return Err(ApiError::Unprocessable(
+            "Feedback can only be submitted for delivered orders".into(),
+        ));
+    }
+    let stored = tracking::insert_feedback(&state.pool, order.id, user.id(), &feedback)
+        .await?
+        .ok_or(ApiError::Conflict(
+            "Feedback has already been submitted for this order".into(),
+        ))?;
+    Ok(envelope::created("Feedback submitted successfully", stored))
+}
+
+/// An active order as the member and admin lists show it.
+pub fn active_json(s: &OrderSummary, locale: Locale, with_contact: bool) -> Value {
+    let o = &s.order;
+    let mut row = json!({
+        "order_id": o.id,
+        "order_number": o.order_number,
+        "status": o.status,
+        "status_display": o.status.display(locale),
+        "customer_name": o.owner_name,
+        "total_items": s.total_items,
+        "estimated_ready_time": o.estimated_time,
+        "delivery_location": o.delivery_location,
+        "latest_update": s.latest.as_ref().map(|l| json!({"notes": l.notes, "updated_by": l.updated_by, "updated_at": l.updated_at})),
+        "time_elapsed": (Utc::now() - o.created_at).num_minutes(),
+    });
+    if with_contact {
+        row["customer_phone"] = json!(o.customer_phone);
+        row["total_amount"] = json!(o.total_amount.map(decimal));
+    }
+    row
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    pub status: Option<String>,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    #[serde(flatten)]
+    pub page: PageQuery,
+}
+
+impl ListQuery {
+    /// The status filter, limited to `allowed`; the page; the day range. All errors at once.
+    pub fn parse(
+        &self,
+        allowed: &[OrderStatus],
+    ) -> Result<(Option<OrderStatus>, Page, DayRange), ApiError> {
+        let mut errors = FieldErrors::default();
+        let status = match self
+            .status
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            None => None,
+            Some(s) => match OrderStatus::parse(s).filter(|st| allowed.contains(st)) {
+                Some(status) => Some(status),
+                None => {
+                    let names: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
+                    errors.add(
+                        "status",
+                        format!("The status must be one of: {}.", names.join(", ")),
+                    );
+                    None
+                }
+            },
+        };
+        let mut date = |field: &str, value: &Option<String>| match value
+            .as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+        {
+            None => None,
+            Some(v) => NaiveDate::parse_from_str(v, "%Y-%m-%d").ok().or_else(|| {
+                errors.add(
+                    field,
+                    format!("The {field} must be a date in the format YYYY-MM-DD."),
+                );
+                None
+            }),
+        };
+        let start = date("start_date", &self.start_date);
+        let end = date("end_date", &self.end_date);
+        if let (Some(s), Some(e)) = (start, end) {
+            if e < s {
+                errors.add(
+                    "end_date",
+                    "The end date must be a date after or equal to start date.",
+                );
+            }
+        }
+        let page = match self.page.parse() {
+            Ok(page) => Some(page),
+            Err(page_errors) => {
+                for (field, messages) in page_errors.into_inner() {
+                    messages.into_iter().for_each(|m| errors.add(&field, m));
+                }
+                None
+            }
+        };
+        let page = errors
+            .finish(page)?
+            .expect("no errors means the page parsed");
+        Ok((status, page, DayRange::new(start, end)))
+    }
+}
+
+pub const ACTIVE: [OrderStatus; 4] = [
+    OrderStatus::Pending,
+    OrderStatus::Confirmed,
+    OrderStatus::Preparing,
+    OrderStatus::Ready,
+];
+
+async fn active(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (status, page, _) = query.parse(&ACTIVE)?;
+    let (rows, total) =
+        tracking::active(&state.pool, Some(user.id()), status, page.window()).await?;
+    let data: Vec<Value> = rows
+        .iter()
+        .map(|s| active_json(s, user.locale, false))
+        .collect();
+    Ok(envelope::page(
+        "Active orders retrieved successfully",
+        data,
+        page.meta(total, rows.len()),
+    ))
+}
+
+/// Seed 003's history: the pagination object wraps the rows inside `data`.
+async fn history(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (status, page, range) = query.parse(&OrderStatus::ALL)?;
+    let (rows, total) =
+        tracking::history(&state.pool, user.id(), status, range, page.window()).await?;
+    let data: Vec<Value> = rows
+        .iter()
+        .map(|s| {
+            let o = &s.order;
+            json!({
+                "id": o.id,
+                "order_number": o.order_number,
+                "status": o.status,
+                "status_display": o.status.display(user.locale),
+                "total_amount": o.total_amount.map(decimal),
+                "final_amount": o.final_amount.map(decimal),
+                "payment_status": o.payment_status,
+                "created_at": o.created_at,
+                "feedback": s.feedback.as_ref().map(|(rating, comment)| json!({"rating": rating, "comment": comment})),
+            })
+        })
+        .collect();
+    let mut body =
+        serde_json::to_value(page.meta(total, rows.len())).map_err(ApiError::internal)?;
+    body["data"] = Value::Array(data);
+    Ok(envelope::ok("Order history retrieved successfully", body))
+}
