@@ -203,11 +203,7 @@ impl TestApp {
 
     /// Registers a customer by email and answers a token.
     pub async fn customer(&self, name: &str) -> (i64, String) {
-        let email = format!(
-            "{}-{:x}@example.com",
-            name.to_lowercase(),
-            rand::random::<u32>()
-        );
+        let email = unique_email(name);
         let reg = self
             .post(
                 "/api/register",
@@ -226,11 +222,7 @@ impl TestApp {
 
     /// A user with a staff role, created the way operators do (`user create`'s code path).
     pub async fn staff(&self, name: &str, role: &str) -> (i64, String) {
-        let email = format!(
-            "{}-{:x}@example.com",
-            name.to_lowercase(),
-            rand::random::<u32>()
-        );
+        let email = unique_email(name);
         let pool = order_tracker::db::pool(self.database_url.parse().unwrap(), 1);
         let new_user = order_tracker::domain::registration::RegisterRequest {
             name: Some(name.into()),
@@ -295,6 +287,15 @@ impl TestApp {
             .insert("authorization", format!("Bearer {token}").parse().unwrap());
         ws_connect(request).await.expect("websocket handshake")
     }
+}
+
+/// A fresh address for a test user called `name`.
+pub fn unique_email(name: &str) -> String {
+    format!(
+        "{}-{:x}@example.com",
+        name.to_lowercase().replace(' ', "."),
+        rand::random::<u32>()
+    )
 }
 
 pub type Ws =

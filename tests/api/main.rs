@@ -14,4 +14,5 @@ mod notifications;
 mod seed_000;
 mod seed_001;
 mod totp;
+mod tracking_v1;
 mod websocket;
