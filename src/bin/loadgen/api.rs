@@ -1,0 +1,146 @@
+//! The public API as the generator uses it: accounts, orders, status updates, sockets.
+
+use std::net::SocketAddr;
+
+use serde_json::{json, Value};
+use tokio::net::TcpSocket;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::WebSocketStream;
+
+pub type Socket = WebSocketStream<tokio::net::TcpStream>;
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    pub fn new(base: &str) -> Self {
+        Api {
+            base: base.trim_end_matches('/').to_string(),
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(1024)
+                .build()
+                .expect("an HTTP client"),
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Result<(u16, Value), Error> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await?;
+        let status = res.status().as_u16();
+        Ok((status, res.json().await.unwrap_or(Value::Null)))
+    }
+
+    pub async fn login(&self, login: &str, password: &str) -> Result<String, Error> {
+        let (status, body) = self
+            .call(
+                reqwest::Method::POST,
+                "/api/login",
+                None,
+                Some(json!({"email": login, "username": login, "password": password})),
+            )
+            .await?;
+        body["data"]["token"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("login as {login} failed ({status}): {body}").into())
+    }
+
+    /// A new customer with a unique username; answers its token.
+    pub async fn customer(&self, tag: &str) -> Result<String, Error> {
+        let username = format!("lg{tag}{:08x}", rand::random::<u32>());
+        let password = "loadgen-password";
+        self.call(
+            reqwest::Method::POST,
+            "/api/register",
+            None,
+            Some(json!({"username": username, "password": password})),
+        )
+        .await?;
+        self.login(&username, password).await
+    }
+
+    pub async fn create_order(&self, token: &str) -> Result<i64, Error> {
+        let (status, body) = self
+            .call(
+                reqwest::Method::POST,
+                "/api/orders",
+                Some(token),
+                Some(json!({"items": "load test"})),
+            )
+            .await?;
+        body["data"]["id"]
+            .as_i64()
+            .ok_or_else(|| format!("create order failed ({status}): {body}").into())
+    }
+
+    /// A status update; `notes` makes a same-status update a new event.
+    pub async fn update(
+        &self,
+        token: &str,
+        order: i64,
+        status: &str,
+        notes: &str,
+    ) -> Result<u16, Error> {
+        let body = json!({"status": status, "notes": notes});
+        Ok(self
+            .call(
+                reqwest::Method::PUT,
+                &format!("/api/orders/{order}/status"),
+                Some(token),
+                Some(body),
+            )
+            .await?
+            .0)
+    }
+
+    pub async fn order_seq(&self, token: &str, order: i64) -> Result<i64, Error> {
+        let (_, body) = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/orders/{order}"),
+                Some(token),
+                None,
+            )
+            .await?;
+        body["data"]["seq"]
+            .as_i64()
+            .ok_or_else(|| format!("no seq for order {order}: {body}").into())
+    }
+}
+
+/// Opens a WebSocket to `url` from the loopback address `source`, with a bearer token if given.
+pub async fn connect(url: &str, token: Option<&str>, source: SocketAddr) -> Result<Socket, Error> {
+    let mut request = url.into_client_request()?;
+    if let Some(t) = token {
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {t}").parse()?);
+    }
+    let host = request.uri().host().unwrap_or("127.0.0.1").to_string();
+    let port = request.uri().port_u16().unwrap_or(80);
+    let target: SocketAddr = tokio::net::lookup_host((host.as_str(), port))
+        .await?
+        .next()
+        .ok_or("no address")?;
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(source)?;
+    let stream = socket.connect(target).await?;
+    let (ws, _) = tokio_tungstenite::client_async(request, stream).await?;
+    Ok(ws)
+}

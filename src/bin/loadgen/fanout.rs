@@ -1,0 +1,289 @@
+//! `fanout`: S subscribers over K streams; a publisher drives R events a second. Measures
+//! publish-to-receipt latency at every subscriber, deliveries per second, and loss,
+//! duplication and reordering through each event's `seq`. The target is order-tracker (streams
+//! are orders, events are status updates through the REST API) or nchan (streams are channels,
+//! events are HTTP POSTs), with the same S, K, R and message size.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+use super::accounting::{SeqTracker, Tally};
+use super::api::{connect, Api, Error};
+use super::report::{histogram, Report};
+use super::sys;
+
+pub struct Args {
+    pub subscribers: usize,
+    pub rate: u32,
+    pub duration: Duration,
+    pub server_pids: Vec<u32>,
+}
+
+/// Where events go in and come out.
+pub enum Target {
+    OrderTracker {
+        api: Api,
+        admin: String,
+        customer: String,
+        orders: Vec<i64>,
+    },
+    Nchan {
+        base: String,
+        channels: Vec<String>,
+        http: reqwest::Client,
+        seqs: Vec<std::sync::atomic::AtomicI64>,
+    },
+}
+
+/// When each event was sent, by its tag, so receivers can compute latency.
+type Sent = Arc<Mutex<HashMap<String, Instant>>>;
+
+impl Target {
+    pub async fn order_tracker(api: Api, admin: String, streams: usize) -> Result<Self, Error> {
+        let customer = api.customer("fan").await?;
+        let mut orders = Vec::with_capacity(streams);
+        for _ in 0..streams {
+            let id = api.create_order(&customer).await?;
+            // Later events are same-status updates with new notes: unlimited, all legal.
+            api.update(&admin, id, "preparing", "started").await?;
+            orders.push(id);
+        }
+        Ok(Target::OrderTracker {
+            api,
+            admin,
+            customer,
+            orders,
+        })
+    }
+
+    pub fn nchan(base: &str, streams: usize) -> Self {
+        let run = format!("{:08x}", rand::random::<u32>());
+        Target::Nchan {
+            base: base.trim_end_matches('/').to_string(),
+            channels: (0..streams).map(|k| format!("bench-{run}-{k}")).collect(),
+            http: reqwest::Client::new(),
+            seqs: (0..streams)
+                .map(|_| std::sync::atomic::AtomicI64::new(0))
+                .collect(),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Target::OrderTracker { .. } => "order-tracker",
+            Target::Nchan { .. } => "nchan",
+        }
+    }
+
+    fn streams(&self) -> usize {
+        match self {
+            Target::OrderTracker { orders, .. } => orders.len(),
+            Target::Nchan { channels, .. } => channels.len(),
+        }
+    }
+
+    /// Opens a subscriber of stream `k`; answers the socket and the first seq it should see.
+    async fn subscribe(&self, k: usize, n: usize) -> Result<(super::api::Socket, i64), Error> {
+        match self {
+            Target::OrderTracker {
+                api,
+                customer,
+                orders,
+                ..
+            } => {
+                let url = format!(
+                    "{}/ws/orders/{}",
+                    api.base.replacen("http", "ws", 1),
+                    orders[k]
+                );
+                let mut ws = connect(&url, Some(customer), sys::source_for(n)).await?;
+                let snapshot = next_json(&mut ws).await.ok_or("no snapshot")?;
+                Ok((ws, snapshot["seq"].as_i64().unwrap_or(0) + 1))
+            }
+            Target::Nchan { base, channels, .. } => {
+                let url = format!("{}/sub/{}", base.replacen("http", "ws", 1), channels[k]);
+                Ok((connect(&url, None, sys::source_for(n)).await?, 1))
+            }
+        }
+    }
+
+    /// Publishes one event tagged `tag` on stream `k`.
+    async fn publish(&self, k: usize, tag: &str) -> Result<(), Error> {
+        match self {
+            Target::OrderTracker {
+                api, admin, orders, ..
+            } => {
+                api.update(admin, orders[k], "preparing", tag).await?;
+            }
+            Target::Nchan {
+                base,
+                channels,
+                http,
+                seqs,
+            } => {
+                let seq = seqs[k].fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                // The same shape and size as an order event.
+                let body = json!({"type": "order.status", "topic": format!("order:{k}"), "order_id": k.to_string(),
+                                  "seq": seq, "status": "preparing", "status_display": "Preparing", "notes": tag,
+                                  "updated_by": "Load Admin", "updated_at": chrono::Utc::now()});
+                http.post(format!("{base}/pub/{}", channels[k]))
+                    .body(body.to_string())
+                    .send()
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn last_seq(&self, k: usize) -> Result<i64, Error> {
+        match self {
+            Target::OrderTracker {
+                api,
+                customer,
+                orders,
+                ..
+            } => api.order_seq(customer, orders[k]).await,
+            Target::Nchan { seqs, .. } => Ok(seqs[k].load(std::sync::atomic::Ordering::SeqCst)),
+        }
+    }
+}
+
+async fn next_json(ws: &mut super::api::Socket) -> Option<Value> {
+    while let Some(Ok(msg)) = ws.next().await {
+        if let Message::Text(text) = msg {
+            return serde_json::from_str(&text).ok();
+        }
+    }
+    None
+}
+
+pub async fn run(target: Target, args: Args) -> Result<Report, Error> {
+    let target = Arc::new(target);
+    let sent: Sent = Arc::new(Mutex::new(HashMap::new()));
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let received = Arc::new(std::sync::atomic::AtomicU64::new(0));
+
+    let mut readers = Vec::with_capacity(args.subscribers);
+    for n in 0..args.subscribers {
+        let k = n % target.streams();
+        let (ws, first) = target.subscribe(k, n).await?;
+        let (sent, stop, received) = (sent.clone(), stop.clone(), received.clone());
+        readers.push(tokio::spawn(read(ws, k, first, sent, stop, received)));
+        if n % 1000 == 999 {
+            eprintln!("  {} subscribers connected", n + 1);
+        }
+    }
+    let pids = args.server_pids.clone();
+    let cpu_before: f64 = pids.iter().filter_map(|p| sys::cpu_secs(*p)).sum();
+
+    let started = Instant::now();
+    let interval = Duration::from_secs_f64(1.0 / f64::from(args.rate.max(1)));
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut published = 0u64;
+    let mut failed = 0u64;
+    let mut pending = Vec::new();
+    while started.elapsed() < args.duration {
+        ticker.tick().await;
+        let k = published as usize % target.streams();
+        let tag = format!("t{published}");
+        sent.lock()
+            .expect("sent lock")
+            .insert(tag.clone(), Instant::now());
+        let target = target.clone();
+        pending.push(tokio::spawn(async move {
+            target.publish(k, &tag).await.is_ok()
+        }));
+        published += 1;
+        if published % u64::from(args.rate.max(1)) == 0 {
+            eprintln!(
+                "  {:>4.0}s  published {published}  deliveries {}",
+                started.elapsed().as_secs_f64(),
+                received.load(std::sync::atomic::Ordering::Relaxed)
+            );
+        }
+    }
+    for p in pending {
+        if !p.await.unwrap_or(false) {
+            failed += 1;
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let cpu_after: f64 = pids.iter().filter_map(|p| sys::cpu_secs(*p)).sum();
+    let rss: u64 = pids.iter().filter_map(|p| sys::rss_kib(*p)).sum();
+    stop.notify_waiters();
+
+    let mut lasts = Vec::with_capacity(target.streams());
+    for k in 0..target.streams() {
+        lasts.push(target.last_seq(k).await?);
+    }
+    let mut latency = histogram();
+    let mut tally = Tally::default();
+    for reader in readers {
+        let (k, tracker, h) = reader.await?;
+        latency.add(&h).ok();
+        tally += tracker.finish(lasts[k]);
+    }
+    let mut report = Report::new("fanout", target.name());
+    report.add("subscribers", args.subscribers);
+    report.add("streams", target.streams());
+    report.add("events published", published);
+    report.add("publish failures", failed);
+    report.add("target rate /s", args.rate);
+    report.add("deliveries", tally.delivered);
+    report.add(
+        "deliveries /s",
+        format!("{:.0}", tally.delivered as f64 / elapsed),
+    );
+    report.latencies("publish-to-receipt", &latency);
+    report.add("lost", tally.lost);
+    report.add("duplicated", tally.duplicated);
+    report.add("out of order", tally.out_of_order);
+    if !pids.is_empty() {
+        report.add("server RSS MiB", format!("{:.1}", rss as f64 / 1024.0));
+        report.add("server CPU s", format!("{:.2}", cpu_after - cpu_before));
+    }
+    Ok(report)
+}
+
+/// One subscriber: records every event's seq and latency until told to stop.
+async fn read(
+    mut ws: super::api::Socket,
+    k: usize,
+    first: i64,
+    sent: Sent,
+    stop: Arc<tokio::sync::Notify>,
+    received: Arc<std::sync::atomic::AtomicU64>,
+) -> (usize, SeqTracker, Histogram<u64>) {
+    let mut tracker = SeqTracker::starting_at(first);
+    let mut latency = histogram();
+    loop {
+        tokio::select! {
+            _ = stop.notified() => break,
+            msg = ws.next() => match msg {
+                Some(Ok(Message::Text(text))) => {
+                    let now = Instant::now();
+                    let Ok(event) = serde_json::from_str::<Value>(&text) else { continue };
+                    let Some(seq) = event["seq"].as_i64() else { continue };
+                    tracker.record(seq);
+                    received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if let Some(at) = event["notes"].as_str().and_then(|t| sent.lock().expect("sent lock").get(t).copied()) {
+                        latency.record(now.duration_since(at).as_micros() as u64).ok();
+                    }
+                }
+                Some(Ok(Message::Ping(p))) => { let _ = ws.send(Message::Pong(p)).await; }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => break,
+            },
+        }
+    }
+    let _ = ws.close(None).await;
+    (k, tracker, latency)
+}
