@@ -13,7 +13,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{from_fn, NormalizePath};
 use actix_web::{web, App, HttpServer};
 
-use crate::actors::pg_listener::PgListener;
+use crate::actors::pg_listener::{PgListener, StopListening};
 use crate::actors::registry::{CloseAll, Registry};
 use crate::actors::retention::Retention;
 use crate::auth::jwt::JwtKeys;
@@ -62,6 +62,7 @@ pub struct Application {
     port: u16,
     server: Server,
     registry: Addr<Registry>,
+    pg_listener: Addr<PgListener>,
     embedded: Option<EmbeddedPostgres>,
 }
 
@@ -73,7 +74,7 @@ impl Application {
         let secret = kept_secret(&settings.auth.jwt_secret, &settings, "jwt_secret")?;
         let totp_key = kept_secret(&settings.auth.totp_key, &settings, "totp_key")?;
         let registry = Registry::default().start();
-        PgListener::new(pg_config, pool.clone(), registry.clone()).start();
+        let pg_listener = PgListener::new(pg_config, pool.clone(), registry.clone()).start();
         Retention::new(pool.clone(), settings.notifications.clone()).start();
 
         let auth = &settings.auth;
@@ -123,6 +124,7 @@ impl Application {
             port,
             server,
             registry,
+            pg_listener,
             embedded,
         })
     }
@@ -136,6 +138,7 @@ impl Application {
         Stopper {
             server: self.server.handle(),
             registry: self.registry.clone(),
+            pg_listener: self.pg_listener.clone(),
         }
     }
 
@@ -166,6 +169,8 @@ impl Application {
 pub struct Stopper {
     server: ServerHandle,
     registry: Addr<Registry>,
+    /// Stopped before the embedded database, so its going away is not reported as a failure.
+    pg_listener: Addr<PgListener>,
 }
 
 impl Stopper {
@@ -177,6 +182,7 @@ impl Stopper {
             }
         }
         self.server.stop(true).await;
+        let _ = self.pg_listener.send(StopListening).await;
     }
 }
 

@@ -56,6 +56,19 @@ impl Actor for PgListener {
     }
 }
 
+/// Stops listening, before the database goes away at shutdown (dropping the loop quietly).
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct StopListening;
+
+impl actix::Handler<StopListening> for PgListener {
+    type Result = ();
+
+    fn handle(&mut self, _: StopListening, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
 async fn listen_forever(config: tokio_postgres::Config, pool: Pool, registry: Addr<Registry>) {
     let mut retry = FIRST_RETRY;
     loop {

@@ -14,7 +14,9 @@ pub mod tracking;
 pub mod users;
 pub mod warehouses;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Row, Statement};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -59,4 +61,28 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
         Some(cause) => format!("{e}: {cause}"),
         None => e.to_string(),
     }
+}
+
+/// Where a page of a list starts and how long it is.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Runs a list's page query and its count query. Both take the filter's `params`; the page
+/// query takes `LIMIT` and `OFFSET` as its two last parameters.
+pub async fn paged<C: GenericClient>(
+    client: &C,
+    page: &Statement,
+    count: &Statement,
+    params: &[&(dyn ToSql + Sync)],
+    window: Window,
+) -> Result<(Vec<Row>, i64), DbError> {
+    let mut with_window = params.to_vec();
+    with_window.push(&window.limit);
+    with_window.push(&window.offset);
+    let rows = client.query(page, &with_window).await?;
+    let total: i64 = client.query_one(count, params).await?.get(0);
+    Ok((rows, total))
 }

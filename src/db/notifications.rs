@@ -207,7 +207,7 @@ pub async fn list(
     pool: &Pool,
     user_id: i64,
     filter: ListFilter,
-    window: super::orders::Window,
+    window: super::Window,
 ) -> Result<(Vec<NotificationRow>, i64), DbError> {
     let client = pool.get().await?;
     let condition =
@@ -225,19 +225,7 @@ pub async fn list(
         .await?;
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
         [&user_id, &filter.unread_only, &filter.since_id];
-    let rows = client
-        .query(
-            &page,
-            &[
-                params[0],
-                params[1],
-                params[2],
-                &window.limit,
-                &window.offset,
-            ],
-        )
-        .await?;
-    let total: i64 = client.query_one(&count, &params).await?.get(0);
+    let (rows, total) = super::paged(&client, &page, &count, &params, window).await?;
     Ok((rows.iter().map(NotificationRow::from_row).collect(), total))
 }
 

@@ -6,7 +6,7 @@ use deadpool_postgres::{GenericClient, Pool};
 use rust_decimal::Decimal;
 use tokio_postgres::Row;
 
-use super::DbError;
+use super::{paged, DbError, Window};
 use crate::domain::locale::Locale;
 use crate::domain::new_order::NewOrder;
 use crate::domain::notification;
@@ -109,13 +109,6 @@ pub struct HistoryRow {
     pub updated_by_id: Option<i64>,
     pub updated_by: Option<String>,
     pub created_at: DateTime<Utc>,
-}
-
-/// Where a page of a list starts and how long it is.
-#[derive(Debug, Clone, Copy)]
-pub struct Window {
-    pub limit: i64,
-    pub offset: i64,
 }
 
 pub async fn insert(pool: &Pool, user_id: i64, order: &NewOrder) -> Result<OrderRow, DbError> {
@@ -260,10 +253,7 @@ pub async fn list(
     let count = client
         .prepare_cached(&format!("SELECT count(*) FROM orders o WHERE {filter}"))
         .await?;
-    let rows = client
-        .query(&page, &[&owner, &status, &window.limit, &window.offset])
-        .await?;
-    let total: i64 = client.query_one(&count, &[&owner, &status]).await?.get(0);
+    let (rows, total) = paged(&client, &page, &count, &[&owner, &status], window).await?;
     Ok((rows.iter().map(OrderRow::from_row).collect(), total))
 }
 

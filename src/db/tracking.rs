@@ -9,8 +9,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use tokio_postgres::Row;
 
-use super::orders::{OrderRow, Window};
-use super::{is_unique_violation, DbError};
+use super::orders::OrderRow;
+use super::{is_unique_violation, paged, DbError, Window};
 use crate::domain::feedback::Feedback;
 use crate::domain::status::OrderStatus;
 
@@ -103,10 +103,7 @@ pub async fn active(
         .prepare_cached(&format!("SELECT count(*) FROM orders o WHERE {filter}"))
         .await?;
     let status = status.map(OrderStatus::as_str);
-    let rows = client
-        .query(&page, &[&owner, &status, &window.limit, &window.offset])
-        .await?;
-    let total: i64 = client.query_one(&count, &[&owner, &status]).await?.get(0);
+    let (rows, total) = paged(&client, &page, &count, &[&owner, &status], window).await?;
     Ok((rows.iter().map(summary).collect(), total))
 }
 
@@ -133,20 +130,7 @@ pub async fn history(
     let status = status.map(OrderStatus::as_str);
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
         [&owner, &status, &range.from, &range.until];
-    let rows = client
-        .query(
-            &page,
-            &[
-                params[0],
-                params[1],
-                params[2],
-                params[3],
-                &window.limit,
-                &window.offset,
-            ],
-        )
-        .await?;
-    let total: i64 = client.query_one(&count, &params).await?.get(0);
+    let (rows, total) = paged(&client, &page, &count, &params, window).await?;
     Ok((rows.iter().map(summary).collect(), total))
 }
 

@@ -11,7 +11,7 @@ use super::orders::{list_page, status_change, ListQuery};
 use super::tracking::{self, active_json, ACTIVE};
 use crate::actors::order::change_status;
 use crate::db::orders;
-use crate::db::tracking as queries;
+use crate::db::tracking::{self as queries, DayRange};
 use crate::domain::status::OrderStatus;
 use crate::domain::status_update::StatusUpdateRequest;
 use crate::state::AppState;
@@ -85,16 +85,21 @@ async fn update_tracking(
     ))
 }
 
+/// The day range of an admin report, for admins only.
+fn report_range(user: &AuthUser, query: &tracking::ListQuery) -> Result<DayRange, ApiError> {
+    user.require_admin()?;
+    Ok(query.parse(&OrderStatus::ALL)?.2)
+}
+
 async fn stats(
     state: web::Data<AppState>,
     user: AuthUser,
     query: web::Query<tracking::ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require_admin()?;
-    let (_, _, range) = query.parse(&OrderStatus::ALL)?;
+    let stats = queries::stats(&state.pool, report_range(&user, &query)?).await?;
     Ok(envelope::ok(
         "Tracking statistics retrieved successfully",
-        queries::stats(&state.pool, range).await?,
+        stats,
     ))
 }
 
@@ -103,10 +108,9 @@ async fn analytics(
     user: AuthUser,
     query: web::Query<tracking::ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require_admin()?;
-    let (_, _, range) = query.parse(&OrderStatus::ALL)?;
+    let analytics = queries::analytics(&state.pool, report_range(&user, &query)?).await?;
     Ok(envelope::ok(
         "Tracking analytics retrieved successfully",
-        queries::analytics(&state.pool, range).await?,
+        analytics,
     ))
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::db::orders::Window;
+use crate::db::Window;
 use crate::domain::validation::FieldErrors;
 
 pub const DEFAULT_PER_PAGE: i64 = 15;

@@ -166,15 +166,15 @@ async fn next_json(ws: &mut super::api::Socket) -> Option<Value> {
 pub async fn run(target: Target, args: Args) -> Result<Report, Error> {
     let target = Arc::new(target);
     let sent: Sent = Arc::new(Mutex::new(HashMap::new()));
-    let stop = Arc::new(tokio::sync::Notify::new());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     let received = Arc::new(std::sync::atomic::AtomicU64::new(0));
 
     let mut readers = Vec::with_capacity(args.subscribers);
     for n in 0..args.subscribers {
         let k = n % target.streams();
         let (ws, first) = target.subscribe(k, n).await?;
-        let (sent, stop, received) = (sent.clone(), stop.clone(), received.clone());
-        readers.push(tokio::spawn(read(ws, k, first, sent, stop, received)));
+        let (sent, stopped, received) = (sent.clone(), stopped.clone(), received.clone());
+        readers.push(tokio::spawn(read(ws, k, first, sent, stopped, received)));
         if n % 1000 == 999 {
             eprintln!("  {} subscribers connected", n + 1);
         }
@@ -218,7 +218,7 @@ pub async fn run(target: Target, args: Args) -> Result<Report, Error> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let cpu_after: f64 = pids.iter().filter_map(|p| sys::cpu_secs(*p)).sum();
     let rss: u64 = pids.iter().filter_map(|p| sys::rss_kib(*p)).sum();
-    stop.notify_waiters();
+    let _ = stop.send(true);
 
     let mut lasts = Vec::with_capacity(target.streams());
     for k in 0..target.streams() {
@@ -259,14 +259,14 @@ async fn read(
     k: usize,
     first: i64,
     sent: Sent,
-    stop: Arc<tokio::sync::Notify>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
     received: Arc<std::sync::atomic::AtomicU64>,
 ) -> (usize, SeqTracker, Histogram<u64>) {
     let mut tracker = SeqTracker::starting_at(first);
     let mut latency = histogram();
     loop {
         tokio::select! {
-            _ = stop.notified() => break,
+            _ = stop.changed() => break,
             msg = ws.next() => match msg {
                 Some(Ok(Message::Text(text))) => {
                     let now = Instant::now();

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::api::{connect, Api, Error, Socket};
@@ -25,7 +26,9 @@ pub async fn run(apis: Vec<Api>, admin: String, args: Args) -> Result<Report, Er
         .iter()
         .filter_map(|p| sys::rss_kib(*p))
         .sum();
-    let mut sockets: Vec<(usize, Socket)> = Vec::with_capacity(args.sockets);
+    let (stop, stopped) = watch::channel(false);
+    let (reached_tx, mut reached_rx) = mpsc::unbounded_channel::<usize>();
+    let mut holders = Vec::with_capacity(args.sockets);
     for n in 0..args.sockets {
         let server = n % apis.len();
         let url = format!(
@@ -34,7 +37,12 @@ pub async fn run(apis: Vec<Api>, admin: String, args: Args) -> Result<Report, Er
         );
         let mut ws = connect(&url, Some(&customer), sys::source_for(n)).await?;
         ws.next().await.ok_or("no snapshot")??;
-        sockets.push((server, ws));
+        holders.push(tokio::spawn(hold(
+            ws,
+            server,
+            stopped.clone(),
+            reached_tx.clone(),
+        )));
         if n % 1000 == 999 {
             eprintln!("  {} sockets open", n + 1);
         }
@@ -50,18 +58,16 @@ pub async fn run(apis: Vec<Api>, admin: String, args: Args) -> Result<Report, Er
         .update(&admin, order, "confirmed", "idle check")
         .await?;
     let mut reached = vec![0usize; apis.len()];
-    for (server, ws) in sockets.iter_mut() {
-        let got = tokio::time::timeout(Duration::from_secs(10), async {
-            while let Some(Ok(msg)) = ws.next().await {
-                if matches!(msg, Message::Text(_)) {
-                    return true;
-                }
-            }
-            false
-        })
-        .await
-        .unwrap_or(false);
-        reached[*server] += usize::from(got);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while reached.iter().sum::<usize>() < args.sockets {
+        match tokio::time::timeout_at(deadline, reached_rx.recv()).await {
+            Ok(Some(server)) => reached[server] += 1,
+            _ => break,
+        }
+    }
+    let _ = stop.send(true);
+    for h in holders {
+        let _ = h.await;
     }
     let mut report = Report::new("idle", "order-tracker");
     report.add("sockets", args.sockets);
@@ -89,4 +95,29 @@ pub async fn run(apis: Vec<Api>, admin: String, args: Args) -> Result<Report, Er
         reached.iter().sum::<usize>() == args.sockets,
     );
     Ok(report)
+}
+
+/// Keeps one socket open and read (so the server's pings are answered) until told to stop;
+/// reports its server when the first event arrives.
+async fn hold(
+    mut ws: Socket,
+    server: usize,
+    mut stop: watch::Receiver<bool>,
+    reached: mpsc::UnboundedSender<usize>,
+) {
+    let mut told = false;
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            msg = ws.next() => match msg {
+                Some(Ok(Message::Text(_))) if !told => {
+                    told = true;
+                    let _ = reached.send(server);
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => break,
+            },
+        }
+    }
+    let _ = ws.close(None).await;
 }
