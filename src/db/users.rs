@@ -140,3 +140,30 @@ pub async fn update_profile(
         .as_ref()
         .map(UserRow::from_row))
 }
+
+/// Revokes every token the user holds ("log out everywhere", a role or password change).
+pub async fn bump_token_version(pool: &Pool, id: i64) -> Result<bool, DbError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "UPDATE users SET token_version = token_version + 1, updated_at = now() WHERE id = $1",
+        )
+        .await?;
+    Ok(client.execute(&stmt, &[&id]).await? == 1)
+}
+
+/// Gives the user another role and revokes their tokens, which carry the old one.
+pub async fn set_role(pool: &Pool, id: i64, role: Role) -> Result<Option<UserRow>, DbError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(&format!(
+            "UPDATE users SET role = $2, token_version = token_version + 1, updated_at = now()
+             WHERE id = $1 RETURNING {COLUMNS}"
+        ))
+        .await?;
+    Ok(client
+        .query_opt(&stmt, &[&id, &role.as_str()])
+        .await?
+        .as_ref()
+        .map(UserRow::from_row))
+}

@@ -19,6 +19,8 @@ use crate::state::AppState;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/register").route(web::post().to(register)))
         .service(web::resource("/login").route(web::post().to(login)))
+        .service(web::resource("/logout-all").route(web::post().to(logout_everywhere)))
+        .service(web::resource("/admin/users/{id:\\d+}/role").route(web::put().to(change_role)))
         .service(
             web::resource("/me")
                 .route(web::get().to(me))
@@ -140,4 +142,38 @@ async fn update_me(
         .await?
         .ok_or(ApiError::Unauthorized("Unauthorized"))?;
     Ok(envelope::ok("Profile updated", UserView::from(&updated)))
+}
+
+/// Revokes every token of the caller, on every device and server process.
+async fn logout_everywhere(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    users::bump_token_version(&state.pool, user.id()).await?;
+    Ok(envelope::ok(
+        "Logged out everywhere",
+        serde_json::json!({"revoked": true}),
+    ))
+}
+
+#[derive(Deserialize)]
+struct RoleChange {
+    role: Option<String>,
+}
+
+/// Admins make drivers and admins (or take the role back); the user's tokens stop working.
+async fn change_role(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    body: web::Json<RoleChange>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_admin()?;
+    let role = body.role.as_deref().and_then(Role::parse).ok_or_else(|| {
+        FieldErrors::single("role", "The role must be one of: user, driver, admin.")
+    })?;
+    let updated = users::set_role(&state.pool, *id, role)
+        .await?
+        .ok_or(ApiError::NotFound("User"))?;
+    Ok(envelope::ok("Role changed", UserView::from(&updated)))
 }

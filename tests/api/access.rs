@@ -211,3 +211,64 @@ async fn failed_logins_are_throttled_per_account() {
     app.login(json!({"username": "target", "password": PASSWORD}))
         .await;
 }
+
+#[actix_web::test]
+async fn logging_out_everywhere_and_role_changes_revoke_tokens() {
+    let app = spawn_app().await;
+    let (id, first) = app.customer("Revoked").await;
+    let (_, admin) = app.staff("Admin", "admin").await;
+    let email = app.get("/api/me", &first).await.body["data"]["email"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let second = app
+        .login(json!({"email": email, "password": PASSWORD}))
+        .await;
+    let out = app.post("/api/logout-all", Some(&first), json!({})).await;
+    assert_eq!(out.status, 200);
+    for old in [&first, &second] {
+        assert_eq!(
+            app.get("/api/me", old).await.status,
+            401,
+            "every older token stops working"
+        );
+    }
+    let fresh = app
+        .login(json!({"email": email, "password": PASSWORD}))
+        .await;
+    assert_eq!(app.get("/api/me", &fresh).await.status, 200);
+
+    let refused = app
+        .put(
+            &format!("/api/admin/users/{id}/role"),
+            &fresh,
+            json!({"role": "admin"}),
+        )
+        .await;
+    assert_eq!(refused.status, 403, "customers cannot promote themselves");
+    let promoted = app
+        .put(
+            &format!("/api/admin/users/{id}/role"),
+            &admin,
+            json!({"role": "driver"}),
+        )
+        .await;
+    assert_eq!(promoted.body["data"]["role"], "driver");
+    assert_eq!(
+        app.get("/api/me", &fresh).await.status,
+        401,
+        "the token carried the old role"
+    );
+    let driver = app
+        .login(json!({"email": email, "password": PASSWORD}))
+        .await;
+    assert_eq!(app.get("/api/admin/orders", &driver).await.status, 200);
+    let bad = app
+        .put(
+            &format!("/api/admin/users/{id}/role"),
+            &admin,
+            json!({"role": "king"}),
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+}

@@ -238,3 +238,17 @@ async fn shutdown_sends_close_frames() {
     let frame = next_close(&mut ws).await.expect("a close frame");
     assert_eq!(frame.code, CloseCode::Away);
 }
+
+#[actix_web::test]
+async fn a_silent_client_is_closed_after_two_heartbeats() {
+    let url = fresh_database().await;
+    let mut settings = test_settings(&url);
+    settings.ws.heartbeat_secs = 1;
+    let app = spawn_app_with(settings).await;
+    let (_, token) = app.customer("Silent").await;
+    let mut ws = app.ws("/ws", &token).await;
+    // Not reading means not answering the server's pings.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let frame = next_close(&mut ws).await.expect("a close frame");
+    assert_eq!(frame.code, CloseCode::Policy);
+}
