@@ -69,7 +69,7 @@ mkdir -p "$WORK/nginx-body"
 nginx -c "$WORK/nginx.conf" -p "$WORK" && nginx_started=1
 sleep 1
 "$LOADGEN" fanout --nchan "http://127.0.0.1:$NCHAN_PORT" --subscribers 10000 --streams 100 --rate 100 \
-  --seconds "$SECONDS_PER_RUN" --server-pid "$(cat "$WORK/nginx.pid")" | tee -a "$OUT"
+  --seconds "$SECONDS_PER_RUN" --server-pid "$(pgrep -P "$(cat "$WORK/nginx.pid")" | head -1)" | tee -a "$OUT"
 
 echo "== status updates, order-tracker"
 lg status --clients 16 --seconds "$SECONDS_PER_RUN" | tee -a "$OUT"
