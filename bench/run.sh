@@ -8,7 +8,9 @@ ROOT=$PWD
 OUT=$ROOT/bench/results.md
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-20}
 PORT=18080
-NCHAN_PORT=18081
+NCHAN_PORT=18090
+PROCESSES=6
+SOCKETS_ACROSS=${SOCKETS_ACROSS:-100000}
 WORK=$(mktemp -d /tmp/order-tracker-bench.XXXXXX)
 chmod 755 "$WORK"
 LOADGEN=$ROOT/target/release/loadgen
@@ -29,8 +31,10 @@ PGBENCH=$(ls /usr/lib/postgresql/*/bin/pgbench | sort -V | tail -1)
 cargo build --release --bin order-tracker --bin loadgen
 
 server_pid=""
+extra_pids=()
 nginx_started=""
 cleanup() {
+  for pid in "${extra_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   [ -n "$server_pid" ] && kill -TERM "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
   [ -n "$nginx_started" ] && nginx -c "$WORK/nginx.conf" -p "$WORK" -s stop 2>/dev/null || true
   rm -rf "$WORK"
@@ -61,15 +65,20 @@ echo "== idle sockets"
 for n in 1000 10000 18000; do lg idle --sockets "$n" | tee -a "$OUT"; done
 
 echo "== fanout, order-tracker"
-lg fanout --subscribers 10000 --streams 100 --rate 100 --seconds "$SECONDS_PER_RUN" | tee -a "$OUT"
+for rate in 100 300 1000; do
+  lg fanout --subscribers 10000 --streams 100 --rate "$rate" --seconds "$SECONDS_PER_RUN" | tee -a "$OUT"
+done
 
 echo "== fanout, nchan"
 sed -e "s#@WORK@#$WORK#g" -e "s#@PORT@#$NCHAN_PORT#g" bench/nginx.conf.template > "$WORK/nginx.conf"
 mkdir -p "$WORK/nginx-body"
 nginx -c "$WORK/nginx.conf" -p "$WORK" && nginx_started=1
 sleep 1
-"$LOADGEN" fanout --nchan "http://127.0.0.1:$NCHAN_PORT" --subscribers 10000 --streams 100 --rate 100 \
-  --seconds "$SECONDS_PER_RUN" --server-pid "$(pgrep -P "$(cat "$WORK/nginx.pid")" | head -1)" | tee -a "$OUT"
+for rate in 100 300 1000; do
+  "$LOADGEN" fanout --nchan "http://127.0.0.1:$NCHAN_PORT" --subscribers 10000 --streams 100 --rate "$rate" \
+    --seconds "$SECONDS_PER_RUN" --server-pid "$(pgrep -P "$(cat "$WORK/nginx.pid")" | head -1)" | tee -a "$OUT"
+done
+nginx -c "$WORK/nginx.conf" -p "$WORK" -s stop && nginx_started=""
 
 echo "== status updates, order-tracker"
 lg status --clients 16 --seconds "$SECONDS_PER_RUN" | tee -a "$OUT"
@@ -85,6 +94,45 @@ orders=$(psql -h "$WORK/data/postgres" -U postgres -d order_tracker -Atc "SELECT
     -D orders="$orders" -c 16 -j 2 -T "$SECONDS_PER_RUN" 2>&1 | grep -E "tps|latency average|number of transactions actually"
   echo '```'
 } | tee -a "$OUT"
+
+echo "== $SOCKETS_ACROSS idle sockets across $PROCESSES server processes on one database"
+# The other processes find the private PostgreSQL running and share it.
+pids=("$server_pid")
+for i in $(seq 1 $((PROCESSES - 1))); do
+  (cd "$WORK" && PORT=$((PORT + i)) exec "$SERVER") &
+  extra_pids+=($!)
+  pids+=($!)
+done
+for i in $(seq 1 $((PROCESSES - 1))); do
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$((PORT + i))/readyz" >/dev/null && break; sleep 0.3; done
+done
+per=$((SOCKETS_ACROSS / PROCESSES))
+gens=()
+for i in $(seq 0 $((PROCESSES - 1))); do
+  # Each generator's closing status change goes through the next process, so every process's
+  # subscribers hear a change made on another one.
+  "$LOADGEN" --url "http://127.0.0.1:$((PORT + i))" --admin "$ADMIN" --password "$ADMIN_PASSWORD" \
+    --server-pid "${pids[$i]}" idle --sockets "$per" --settle-seconds 30 \
+    --via "http://127.0.0.1:$((PORT + (i + 1) % PROCESSES))" > "$WORK/across-$i.md" 2> "$WORK/across-$i.log" &
+  gens+=($!)
+done
+failed=0
+for g in "${gens[@]}"; do wait "$g" || failed=1; done
+{
+  echo
+  echo "### $SOCKETS_ACROSS idle sockets across $PROCESSES processes"
+  echo
+  echo "| process | sockets | RSS after MiB | RSS per socket KiB | change (made on the next process) reached all |"
+  echo "|---:|---:|---:|---:|---|"
+  for i in $(seq 0 $((PROCESSES - 1))); do
+    f="$WORK/across-$i.md"
+    value() { grep "| $1 |" "$f" | awk -F'|' '{gsub(/ /,"",$3); print $3}'; }
+    echo "| $i | $(value sockets) | $(value 'server RSS after MiB') | $(value 'RSS per socket KiB') | $(value 'change reached all') |"
+  done
+  [ "$failed" = 0 ] || echo "(a generator failed: see its log)"
+} | tee -a "$OUT"
+for pid in "${extra_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+extra_pids=()
 
 echo "== checkout (cargo bench)"
 {

@@ -14,6 +14,8 @@ use super::sys;
 
 pub struct Args {
     pub sockets: usize,
+    /// The server the closing status change is made through (to prove it crosses processes).
+    pub via: Option<Api>,
     pub server_pids: Vec<u32>,
     pub settle: Duration,
 }
@@ -54,9 +56,8 @@ pub async fn run(apis: Vec<Api>, admin: String, args: Args) -> Result<Report, Er
         .filter_map(|p| sys::rss_kib(*p))
         .sum();
 
-    apis[0]
-        .update(&admin, order, "confirmed", "idle check")
-        .await?;
+    let via = args.via.as_ref().unwrap_or(&apis[0]);
+    via.update(&admin, order, "confirmed", "idle check").await?;
     let mut reached = vec![0usize; apis.len()];
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while reached.iter().sum::<usize>() < args.sockets {

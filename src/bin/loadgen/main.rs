@@ -64,6 +64,9 @@ enum Scenario {
         sockets: usize,
         #[arg(long, default_value_t = 5)]
         settle_seconds: u64,
+        /// Make the closing status change through this server instead of the first `--url`.
+        #[arg(long)]
+        via: Option<String>,
     },
     /// Staff clients updating distinct orders as fast as they can.
     Status {
@@ -113,9 +116,11 @@ async fn main() -> Result<(), api::Error> {
         Scenario::Idle {
             sockets,
             settle_seconds,
+            via,
         } => {
             let args = idle::Args {
                 sockets,
+                via: via.as_deref().map(api::Api::new),
                 server_pids: cli.server_pids.clone(),
                 settle: Duration::from_secs(settle_seconds),
             };
