@@ -106,7 +106,7 @@ done
 for i in $(seq 1 $((PROCESSES - 1))); do
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$((PORT + i))/readyz" >/dev/null && break; sleep 0.3; done
 done
-per=$((SOCKETS_ACROSS / PROCESSES))
+per=$(((SOCKETS_ACROSS + PROCESSES - 1) / PROCESSES))
 gens=()
 for i in $(seq 0 $((PROCESSES - 1))); do
   # Each generator's closing status change goes through the next process, so every process's

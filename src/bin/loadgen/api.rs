@@ -139,6 +139,21 @@ pub async fn connect(url: &str, token: Option<&str>, source: SocketAddr) -> Resu
         .next()
         .ok_or("no address")?;
     let socket = TcpSocket::new_v4()?;
+    // Choose the source port at connect time, per destination: a plain bind() would take a
+    // port from one pool shared by every destination, and many generators exhaust it.
+    let one: libc::c_int = 1;
+    let set = unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&socket),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            std::ptr::from_ref(&one).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if set != 0 {
+        return Err(std::io::Error::last_os_error().into());
+    }
     socket.bind(source)?;
     let stream = socket.connect(target).await?;
     let (ws, _) = tokio_tungstenite::client_async(request, stream).await?;
