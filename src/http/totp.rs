@@ -25,15 +25,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/totp/disable/{id:\\d+}").route(web::post().to(disable)));
 }
 
-/// `{id}` must be the caller, or the caller an admin.
-fn target(user: &AuthUser, id: i64) -> Result<(), ApiError> {
-    if user.id() == id || user.role() == Role::Admin {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(
+/// The account `{id}` names, if the caller may manage its two-factor login: their own, or any
+/// as an admin.
+async fn account(state: &AppState, user: &AuthUser, id: i64) -> Result<UserRow, ApiError> {
+    if user.id() != id && user.role() != Role::Admin {
+        return Err(ApiError::Forbidden(
             "You may only manage your own two-factor login",
-        ))
+        ));
     }
+    crate::db::users::find_by_id(&state.pool, id)
+        .await?
+        .ok_or(ApiError::NotFound("User"))
 }
 
 async fn setup(
@@ -42,10 +44,7 @@ async fn setup(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    target(&user, id)?;
-    let account = crate::db::users::find_by_id(&state.pool, id)
-        .await?
-        .ok_or(ApiError::NotFound("User"))?;
+    let account = account(&state, &user, id).await?;
     let secret = crate::auth::totp::TotpKeys::new_secret();
     store::store_pending(&state.pool, id, &state.totp.seal(&secret)).await?;
     let label = account
@@ -77,14 +76,13 @@ async fn verify(
     id: web::Path<i64>,
     body: web::Json<CodeBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    target(&user, id)?;
+    let account = account(&state, &user, id.into_inner()).await?;
     let code = body.into_inner().code.unwrap_or_default();
     if code.trim().is_empty() {
         return Err(FieldErrors::single("code", "The code field is required.").into());
     }
-    check_code(&state, id, &code, true).await?;
-    store::set_enabled(&state.pool, id, true).await?;
+    check_code(&state, account.id, &code, true).await?;
+    store::set_enabled(&state.pool, account.id, true).await?;
     Ok(envelope::ok(
         "Two-factor login enabled",
         json!({"enabled": true}),
@@ -99,14 +97,11 @@ async fn disable(
     body: web::Json<CodeBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    target(&user, id)?;
+    let account = account(&state, &user, id).await?;
     let body = body.into_inner();
     match (body.code.filter(|c| !c.trim().is_empty()), body.password) {
         (Some(code), _) => check_code(&state, id, &code, false).await?,
         (None, Some(password)) => {
-            let account = crate::db::users::find_by_id(&state.pool, id)
-                .await?
-                .ok_or(ApiError::NotFound("User"))?;
             let cost = state.settings.auth.bcrypt_cost;
             if !password::verify(password, Some(account.password_hash), cost).await? {
                 return Err(ApiError::Unauthorized("Invalid password"));

@@ -42,100 +42,48 @@ async fn raw(
 async fn malformed_requests_get_enveloped_errors() {
     let app = spawn_app().await;
     let (_, token) = app.customer("Careful").await;
-    let json_ct = Some("application/json");
-    let post = reqwest::Method::POST;
-
-    let (s, b) = raw(
-        &app,
-        post.clone(),
-        "/api/orders",
-        Some(&token),
-        json_ct,
-        b"{\"items\": ".to_vec(),
-    )
-    .await;
-    assert_error(s, &b, 400);
-    let (s, b) = raw(
-        &app,
-        post.clone(),
-        "/api/orders",
-        Some(&token),
-        Some("text/plain"),
-        b"{\"items\":\"x\"}".to_vec(),
-    )
-    .await;
-    assert_error(s, &b, 415);
+    use reqwest::Method;
+    const JSON: Option<&str> = Some("application/json");
     let big = format!("{{\"items\":\"{}\"}}", "x".repeat(1_100_000));
-    let (s, b) = raw(
-        &app,
-        post.clone(),
-        "/api/orders",
-        Some(&token),
-        json_ct,
-        big.into_bytes(),
-    )
-    .await;
-    assert_error(s, &b, 413);
-    let (s, b) = raw(
-        &app,
-        reqwest::Method::GET,
-        "/api/nowhere",
-        None,
-        None,
-        vec![],
-    )
-    .await;
-    assert_error(s, &b, 404);
-    let (s, b) = raw(
-        &app,
-        reqwest::Method::PATCH,
-        "/api/orders",
-        Some(&token),
-        None,
-        vec![],
-    )
-    .await;
-    assert_error(s, &b, 405);
-    let (s, b) = raw(
-        &app,
-        reqwest::Method::GET,
-        "/api/orders/abc",
-        Some(&token),
-        None,
-        vec![],
-    )
-    .await;
-    assert_error(s, &b, 404);
-    let (s, b) = raw(
-        &app,
-        reqwest::Method::GET,
-        "/api/orders/99999999999999999999999",
-        Some(&token),
-        None,
-        vec![],
-    )
-    .await;
-    assert_error(s, &b, 404);
-    let (s, b) = raw(
-        &app,
-        post.clone(),
-        "/api/orders",
-        Some(&token),
-        json_ct,
-        b"[1,2,3]".to_vec(),
-    )
-    .await;
-    assert_error(s, &b, 400);
-    let (s, b) = raw(
-        &app,
-        post,
-        "/api/orders",
-        Some(&token),
-        json_ct,
-        b"{\"items\": 42}".to_vec(),
-    )
-    .await;
-    assert_error(s, &b, 400);
+    let cases = vec![
+        (
+            Method::POST,
+            "/api/orders",
+            JSON,
+            b"{\"items\": ".to_vec(),
+            400,
+        ),
+        (
+            Method::POST,
+            "/api/orders",
+            Some("text/plain"),
+            b"{\"items\":\"x\"}".to_vec(),
+            415,
+        ),
+        (Method::POST, "/api/orders", JSON, big.into_bytes(), 413),
+        (Method::GET, "/api/nowhere", None, vec![], 404),
+        (Method::PATCH, "/api/orders", None, vec![], 405),
+        (Method::GET, "/api/orders/abc", None, vec![], 404),
+        (
+            Method::GET,
+            "/api/orders/99999999999999999999999",
+            None,
+            vec![],
+            404,
+        ),
+        (Method::POST, "/api/orders", JSON, b"[1,2,3]".to_vec(), 400),
+        (
+            Method::POST,
+            "/api/orders",
+            JSON,
+            b"{\"items\": 42}".to_vec(),
+            400,
+        ),
+    ];
+    for (method, path, content_type, body, expected) in cases {
+        let (status, body) = raw(&app, method, path, Some(&token), content_type, body).await;
+        assert_error(status, &body, expected);
+    }
 
     // Field-level validation.
     let empty = app
