@@ -164,3 +164,109 @@ async fn embedded_default_serves_stops_and_keeps_data() {
     assert!(wait_exit(&mut server).await.success());
     let _ = std::fs::remove_dir_all(&workdir);
 }
+
+/// Two real server processes on one database (the second finds the first's private PostgreSQL
+/// running and shares it): a change made through one reaches a subscriber of the other.
+#[actix_web::test]
+async fn two_server_processes_deliver_each_others_events() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let workdir =
+        std::env::temp_dir().join(format!("order-tracker-pair-{:x}", rand::random::<u32>()));
+    std::fs::create_dir_all(&workdir).unwrap();
+    let created = Command::new(env!("CARGO_BIN_EXE_order-tracker"))
+        .current_dir(&workdir)
+        .env_remove("DATABASE_URL")
+        .env("ORDER_TRACKER__AUTH__BCRYPT_COST", "10")
+        .env("ORDER_TRACKER__LOG__LEVEL", "warn")
+        .args([
+            "user",
+            "create",
+            "--email",
+            "boss@example.com",
+            "--password",
+            "password123",
+            "--role",
+            "admin",
+        ])
+        .status()
+        .unwrap();
+    assert!(created.success(), "`user create` makes the first admin");
+
+    let client = reqwest::Client::new();
+    let (port_a, port_b) = (free_port(), free_port());
+    let (a, b) = (
+        format!("http://127.0.0.1:{port_a}"),
+        format!("http://127.0.0.1:{port_b}"),
+    );
+    let mut first = start(&workdir, port_a);
+    wait_ready(&client, &a).await;
+    let mut second = start(&workdir, port_b);
+    wait_ready(&client, &b).await;
+
+    post(
+        &client,
+        format!("{a}/api/register"),
+        None,
+        json!({"username": "walker", "password": "password123"}),
+    )
+    .await;
+    let (_, login) = post(
+        &client,
+        format!("{a}/api/login"),
+        None,
+        json!({"username": "walker", "password": "password123"}),
+    )
+    .await;
+    let token = login["data"]["token"].as_str().unwrap().to_string();
+    let (_, order) = post(
+        &client,
+        format!("{a}/api/orders"),
+        Some(&token),
+        json!({"items": "Kopi"}),
+    )
+    .await;
+    let id = order["data"]["id"].as_i64().unwrap();
+
+    let mut request = format!("ws://127.0.0.1:{port_b}/ws/orders/{id}")
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let mut ws = crate::helpers::ws_connect(request).await.unwrap();
+    assert_eq!(
+        crate::helpers::next_json(&mut ws).await["type"],
+        "order.snapshot"
+    );
+
+    let (_, boss) = post(
+        &client,
+        format!("{a}/api/login"),
+        None,
+        json!({"email": "boss@example.com", "password": "password123"}),
+    )
+    .await;
+    let boss = boss["data"]["token"].as_str().unwrap().to_string();
+    let res = client
+        .put(format!("{a}/api/orders/{id}/status"))
+        .bearer_auth(&boss)
+        .json(&json!({"status": "Dikirim"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let event = crate::helpers::next_json(&mut ws).await;
+    assert_eq!(
+        (event["status"].as_str(), event["seq"].as_i64()),
+        (Some("shipped"), Some(2))
+    );
+    drop(ws);
+
+    // The process that started the database stops it, so it goes last.
+    signal(second.id() as i32, libc::SIGTERM);
+    assert!(wait_exit(&mut second).await.success());
+    signal(first.id() as i32, libc::SIGTERM);
+    assert!(wait_exit(&mut first).await.success());
+    let _ = std::fs::remove_dir_all(&workdir);
+}
