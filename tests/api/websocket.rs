@@ -252,3 +252,50 @@ async fn a_silent_client_is_closed_after_two_heartbeats() {
     let frame = next_close(&mut ws).await.expect("a close frame");
     assert_eq!(frame.code, CloseCode::Policy);
 }
+
+#[actix_web::test]
+async fn a_client_too_slow_for_its_queue_is_closed_with_1013() {
+    use futures_util::future::join_all;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let url = fresh_database().await;
+    let mut settings = test_settings(&url);
+    settings.ws.outbound_queue = 1;
+    let app = spawn_app_with(settings).await;
+    let (id, token) = app.customer("Slow").await;
+    let (_, admin) = app.staff("Admin", "admin").await;
+
+    // A tiny receive buffer and no reading: the server's socket buffer fills, then its queue.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket
+        .connect(app.address.trim_start_matches("http://").parse().unwrap())
+        .await
+        .unwrap();
+    let mut request = format!("{}/api/ws", app.ws_address)
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let stream = tokio_tungstenite::MaybeTlsStream::Plain(stream);
+    let (mut ws, _) = tokio_tungstenite::client_async(request, stream)
+        .await
+        .unwrap();
+
+    let blob = "x".repeat(3000);
+    for chunk in (0..2500).collect::<Vec<_>>().chunks(250) {
+        let sends = chunk.iter().map(|i| {
+            let body = json!({"user_id": id, "message": format!("#{i}"), "data": {"blob": blob}});
+            let (app, admin) = (&app, &admin);
+            async move {
+                app.post("/api/notifications/send", Some(admin), body)
+                    .await
+                    .status
+            }
+        });
+        assert!(join_all(sends).await.iter().all(|s| *s == 201));
+    }
+    let frame = next_close(&mut ws).await.expect("a close frame");
+    assert_eq!(frame.code, CloseCode::Again, "1013: reconnect with since");
+}
