@@ -40,12 +40,4 @@ impl<K: Eq + Hash + Clone, A: Actor> Directory<K, A> {
             live.remove(key);
         }
     }
-
-    pub fn len(&self) -> usize {
-        self.live.lock().expect("directory lock").len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }

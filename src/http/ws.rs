@@ -77,7 +77,7 @@ async fn own_notifications(
     SocketActor::open(state, user, vec![(topic, since)], &req, body)
 }
 
-pub fn parse_since(since: Option<&str>) -> Result<Option<i64>, ApiError> {
+fn parse_since(since: Option<&str>) -> Result<Option<i64>, ApiError> {
     match since {
         None | Some("") => Ok(None),
         Some(s) => s
