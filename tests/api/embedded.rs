@@ -16,14 +16,20 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start(workdir: &Path, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_order-tracker"))
-        .current_dir(workdir)
+/// The real binary in `workdir` on its embedded default, as a newcomer would run it.
+fn binary(workdir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_order-tracker"));
+    cmd.current_dir(workdir)
         .env_remove("DATABASE_URL")
         .env_remove("JWT_SECRET")
-        .env("PORT", port.to_string())
         .env("ORDER_TRACKER__AUTH__BCRYPT_COST", "10")
-        .env("ORDER_TRACKER__LOG__LEVEL", "warn")
+        .env("ORDER_TRACKER__LOG__LEVEL", "warn");
+    cmd
+}
+
+fn start(workdir: &Path, port: u16) -> Child {
+    binary(workdir)
+        .env("PORT", port.to_string())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -72,6 +78,35 @@ async fn post(
     (res.status().as_u16(), res.json().await.unwrap())
 }
 
+/// Registers `username`, logs in and places an order; answers the token and the order id.
+async fn customer_with_order(
+    client: &reqwest::Client,
+    base: &str,
+    username: &str,
+    items: &str,
+) -> (String, i64) {
+    let credentials = json!({"username": username, "password": "password123"});
+    let (status, _) = post(
+        client,
+        format!("{base}/api/register"),
+        None,
+        credentials.clone(),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (_, login) = post(client, format!("{base}/api/login"), None, credentials).await;
+    let token = login["data"]["token"].as_str().unwrap().to_string();
+    let (status, order) = post(
+        client,
+        format!("{base}/api/orders"),
+        Some(&token),
+        json!({"items": items}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    (token, order["data"]["id"].as_i64().unwrap())
+}
+
 #[actix_web::test]
 async fn embedded_default_serves_stops_and_keeps_data() {
     let workdir = std::env::temp_dir().join(format!(
@@ -90,30 +125,7 @@ async fn embedded_default_serves_stops_and_keeps_data() {
         pgdata.join("PG_VERSION").exists(),
         "cluster lives in data/postgres"
     );
-    let (status, _) = post(
-        &client,
-        format!("{base}/api/register"),
-        None,
-        json!({"username": "keeper", "password": "password123"}),
-    )
-    .await;
-    assert_eq!(status, 201);
-    let (_, login) = post(
-        &client,
-        format!("{base}/api/login"),
-        None,
-        json!({"username": "keeper", "password": "password123"}),
-    )
-    .await;
-    let token = login["data"]["token"].as_str().unwrap().to_string();
-    let (status, _) = post(
-        &client,
-        format!("{base}/api/orders"),
-        Some(&token),
-        json!({"items": "Kept"}),
-    )
-    .await;
-    assert_eq!(status, 201);
+    let (token, _) = customer_with_order(&client, &base, "keeper", "Kept").await;
 
     signal(server.id() as i32, libc::SIGTERM);
     assert!(wait_exit(&mut server).await.success(), "graceful exit");
@@ -174,11 +186,7 @@ async fn two_server_processes_deliver_each_others_events() {
     let workdir =
         std::env::temp_dir().join(format!("order-tracker-pair-{:x}", rand::random::<u32>()));
     std::fs::create_dir_all(&workdir).unwrap();
-    let created = Command::new(env!("CARGO_BIN_EXE_order-tracker"))
-        .current_dir(&workdir)
-        .env_remove("DATABASE_URL")
-        .env("ORDER_TRACKER__AUTH__BCRYPT_COST", "10")
-        .env("ORDER_TRACKER__LOG__LEVEL", "warn")
+    let created = binary(&workdir)
         .args([
             "user",
             "create",
@@ -204,29 +212,7 @@ async fn two_server_processes_deliver_each_others_events() {
     let mut second = start(&workdir, port_b);
     wait_ready(&client, &b).await;
 
-    post(
-        &client,
-        format!("{a}/api/register"),
-        None,
-        json!({"username": "walker", "password": "password123"}),
-    )
-    .await;
-    let (_, login) = post(
-        &client,
-        format!("{a}/api/login"),
-        None,
-        json!({"username": "walker", "password": "password123"}),
-    )
-    .await;
-    let token = login["data"]["token"].as_str().unwrap().to_string();
-    let (_, order) = post(
-        &client,
-        format!("{a}/api/orders"),
-        Some(&token),
-        json!({"items": "Kopi"}),
-    )
-    .await;
-    let id = order["data"]["id"].as_i64().unwrap();
+    let (token, id) = customer_with_order(&client, &a, "walker", "Kopi").await;
 
     let mut request = format!("ws://127.0.0.1:{port_b}/ws/orders/{id}")
         .into_client_request()
