@@ -7,10 +7,10 @@ use deadpool_postgres::{GenericClient, Pool};
 use serde_json::{Map, Value};
 use tokio_postgres::Row;
 
-use super::{events as stored_events, DbError};
+use super::DbError;
 use crate::domain::notification::NewNotification;
 use crate::domain::topic::Topic;
-use crate::events::{self, Encoded, NotificationEvent, ReadEvent, UnreadSnapshot};
+use crate::events::{self, Encoded, NotificationEvent, ReadEvent, Unnumbered, UnreadSnapshot};
 
 #[derive(Debug, Clone)]
 pub struct NotificationRow {
@@ -40,30 +40,41 @@ impl NotificationRow {
 }
 
 /// Takes the next seq of the user's stream (locking the user row, so seqs are gap-free and
-/// commit in order), stores the event and NOTIFYs it. `None` if the user does not exist.
+/// commit in order), stores the event and NOTIFYs it, all in one statement: the lock is held
+/// from here to the commit, so callers make this their transaction's last step.
+/// `None` if the user does not exist.
 async fn append_event<C, F>(client: &C, user_id: i64, build: F) -> Result<Option<Encoded>, DbError>
 where
     C: GenericClient,
     F: FnOnce(i64) -> Encoded,
 {
-    let bump = client
+    let append = client
         .prepare_cached(
-            "UPDATE users SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq",
+            "WITH next AS (
+                 UPDATE users SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq
+             ), stored AS (
+                 INSERT INTO user_events (user_id, seq, event)
+                 SELECT $1, event_seq, $2::text || event_seq::text || $3::text FROM next
+                 RETURNING seq
+             )
+             SELECT seq, pg_notify($4, $5::text || seq::text || $6::text) FROM stored",
         )
         .await?;
-    let Some(row) = client.query_opt(&bump, &[&user_id]).await? else {
-        return Ok(None);
-    };
-    let event = build(row.get(0));
-    let store = client
-        .prepare_cached("INSERT INTO user_events (user_id, seq, event) VALUES ($1, $2, $3)")
+    let event = Unnumbered::new(build);
+    let row = client
+        .query_opt(
+            &append,
+            &[
+                &user_id,
+                &event.json.0,
+                &event.json.1,
+                &events::CHANNEL,
+                &event.notify.0,
+                &event.notify.1,
+            ],
+        )
         .await?;
-    let json: &str = &event.json;
-    client
-        .execute(&store, &[&user_id, &event.seq, &json])
-        .await?;
-    stored_events::notify(client, &event).await?;
-    Ok(Some(event))
+    Ok(row.map(|row| event.numbered(row.get(0))))
 }
 
 /// Stores a notification and its stream event in the caller's transaction.
