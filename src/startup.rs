@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use actix::{Actor, Addr};
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{from_fn, NormalizePath};
-use actix_web::{web, App, HttpServer};
+use actix_web::web;
 
 use crate::actors::pg_listener::{PgListener, StopListening};
 use crate::actors::registry::{CloseAll, Registry};
@@ -101,24 +100,7 @@ impl Application {
 
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
         let port = listener.local_addr()?.port();
-        let max_body = settings.server.max_body_bytes;
-        let mut server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .app_data(http::extract::json_config(max_body))
-                .app_data(http::extract::path_config())
-                .app_data(http::extract::query_config())
-                .configure(http::routes)
-                .wrap(from_fn(http::rate_limit::limit))
-                .wrap(NormalizePath::trim())
-                .wrap(from_fn(http::middleware::observe))
-        })
-        .disable_signals()
-        .shutdown_timeout(settings.server.shutdown_timeout_secs);
-        if settings.server.workers > 0 {
-            server = server.workers(settings.server.workers);
-        }
-        let server = server.listen(listener)?.run();
+        let server = http::server::start(listener, state)?;
         tracing::info!(host = %settings.server.host, port, "order-tracker listening");
         Ok(Application {
             port,

@@ -15,14 +15,21 @@ pub mod orders;
 pub mod pagination;
 pub mod products;
 pub mod rate_limit;
+pub mod server;
 pub mod totp;
 pub mod tracking;
+pub mod upgrade;
 pub mod views;
 pub mod warehouse_stocks;
 pub mod warehouses;
 pub mod ws;
 
-use actix_web::web;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{from_fn, NormalizePath};
+use actix_web::{web, App};
+
+use crate::state::AppState;
 
 /// The routes of the JSON API, mounted under each prefix.
 fn api(cfg: &mut web::ServiceConfig) {
@@ -45,4 +52,29 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     ws::routes(cfg);
     cfg.service(web::scope("/api/v1").configure(api))
         .service(web::scope("/api").configure(api));
+}
+
+/// The whole app: state, input limits, routes and the outer middleware. Each worker builds it
+/// twice: for ordinary requests and for those that switch protocols (see `upgrade`).
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let max_body = state.settings.server.max_body_bytes;
+    App::new()
+        .app_data(state)
+        .app_data(extract::json_config(max_body))
+        .app_data(extract::path_config())
+        .app_data(extract::query_config())
+        .configure(routes)
+        .wrap(from_fn(rate_limit::limit))
+        .wrap(NormalizePath::trim())
+        .wrap(from_fn(middleware::observe))
 }

@@ -299,3 +299,57 @@ async fn a_client_too_slow_for_its_queue_is_closed_with_1013() {
     let frame = next_close(&mut ws).await.expect("a close frame");
     assert_eq!(frame.code, CloseCode::Again, "1013: reconnect with since");
 }
+
+#[actix_web::test]
+async fn a_frame_sent_together_with_the_handshake_is_answered() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = spawn_app().await;
+    let (_, token) = app.customer("Eager").await;
+    let host = app.address.trim_start_matches("http://").to_string();
+    // A masked `{"type":"ping"}` text frame, as a client must send it.
+    let payload = br#"{"type":"ping"}"#;
+    let mask = [0x12, 0x34, 0x56, 0x78];
+    let mut frame = vec![0x81, 0x80 | payload.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    let mut bytes = format!(
+        "GET /ws HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Authorization: Bearer {token}\r\n\r\n"
+    )
+    .into_bytes();
+    bytes.extend_from_slice(&frame);
+
+    // One write: the frame reaches the server in the same read as the request.
+    let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+    stream.write_all(&bytes).await.unwrap();
+    let mut seen = Vec::new();
+    let answered = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut buf = [0u8; 1024];
+        loop {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "connection closed before the pong");
+            seen.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&seen);
+            if text.contains(r#"{"type":"pong"}"#) {
+                return text.into_owned();
+            }
+        }
+    })
+    .await
+    .expect("a pong");
+    assert!(answered.starts_with("HTTP/1.1 101"), "{answered}");
+}
+
+#[actix_web::test]
+async fn a_websocket_upgrade_to_a_plain_route_gets_its_ordinary_answer() {
+    let app = spawn_app().await;
+    let request = format!("{}/api/orders", app.ws_address)
+        .into_client_request()
+        .unwrap();
+    // No token: the route answers 401 as it would without the upgrade headers.
+    let (status, body) = refused_status(request).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["status"], "error");
+}

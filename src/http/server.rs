@@ -1,0 +1,43 @@
+//! The HTTP server: the app on actix-http's HTTP/1 service, one instance per worker, plus the
+//! path for requests that switch protocols (`upgrade`). This is what actix-web's `HttpServer`
+//! assembles, with that one addition, which `HttpServer` offers no way to make.
+
+use std::io;
+use std::net::TcpListener;
+
+use actix_http::HttpService;
+use actix_server::Server;
+use actix_service::{IntoServiceFactory, ServiceFactoryExt};
+use actix_web::dev::AppConfig;
+use actix_web::web;
+
+use super::upgrade;
+use crate::state::AppState;
+
+/// Starts serving `listener`; the server stops through its handle, never on its own signals.
+pub fn start(listener: TcpListener, state: web::Data<AppState>) -> io::Result<Server> {
+    let settings = &state.settings.server;
+    let mut builder = Server::build()
+        .disable_signals()
+        .shutdown_timeout(settings.shutdown_timeout_secs);
+    if settings.workers > 0 {
+        builder = builder.workers(settings.workers);
+    }
+    // Lets idle keep-alive connections close as soon as a shutdown starts.
+    let shutdown = builder.graceful_shutdown_signal();
+    let builder = builder.listen("order-tracker", listener, move || {
+        let shutdown = shutdown.clone();
+        let app = super::app(state.clone())
+            .into_factory()
+            .map_err(|err| err.error_response());
+        HttpService::build()
+            .graceful_shutdown_signal(move || {
+                let shutdown = shutdown.clone();
+                async move { shutdown.notified().await }
+            })
+            .upgrade(upgrade::factory(state.clone()))
+            .finish(actix_service::map_config(app, |_| AppConfig::default()))
+            .tcp()
+    })?;
+    Ok(builder.run())
+}
