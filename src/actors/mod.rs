@@ -4,6 +4,7 @@
 
 pub mod directory;
 pub mod order;
+pub mod outbound;
 pub mod pg_listener;
 pub mod registry;
 pub mod retention;

@@ -3,8 +3,8 @@
 //! It owns the connection's subscriptions and, per topic, the last seq it sent, so the client
 //! gets every event once and in order: stored events first (a snapshot, or everything after
 //! `since`), live ones after, duplicates dropped and gaps filled from the database. Frames to
-//! the client go through one bounded queue to a single writer task, so they leave in the order
-//! the actor produced them; a client too slow to drain the queue is closed with 1013.
+//! the client leave in the order the actor produced them (`outbound`); a client too slow to take
+//! them is closed with 1013.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,14 +14,13 @@ use actix::{
     Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message, StreamHandler,
     WrapFuture,
 };
-use actix_web::web::{self, Bytes};
+use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
-use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError, Session};
-use bytestring::ByteString;
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::mpsc;
 
+use super::outbound::{Frame, Outbound, Refused};
 use super::registry::{Connect, Disconnect, Subscribe, Unsubscribe};
 use crate::access::visible_order;
 use crate::db::{self, DbError};
@@ -40,14 +39,6 @@ pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
 pub type SocketId = u64;
 static NEXT_SOCKET_ID: AtomicU64 = AtomicU64::new(1);
 
-/// What the writer task sends, in queue order.
-enum Outbound {
-    Text(ByteString),
-    Ping,
-    Pong(Bytes),
-    Close(CloseReason),
-}
-
 /// One topic's delivery state.
 struct Subscription {
     /// The seq of the last event sent to the client (-1 before the snapshot).
@@ -63,10 +54,8 @@ pub struct SocketActor {
     id: SocketId,
     user: AuthUser,
     state: web::Data<AppState>,
-    /// The bounded queue in front of the single writer task.
-    outbound: mpsc::Sender<Outbound>,
-    /// Kept to send a close frame even when the queue is full.
-    session: Session,
+    /// Frames to the client, in order; a client that lets too many wait is closed (1013).
+    outbound: Outbound,
     subscriptions: HashMap<Topic, Subscription>,
     /// Subscriptions authorized at the handshake, opened once the actor runs.
     initial: Vec<(Topic, Option<i64>)>,
@@ -94,16 +83,14 @@ impl SocketActor {
             .max_frame_size(max)
             .aggregate_continuations()
             .max_continuation_size(max);
-        let (tx, rx) = mpsc::channel(state.settings.ws.outbound_queue);
-        actix::spawn(write_frames(session.clone(), rx));
+        let outbound = Outbound::new(session, state.settings.ws.outbound_queue);
         SocketActor::create(|ctx| {
             ctx.add_stream(stream);
             SocketActor {
                 id: NEXT_SOCKET_ID.fetch_add(1, Ordering::Relaxed),
                 user,
                 state,
-                outbound: tx,
-                session,
+                outbound,
                 subscriptions: HashMap::new(),
                 initial,
                 last_heard: Instant::now(),
@@ -114,24 +101,24 @@ impl SocketActor {
         Ok(response)
     }
 
-    /// Queues a frame; a full queue means the client cannot keep up.
-    fn push(&mut self, frame: Outbound, ctx: &mut Context<Self>) {
+    /// Sends a frame after those already waiting; too many waiting means a client too slow.
+    fn push(&mut self, frame: Frame, ctx: &mut Context<Self>) {
         if self.closing {
             return;
         }
-        match self.outbound.try_send(frame) {
+        match self.outbound.send(frame) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => self.close(
+            Err(Refused::Full) => self.close(
                 CloseCode::Again,
                 "client too slow; reconnect with since",
                 ctx,
             ),
-            Err(mpsc::error::TrySendError::Closed(_)) => ctx.stop(),
+            Err(Refused::Closed) => ctx.stop(),
         }
     }
 
     fn send_json(&mut self, value: serde_json::Value, ctx: &mut Context<Self>) {
-        self.push(Outbound::Text(value.to_string().into()), ctx);
+        self.push(Frame::Text(value.to_string().into()), ctx);
     }
 
     fn send_error(&mut self, message: &str, ctx: &mut Context<Self>) {
@@ -140,10 +127,11 @@ impl SocketActor {
 
     fn send_event(&mut self, event: Encoded, ctx: &mut Context<Self>) {
         self.state.metrics.events_delivered.inc();
-        self.push(Outbound::Text(event.json), ctx);
+        self.push(Frame::Text(event.json), ctx);
     }
 
-    /// Sends a close frame after everything already queued, then stops.
+    /// Sends a close frame after the frames already waiting (a client too slow for them gets
+    /// it instead of them), then stops.
     fn close(&mut self, code: CloseCode, description: &str, ctx: &mut Context<Self>) {
         if self.closing {
             return;
@@ -153,12 +141,7 @@ impl SocketActor {
             code,
             description: Some(description.to_string()),
         };
-        if let Err(mpsc::error::TrySendError::Full(Outbound::Close(reason))) =
-            self.outbound.try_send(Outbound::Close(reason))
-        {
-            // The queue is full: close directly; the writer stops at its next frame.
-            actix::spawn(self.session.clone().close(Some(reason)));
-        }
+        self.outbound.close(reason, code == CloseCode::Again);
         ctx.stop();
     }
 
@@ -379,7 +362,7 @@ impl Actor for SocketActor {
             if act.last_heard.elapsed() > heartbeat * 2 {
                 act.close(CloseCode::Policy, "no heartbeat", ctx);
             } else {
-                act.push(Outbound::Ping, ctx);
+                act.push(Frame::Ping, ctx);
             }
         });
         let left = self.user.token_exp - chrono::Utc::now().timestamp();
@@ -405,7 +388,7 @@ impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for SocketActor {
         }
         match msg {
             Ok(AggregatedMessage::Text(text)) => self.handle_text(&text, ctx),
-            Ok(AggregatedMessage::Ping(bytes)) => self.push(Outbound::Pong(bytes), ctx),
+            Ok(AggregatedMessage::Ping(bytes)) => self.push(Frame::Pong(bytes), ctx),
             Ok(AggregatedMessage::Pong(_)) => {}
             Ok(AggregatedMessage::Binary(_)) => {
                 self.send_error("binary frames are not supported", ctx)
@@ -468,23 +451,5 @@ impl Handler<ServerClosing> for SocketActor {
 
     fn handle(&mut self, _: ServerClosing, ctx: &mut Context<Self>) {
         self.close(CloseCode::Away, "server shutting down", ctx);
-    }
-}
-
-/// The single writer: frames leave in queue order; it ends after a close or a dead connection.
-async fn write_frames(mut session: Session, mut rx: mpsc::Receiver<Outbound>) {
-    while let Some(frame) = rx.recv().await {
-        let sent = match frame {
-            Outbound::Text(text) => session.text(text).await,
-            Outbound::Ping => session.ping(b"").await,
-            Outbound::Pong(bytes) => session.pong(&bytes).await,
-            Outbound::Close(reason) => {
-                let _ = session.close(Some(reason)).await;
-                return;
-            }
-        };
-        if sent.is_err() {
-            return;
-        }
     }
 }
