@@ -126,11 +126,10 @@ pub const ORDER_STATUS: &str = "order.status";
 pub const ORDER_SNAPSHOT: &str = "order.snapshot";
 
 /// A user-stream event before the database numbers it: its JSON and its NOTIFY payload, each
-/// split where the seq goes. One statement can then take the user's next seq, store the event
-/// and announce it, so the user's row stays locked for one round trip instead of three.
+/// split where the seq goes. The database splices the seq in when the transaction commits
+/// (`sql/V5__user_event_outbox.sql`), so the user's row is locked only during the commit.
 #[derive(Debug)]
 pub struct Unnumbered {
-    pub topic: Topic,
     pub json: (String, String),
     pub notify: (String, String),
 }
@@ -145,19 +144,8 @@ impl Unnumbered {
         let event = build(SEQ_PLACEHOLDER);
         let notify = notify_payload(&event);
         Unnumbered {
-            topic: event.topic,
             json: split_at_seq(&event.json),
             notify: split_at_seq(&notify),
-        }
-    }
-
-    /// The event as the database finished it, byte for byte what it stored.
-    pub fn numbered(self, seq: i64) -> Encoded {
-        let (head, tail) = self.json;
-        Encoded {
-            topic: self.topic,
-            seq,
-            json: format!("{head}{seq}{tail}").into(),
         }
     }
 }
@@ -217,16 +205,17 @@ mod tests {
     }
 
     #[test]
-    fn an_unnumbered_event_numbered_later_is_the_event_encoded_with_that_seq() {
+    fn an_event_numbered_at_commit_is_the_event_encoded_with_that_seq() {
         // A title that imitates the placeholder must not be where the seq goes.
         let title = format!("\"seq\":{SEQ_PLACEHOLDER}");
-        let unnumbered = Unnumbered::new(|seq| notification(seq, &title));
-        let (head, tail) = unnumbered.notify.clone();
-        let numbered = unnumbered.numbered(42);
+        let Unnumbered { json, notify, .. } = Unnumbered::new(|seq| notification(seq, &title));
+        // What the database does at commit.
         let direct = notification(42, &title);
-        assert_eq!(numbered.json, direct.json);
-        assert_eq!(numbered.seq, 42);
-        assert_eq!(format!("{head}42{tail}"), notify_payload(&direct));
+        assert_eq!(format!("{}42{}", json.0, json.1), &*direct.json);
+        assert_eq!(
+            format!("{}42{}", notify.0, notify.1),
+            notify_payload(&direct)
+        );
     }
 
     #[test]

@@ -39,42 +39,36 @@ impl NotificationRow {
     }
 }
 
-/// Takes the next seq of the user's stream (locking the user row, so seqs are gap-free and
-/// commit in order), stores the event and NOTIFYs it, all in one statement: the lock is held
-/// from here to the commit, so callers make this their transaction's last step.
-/// `None` if the user does not exist.
-async fn append_event<C, F>(client: &C, user_id: i64, build: F) -> Result<Option<Encoded>, DbError>
+/// Stages an event of the user's stream. At commit the database takes the user's next seq
+/// (locking the user row only then, so seqs are gap-free and commit in order), stores the event
+/// and NOTIFYs it (`sql/V5__user_event_outbox.sql`). Nothing happens if the user is gone.
+async fn append_event<C, F>(client: &C, user_id: i64, build: F) -> Result<(), DbError>
 where
     C: GenericClient,
     F: FnOnce(i64) -> Encoded,
 {
-    let append = client
+    let stage = client
         .prepare_cached(
-            "WITH next AS (
-                 UPDATE users SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq
-             ), stored AS (
-                 INSERT INTO user_events (user_id, seq, event)
-                 SELECT $1, event_seq, $2::text || event_seq::text || $3::text FROM next
-                 RETURNING seq
-             )
-             SELECT seq, pg_notify($4, $5::text || seq::text || $6::text) FROM stored",
+            "INSERT INTO user_event_outbox
+                 (user_id, channel, event_head, event_tail, notify_head, notify_tail)
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .await?;
     let event = Unnumbered::new(build);
-    let row = client
-        .query_opt(
-            &append,
+    client
+        .execute(
+            &stage,
             &[
                 &user_id,
+                &events::CHANNEL,
                 &event.json.0,
                 &event.json.1,
-                &events::CHANNEL,
                 &event.notify.0,
                 &event.notify.1,
             ],
         )
         .await?;
-    Ok(row.map(|row| event.numbered(row.get(0))))
+    Ok(())
 }
 
 /// Stores a notification and its stream event in the caller's transaction.
@@ -99,7 +93,7 @@ pub async fn insert<C: GenericClient>(
         return Ok(None);
     };
     let stored = NotificationRow::from_row(&row);
-    let event = append_event(client, user_id, |seq| {
+    append_event(client, user_id, |seq| {
         events::encode_user_event(
             user_id,
             seq,
@@ -116,7 +110,7 @@ pub async fn insert<C: GenericClient>(
         )
     })
     .await?;
-    Ok(event.map(|_| stored))
+    Ok(Some(stored))
 }
 
 /// `POST /notifications/send`: one notification in its own transaction.

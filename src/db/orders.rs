@@ -444,11 +444,10 @@ pub async fn change_status(pool: &Pool, change: &StatusChange) -> Result<OrderRo
         change.to,
         order.owner_locale,
     );
+    super::notifications::insert(&tx, order.user_id, &note).await?;
     if change.to == OrderStatus::Cancelled {
         return_stock(&tx, order.id).await?;
     }
-    // Last: it locks the owner's row until the commit, and one owner may have many orders.
-    super::notifications::insert(&tx, order.user_id, &note).await?;
     tx.commit().await?;
     Ok(order)
 }
