@@ -122,7 +122,7 @@ async fn run(command: Command, settings: Settings) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             migrate::run(&config).await.map_err(|e| e.to_string())?;
-            let pool = order_tracker::db::pool(config, 1);
+            let pool = order_tracker::db::pool(config, 1, actix::Arbiter::current());
             let hash = auth::password::hash(new_user.password.clone(), settings.auth.bcrypt_cost)
                 .await
                 .map_err(|e| e.to_string())?;

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Actor, Addr};
+use actix::{Actor, Addr, Arbiter};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::web;
 
@@ -62,6 +62,8 @@ pub struct Application {
     server: Server,
     registry: Addr<Registry>,
     pg_listener: Addr<PgListener>,
+    /// Pool connections and order actors (`db::thread`); stopped before the embedded database.
+    database_thread: Arbiter,
     embedded: Option<EmbeddedPostgres>,
 }
 
@@ -69,7 +71,12 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let (pg_config, embedded) = connect_database(&settings).await?;
         migrate::run(&pg_config).await?;
-        let pool = crate::db::pool(pg_config.clone(), settings.database.pool_size);
+        let database_thread = Arbiter::new();
+        let pool = crate::db::pool(
+            pg_config.clone(),
+            settings.database.pool_size,
+            database_thread.handle(),
+        );
         let secret = kept_secret(&settings.auth.jwt_secret, &settings, "jwt_secret")?;
         let totp_key = kept_secret(&settings.auth.totp_key, &settings, "totp_key")?;
         let registry = Registry::default().start();
@@ -92,6 +99,7 @@ impl Application {
                 Duration::from_secs(auth.login_max_delay_secs),
             ),
             registry: registry.clone(),
+            database_thread: database_thread.handle(),
             orders: Default::default(),
             warehouses: Default::default(),
             metrics: Arc::new(Metrics::default()),
@@ -107,6 +115,7 @@ impl Application {
             server,
             registry,
             pg_listener,
+            database_thread,
             embedded,
         })
     }
@@ -127,6 +136,7 @@ impl Application {
     /// Serves until stopped, then stops the embedded PostgreSQL if this process started it.
     pub async fn run_until_stopped(mut self) -> io::Result<()> {
         let result = (&mut self.server).await;
+        self.database_thread.stop();
         if let Some(mut embedded) = self.embedded.take() {
             tokio::task::spawn_blocking(move || embedded.stop())
                 .await

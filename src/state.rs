@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use actix::Addr;
+use actix::{Addr, ArbiterHandle};
 use deadpool_postgres::Pool;
 
 use crate::actors::directory::Directory;
@@ -29,6 +29,8 @@ pub struct AppState {
     pub login_throttle: LoginThrottle,
     /// Routes committed events to subscribed sockets.
     pub registry: Addr<Registry>,
+    /// Where pool connections live and order actors run (`db::thread`).
+    pub database_thread: ArbiterHandle,
     /// The live order actors, so one order's changes are serialized on this node.
     pub orders: Directory<i64, OrderActor>,
     /// The live warehouse actors, so one warehouse's stock changes are batched on this node.

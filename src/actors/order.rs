@@ -2,7 +2,8 @@
 //! at a time, so concurrent requests for one order queue here instead of on a row lock. The
 //! database still checks every change (row lock and status machine inside the transaction), so
 //! two nodes cannot skip a state either. The actor keeps nothing that is not in the database,
-//! and stops after `actors.idle_secs` without work.
+//! and stops after `actors.idle_secs` without work. It runs on the database thread
+//! (`db::thread`), so its round trips do not wait behind socket writes.
 
 use std::time::Duration;
 
@@ -88,9 +89,12 @@ pub async fn change_status(
 ) -> Result<OrderRow, ApiError> {
     let id = change.order_id;
     for _ in 0..STALE_ADDRESS_RETRIES {
-        let addr = state
-            .orders
-            .get_or_start(&id, || OrderActor::new(id, state.clone()).start());
+        let addr = state.orders.get_or_start(&id, || {
+            let state = state.clone();
+            OrderActor::start_in_arbiter(&state.database_thread.clone(), move |_| {
+                OrderActor::new(id, state)
+            })
+        });
         match addr.send(ChangeStatus(change.clone())).await {
             Ok(result) => return result.map_err(ApiError::from),
             // It stopped idle between lookup and send: forget it and start a fresh one.

@@ -9,11 +9,13 @@ pub mod migrate;
 pub mod notifications;
 pub mod orders;
 pub mod products;
+pub mod thread;
 pub mod totp;
 pub mod tracking;
 pub mod users;
 pub mod warehouses;
 
+use actix::ArbiterHandle;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, Statement};
@@ -29,11 +31,12 @@ pub enum DbError {
     Batch(String),
 }
 
-/// A pool of at most `size` connections; a request waits for a free one rather than opening more.
-pub fn pool(config: tokio_postgres::Config, size: usize) -> Pool {
-    let manager = Manager::from_config(
+/// A pool of at most `size` connections, opened and driven on `thread`; a request waits for a
+/// free one rather than opening more.
+pub fn pool(config: tokio_postgres::Config, size: usize, thread: ArbiterHandle) -> Pool {
+    let manager = Manager::from_connect(
         config,
-        tokio_postgres::NoTls,
+        thread::OnDatabaseThread(thread),
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },

@@ -223,7 +223,11 @@ impl TestApp {
     /// A user with a staff role, created the way operators do (`user create`'s code path).
     pub async fn staff(&self, name: &str, role: &str) -> (i64, String) {
         let email = unique_email(name);
-        let pool = order_tracker::db::pool(self.database_url.parse().unwrap(), 1);
+        let pool = order_tracker::db::pool(
+            self.database_url.parse().unwrap(),
+            1,
+            actix::Arbiter::current(),
+        );
         let new_user = order_tracker::domain::registration::RegisterRequest {
             name: Some(name.into()),
             email: Some(email.clone()),
