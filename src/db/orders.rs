@@ -383,27 +383,35 @@ pub async fn change_status(pool: &Pool, change: &StatusChange) -> Result<OrderRo
     let has_news = change.notes.is_some() || change.estimated_time.is_some();
     check_transition(from, change.to, change.mover, has_news)?;
 
+    // The change and the order as it is afterwards (with its owner's name and language), in one
+    // statement.
     let update = tx
-        .prepare_cached(
-            "UPDATE orders SET status = $2, version = version + 1,
-                    estimated_time = COALESCE($3, estimated_time), updated_at = now(),
-                    deleted_at = CASE WHEN $4 THEN now() ELSE deleted_at END,
-                    actual_ready_time = CASE WHEN $2 = 'ready' THEN COALESCE(actual_ready_time, now())
-                                             ELSE actual_ready_time END
-             WHERE id = $1",
+        .prepare_cached(&format!(
+            "WITH o AS (
+                 UPDATE orders SET status = $2, version = version + 1,
+                        estimated_time = COALESCE($3, estimated_time), updated_at = now(),
+                        deleted_at = CASE WHEN $4 THEN now() ELSE deleted_at END,
+                        actual_ready_time = CASE WHEN $2 = 'ready'
+                                                 THEN COALESCE(actual_ready_time, now())
+                                                 ELSE actual_ready_time END
+                 WHERE id = $1
+                 RETURNING *
+             )
+             SELECT {COLUMNS} FROM o JOIN users ou ON ou.id = o.user_id"
+        ))
+        .await?;
+    let row = tx
+        .query_one(
+            &update,
+            &[
+                &change.order_id,
+                &change.to.as_str(),
+                &change.estimated_time,
+                &change.hide,
+            ],
         )
         .await?;
-    tx.execute(
-        &update,
-        &[
-            &change.order_id,
-            &change.to.as_str(),
-            &change.estimated_time,
-            &change.hide,
-        ],
-    )
-    .await?;
-    let order = select_in(&tx, change.order_id).await?;
+    let order = OrderRow::from_row(&row);
     let history = tx
         .prepare_cached(
             "INSERT INTO order_status_history
@@ -411,20 +419,6 @@ pub async fn change_status(pool: &Pool, change: &StatusChange) -> Result<OrderRo
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .await?;
-    tx.execute(
-        &history,
-        &[
-            &order.id,
-            &order.version,
-            &from.as_str(),
-            &change.to.as_str(),
-            &change.notes,
-            &change.estimated_time,
-            &change.by_user,
-            &order.updated_at,
-        ],
-    )
-    .await?;
     let event = StatusEntry {
         order_id: order.id,
         seq: i64::from(order.version),
@@ -437,14 +431,35 @@ pub async fn change_status(pool: &Pool, change: &StatusChange) -> Result<OrderRo
         owner_locale: order.owner_locale,
     }
     .encode(events::ORDER_STATUS);
-    super::events::notify(&tx, &event).await?;
     let note = notification::order_status_changed(
         order.id,
         &order.order_number,
         change.to,
         order.owner_locale,
     );
-    super::notifications::insert(&tx, order.user_id, &note).await?;
+    // Independent of each other: polled together, tokio-postgres sends them back to back, so
+    // they share round trips instead of taking one each.
+    tokio::try_join!(
+        async {
+            tx.execute(
+                &history,
+                &[
+                    &order.id,
+                    &order.version,
+                    &from.as_str(),
+                    &change.to.as_str(),
+                    &change.notes,
+                    &change.estimated_time,
+                    &change.by_user,
+                    &order.updated_at,
+                ],
+            )
+            .await
+            .map_err(DbError::from)
+        },
+        super::events::notify(&tx, &event),
+        super::notifications::insert(&tx, order.user_id, &note),
+    )?;
     if change.to == OrderStatus::Cancelled {
         return_stock(&tx, order.id).await?;
     }
