@@ -4,12 +4,12 @@
 //! are orders, events are status updates through the REST API) or nchan (streams are channels,
 //! events are HTTP POSTs), with the same S, K, R and message size.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -41,8 +41,17 @@ pub enum Target {
     },
 }
 
-/// When each event was sent, by its tag, so receivers can compute latency.
-type Sent = Arc<Mutex<HashMap<String, Instant>>>;
+/// When each event was sent, by its number (its tag is `t{number}`), so receivers can compute
+/// latency. Written once per event, read by every subscriber: no lock on the receiving path.
+type Sent = Arc<Vec<OnceLock<Instant>>>;
+
+/// The two fields a subscriber needs from an event, read without building the whole document.
+#[derive(Deserialize)]
+struct Probe<'a> {
+    seq: Option<i64>,
+    #[serde(borrow)]
+    notes: Option<&'a str>,
+}
 
 impl Target {
     pub async fn order_tracker(api: Api, admin: String, streams: usize) -> Result<Self, Error> {
@@ -165,7 +174,9 @@ async fn next_json(ws: &mut super::api::Socket) -> Option<Value> {
 
 pub async fn run(target: Target, args: Args) -> Result<Report, Error> {
     let target = Arc::new(target);
-    let sent: Sent = Arc::new(Mutex::new(HashMap::new()));
+    // Room for every event the publisher may send (it never runs ahead of its rate).
+    let most = (args.duration.as_secs_f64() * f64::from(args.rate.max(1))).ceil() as usize + 1;
+    let sent: Sent = Arc::new((0..most).map(|_| OnceLock::new()).collect());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let received = Arc::new(std::sync::atomic::AtomicU64::new(0));
 
@@ -189,13 +200,11 @@ pub async fn run(target: Target, args: Args) -> Result<Report, Error> {
     let mut published = 0u64;
     let mut failed = 0u64;
     let mut pending = Vec::new();
-    while started.elapsed() < args.duration {
+    while started.elapsed() < args.duration && (published as usize) < sent.len() {
         ticker.tick().await;
         let k = published as usize % target.streams();
         let tag = format!("t{published}");
-        sent.lock()
-            .expect("sent lock")
-            .insert(tag.clone(), Instant::now());
+        let _ = sent[published as usize].set(Instant::now());
         let target = target.clone();
         pending.push(tokio::spawn(async move {
             target.publish(k, &tag).await.is_ok()
@@ -270,12 +279,12 @@ async fn read(
             msg = ws.next() => match msg {
                 Some(Ok(Message::Text(text))) => {
                     let now = Instant::now();
-                    let Ok(event) = serde_json::from_str::<Value>(&text) else { continue };
-                    let Some(seq) = event["seq"].as_i64() else { continue };
+                    let Ok(Probe { seq: Some(seq), notes }) = serde_json::from_str(&text) else { continue };
                     tracker.record(seq);
                     received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if let Some(at) = event["notes"].as_str().and_then(|t| sent.lock().expect("sent lock").get(t).copied()) {
-                        latency.record(now.duration_since(at).as_micros() as u64).ok();
+                    let number = notes.and_then(|t| t.strip_prefix('t')).and_then(|n| n.parse::<usize>().ok());
+                    if let Some(at) = number.and_then(|n| sent.get(n)).and_then(OnceLock::get) {
+                        latency.record(now.duration_since(*at).as_micros() as u64).ok();
                     }
                 }
                 Some(Ok(Message::Ping(p))) => { let _ = ws.send(Message::Pong(p)).await; }
