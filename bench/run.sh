@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 OUT=$ROOT/bench/results.md
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-20}
+# Publish rates (status updates per second; each reaches 100 subscribers) tried on both targets.
+FANOUT_RATES=${FANOUT_RATES:-"100 200 300 400 500 700 1000"}
+# The latency bound under which deliveries per second are compared.
+P99_LIMIT_MS=50
 PORT=18080
 NCHAN_PORT=18090
 PROCESSES=6
@@ -64,21 +68,29 @@ lg() { "$LOADGEN" --url "http://127.0.0.1:$PORT" --admin "$ADMIN" --password "$A
 echo "== idle sockets"
 for n in 1000 10000 18000; do lg idle --sockets "$n" | tee -a "$OUT"; done
 
-echo "== fanout, order-tracker"
-for rate in 100 300 1000; do
-  lg fanout --subscribers 10000 --streams 100 --rate "$rate" --seconds "$SECONDS_PER_RUN" | tee -a "$OUT"
-done
-
-echo "== fanout, nchan"
+echo "== fanout, order-tracker and nchan side by side at rising rates"
 sed -e "s#@WORK@#$WORK#g" -e "s#@PORT@#$NCHAN_PORT#g" bench/nginx.conf.template > "$WORK/nginx.conf"
 mkdir -p "$WORK/nginx-body"
 nginx -c "$WORK/nginx.conf" -p "$WORK" && nginx_started=1
 sleep 1
-for rate in 100 300 1000; do
-  "$LOADGEN" fanout --nchan "http://127.0.0.1:$NCHAN_PORT" --subscribers 10000 --streams 100 --rate "$rate" \
-    --seconds "$SECONDS_PER_RUN" --server-pid "$(pgrep -P "$(cat "$WORK/nginx.pid")" | head -1)" | tee -a "$OUT"
+nchan_pid=$(pgrep -P "$(cat "$WORK/nginx.pid")" | head -1)
+# Each rate runs on both targets back to back, so both see the machine in the same state.
+for rate in $FANOUT_RATES; do
+  lg --json "$WORK/fanout-order-tracker-$rate.json" fanout --subscribers 10000 --streams 100 \
+    --rate "$rate" --seconds "$SECONDS_PER_RUN" >> "$WORK/fanout-details.md" || true
+  "$LOADGEN" --json "$WORK/fanout-nchan-$rate.json" fanout --nchan "http://127.0.0.1:$NCHAN_PORT" \
+    --subscribers 10000 --streams 100 --rate "$rate" --seconds "$SECONDS_PER_RUN" \
+    --server-pid "$nchan_pid" >> "$WORK/fanout-details.md" || true
 done
 nginx -c "$WORK/nginx.conf" -p "$WORK" -s stop && nginx_started=""
+python3 bench/fanout_summary.py "$WORK" "$P99_LIMIT_MS" $FANOUT_RATES | tee -a "$OUT"
+{
+  echo
+  echo "<details><summary>every fanout run</summary>"
+  cat "$WORK/fanout-details.md"
+  echo
+  echo "</details>"
+} >> "$OUT"
 
 echo "== status updates, order-tracker"
 lg status --clients 16 --seconds "$SECONDS_PER_RUN" | tee -a "$OUT"

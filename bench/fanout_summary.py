@@ -1,0 +1,51 @@
+"""Side-by-side fanout table from the load generator's JSON reports (bench/run.sh).
+
+usage: fanout_summary.py WORK_DIR P99_LIMIT_MS RATE...
+For each rate it reads WORK_DIR/fanout-{order-tracker,nchan}-RATE.json and prints one row per
+rate, then each target's highest deliveries per second whose p99 stayed within the limit.
+"""
+import json
+import sys
+
+work, limit, rates = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
+targets = ["order-tracker", "nchan"]
+
+
+def load(target, rate):
+    try:
+        with open(f"{work}/fanout-{target}-{rate}.json") as f:
+            return dict(json.load(f)["rows"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+best = {t: None for t in targets}
+print()
+print(f"### fanout: 10,000 subscribers on 100 streams, side by side (p99 limit {limit:g} ms)")
+print()
+print("| updates/s offered | order-tracker deliveries/s | p99 ms | lost/dup/ooo | CPU s "
+      "| nchan deliveries/s | p99 ms | lost/dup/ooo | CPU s |")
+print("|---:|---:|---:|---|---:|---:|---:|---|---:|")
+for rate in rates:
+    cells = [rate]
+    for t in targets:
+        r = load(t, rate)
+        if r is None:
+            cells += ["failed", "", "", ""]
+            continue
+        p99 = float(r["publish-to-receipt p99 ms"])
+        rate_done = float(r["deliveries /s"])
+        faults = f'{r["lost"]}/{r["duplicated"]}/{r["out of order"]}'
+        cells += [f"{rate_done:.0f}", f"{p99:.1f}", faults, r.get("server CPU s", "")]
+        if p99 <= limit and (best[t] is None or rate_done > best[t][0]):
+            best[t] = (rate_done, rate)
+    print("| " + " | ".join(cells) + " |")
+print()
+for t in targets:
+    if best[t]:
+        print(f"- {t}: {best[t][0]:.0f} deliveries/s at p99 <= {limit:g} ms "
+              f"({best[t][1]} updates/s offered)")
+    else:
+        print(f"- {t}: no rate tried kept p99 <= {limit:g} ms")
+if best["order-tracker"] and best["nchan"]:
+    print(f"- ratio order-tracker / nchan: {best['order-tracker'][0] / best['nchan'][0]:.2f}x")
