@@ -29,7 +29,7 @@ pub struct AppState {
     pub login_throttle: LoginThrottle,
     /// Routes committed events to subscribed sockets.
     pub registry: Addr<Registry>,
-    /// Where pool connections live and order actors run (`db::thread`).
+    /// Where pool connections live and order and warehouse actors run (`db::thread`).
     pub database_thread: ArbiterHandle,
     /// The live order actors, so one order's changes are serialized on this node.
     pub orders: Directory<i64, OrderActor>,

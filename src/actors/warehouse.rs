@@ -2,7 +2,8 @@
 //! quantity updates) passes through it, one batch at a time. Requests that arrive while a batch
 //! runs wait and go into the next batch together, so a hot warehouse does one commit for many
 //! checkouts instead of queueing them all on the same row locks. The database still enforces
-//! every rule (see `db::checkout`), so correctness never depends on this actor.
+//! every rule (see `db::checkout`), so correctness never depends on this actor. It runs on the
+//! database thread (`db::thread`), where its pool connections are.
 
 use std::time::Duration;
 
@@ -129,7 +130,10 @@ pub async fn submit(
     }
     for _ in 0..3 {
         let addr = state.warehouses.get_or_start(&warehouse_id, || {
-            WarehouseActor::new(warehouse_id, state.clone()).start()
+            let state = state.clone();
+            WarehouseActor::start_in_arbiter(&state.database_thread.clone(), move |_| {
+                WarehouseActor::new(warehouse_id, state)
+            })
         });
         match addr.send(Submit(job.clone())).await {
             Ok(result) => return result,

@@ -1,5 +1,5 @@
 //! The database thread: every pool connection is opened and driven on one arbiter of its own,
-//! and the order actors run their transactions there too.
+//! and the order and warehouse actors run their transactions there too.
 //!
 //! The HTTP workers may be busy writing to thousands of sockets. A transaction whose round trips
 //! wait in their queues holds its row locks and its pool connection far longer than its
