@@ -4,6 +4,7 @@
 
 use std::io;
 use std::net::TcpListener;
+use std::time::Duration;
 
 use actix_http::HttpService;
 use actix_server::Server;
@@ -31,6 +32,8 @@ pub fn start(listener: TcpListener, state: web::Data<AppState>) -> io::Result<Se
             .into_factory()
             .map_err(|err| err.error_response());
         HttpService::build()
+            // As `HttpServer` sets it: a connection being closed gets a second to finish.
+            .client_disconnect_timeout(Duration::from_secs(1))
             .graceful_shutdown_signal(move || {
                 let shutdown = shutdown.clone();
                 async move { shutdown.notified().await }
