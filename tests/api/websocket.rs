@@ -253,19 +253,10 @@ async fn a_silent_client_is_closed_after_two_heartbeats() {
     assert_eq!(frame.code, CloseCode::Policy);
 }
 
-#[actix_web::test]
-async fn a_client_too_slow_for_its_queue_is_closed_with_1013() {
-    use futures_util::future::join_all;
+/// A socket on `/api/ws` whose client has a tiny receive buffer and is not reading yet.
+async fn slow_reader(app: &TestApp, token: &str) -> Ws {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-    let url = fresh_database().await;
-    let mut settings = test_settings(&url);
-    settings.ws.outbound_queue = 1;
-    let app = spawn_app_with(settings).await;
-    let (id, token) = app.customer("Slow").await;
-    let (_, admin) = app.staff("Admin", "admin").await;
-
-    // A tiny receive buffer and no reading: the server's socket buffer fills, then its queue.
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let stream = socket
@@ -279,15 +270,22 @@ async fn a_client_too_slow_for_its_queue_is_closed_with_1013() {
         .headers_mut()
         .insert("authorization", format!("Bearer {token}").parse().unwrap());
     let stream = tokio_tungstenite::MaybeTlsStream::Plain(stream);
-    let (mut ws, _) = tokio_tungstenite::client_async(request, stream)
+    let (ws, _) = tokio_tungstenite::client_async(request, stream)
         .await
         .unwrap();
+    ws
+}
+
+/// Sends `count` notifications of about 3 KB to `user_id`: about 7.5 MB for 2,500, more than the
+/// kernel buffers between server and a non-reading client hold, so frames wait in the server.
+async fn send_blobs(app: &TestApp, admin: &str, user_id: i64, count: usize) {
+    use futures_util::future::join_all;
 
     let blob = "x".repeat(3000);
-    for chunk in (0..2500).collect::<Vec<_>>().chunks(250) {
+    for chunk in (0..count).collect::<Vec<_>>().chunks(250) {
         let sends = chunk.iter().map(|i| {
-            let body = json!({"user_id": id, "message": format!("#{i}"), "data": {"blob": blob}});
-            let (app, admin) = (&app, &admin);
+            let body =
+                json!({"user_id": user_id, "message": format!("#{i}"), "data": {"blob": blob}});
             async move {
                 app.post("/api/notifications/send", Some(admin), body)
                     .await
@@ -296,8 +294,48 @@ async fn a_client_too_slow_for_its_queue_is_closed_with_1013() {
         });
         assert!(join_all(sends).await.iter().all(|s| *s == 201));
     }
+}
+
+#[actix_web::test]
+async fn a_client_too_slow_for_its_queue_is_closed_with_1013() {
+    let url = fresh_database().await;
+    let mut settings = test_settings(&url);
+    settings.ws.outbound_queue = 1;
+    let app = spawn_app_with(settings).await;
+    let (id, token) = app.customer("Slow").await;
+    let (_, admin) = app.staff("Admin", "admin").await;
+
+    let mut ws = slow_reader(&app, &token).await;
+    send_blobs(&app, &admin, id, 2500).await;
     let frame = next_close(&mut ws).await.expect("a close frame");
     assert_eq!(frame.code, CloseCode::Again, "1013: reconnect with since");
+}
+
+#[actix_web::test]
+async fn frames_that_waited_for_a_slow_client_arrive_all_and_in_order() {
+    const N: usize = 2500;
+    let url = fresh_database().await;
+    let mut settings = test_settings(&url);
+    // Room for every frame: the same load that overflows a queue of 1 (the test above) must
+    // now wait in the backlog and drain once the client reads.
+    settings.ws.outbound_queue = N + 100;
+    settings.ws.heartbeat_secs = 120;
+    let app = spawn_app_with(settings).await;
+    let (id, token) = app.customer("Patient").await;
+    let (_, admin) = app.staff("Admin", "admin").await;
+
+    let mut ws = slow_reader(&app, &token).await;
+    let start = next_json(&mut ws).await["seq"].as_i64().unwrap();
+    send_blobs(&app, &admin, id, N).await;
+    let mut seqs = Vec::with_capacity(N);
+    while seqs.len() < N {
+        let event = next_json(&mut ws).await;
+        assert_eq!(event["type"], "notification");
+        seqs.push(event["seq"].as_i64().unwrap());
+    }
+    let expected: Vec<i64> = (start + 1..=start + N as i64).collect();
+    assert!(seqs == expected, "every event once, in order");
+    assert_silent(&mut ws, Duration::from_millis(300)).await;
 }
 
 #[actix_web::test]
