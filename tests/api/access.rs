@@ -164,10 +164,10 @@ async fn bad_expired_tampered_and_unsigned_tokens_are_refused() {
 
 #[actix_web::test]
 async fn failed_logins_are_throttled_per_account() {
-    let url = fresh_database().await;
-    let mut settings = test_settings(&url);
-    settings.auth.login_free_failures = 3;
-    let app = spawn_app_with(settings).await;
+    let app = spawn_app_tuned(|settings| {
+        settings.auth.login_free_failures = 3;
+    })
+    .await;
     app.post(
         "/api/register",
         None,

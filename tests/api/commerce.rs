@@ -461,10 +461,10 @@ async fn two_processes_cannot_oversell_either() {
 
 #[actix_web::test]
 async fn unbatched_checkouts_hold_the_same_line() {
-    let url = fresh_database().await;
-    let mut settings = test_settings(&url);
-    settings.commerce.batch_checkouts = false;
-    let app = spawn_app_with(settings).await;
+    let app = spawn_app_tuned(|settings| {
+        settings.commerce.batch_checkouts = false;
+    })
+    .await;
     let shop = shop(&app, 20).await;
     let buyers = buyers(&app, 60).await;
     assert_eq!(race(&[&app], &shop, &buyers).await, (20, 40));

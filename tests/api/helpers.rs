@@ -124,8 +124,15 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_tuned(|_| {}).await
+}
+
+/// An app on a fresh database with the test settings, changed by `tune`.
+pub async fn spawn_app_tuned(tune: impl FnOnce(&mut Settings)) -> TestApp {
     let url = fresh_database().await;
-    spawn_app_with(test_settings(&url)).await
+    let mut settings = test_settings(&url);
+    tune(&mut settings);
+    spawn_app_with(settings).await
 }
 
 pub async fn spawn_app_with(settings: Settings) -> TestApp {

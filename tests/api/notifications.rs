@@ -326,10 +326,10 @@ async fn bad_sends_get_field_errors_and_store_nothing() {
 
 #[actix_web::test]
 async fn old_notifications_are_purged() {
-    let url = fresh_database().await;
-    let mut settings = test_settings(&url);
-    settings.notifications.purge_interval_secs = 1;
-    let app = spawn_app_with(settings).await;
+    let app = spawn_app_tuned(|settings| {
+        settings.notifications.purge_interval_secs = 1;
+    })
+    .await;
     let (id, token) = app.customer("Old").await;
     let (_, admin) = app.staff("Admin", "admin").await;
     for message in ["ancient", "fresh"] {

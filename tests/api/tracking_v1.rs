@@ -585,11 +585,11 @@ async fn history_pagination_edges_and_day_boundaries() {
 
 #[actix_web::test]
 async fn rate_limits_per_member_and_admin() {
-    let url = fresh_database().await;
-    let mut settings = test_settings(&url);
-    settings.rate_limit.enabled = true;
-    settings.ws.messages_per_minute = 5;
-    let app = spawn_app_with(settings).await;
+    let app = spawn_app_tuned(|settings| {
+        settings.rate_limit.enabled = true;
+        settings.ws.messages_per_minute = 5;
+    })
+    .await;
     let (_, member) = app.customer("Member").await;
     let (_, admin) = app.staff("Admin", "admin").await;
     for i in 1..=60 {

@@ -216,10 +216,10 @@ async fn oversized_frame_closes_with_1009() {
 
 #[actix_web::test]
 async fn expired_token_closes_the_socket_with_4001() {
-    let url = fresh_database().await;
-    let mut settings = test_settings(&url);
-    settings.auth.jwt_ttl_secs = 2;
-    let app = spawn_app_with(settings).await;
+    let app = spawn_app_tuned(|settings| {
+        settings.auth.jwt_ttl_secs = 2;
+    })
+    .await;
     let (_, token) = app.customer("Short").await;
     let mut ws = app.ws("/ws", &token).await;
     let frame = next_close(&mut ws).await.expect("a close frame");
@@ -241,10 +241,10 @@ async fn shutdown_sends_close_frames() {
 
 #[actix_web::test]
 async fn a_silent_client_is_closed_after_two_heartbeats() {
-    let url = fresh_database().await;
-    let mut settings = test_settings(&url);
-    settings.ws.heartbeat_secs = 1;
-    let app = spawn_app_with(settings).await;
+    let app = spawn_app_tuned(|settings| {
+        settings.ws.heartbeat_secs = 1;
+    })
+    .await;
     let (_, token) = app.customer("Silent").await;
     let mut ws = app.ws("/ws", &token).await;
     // Not reading means not answering the server's pings.
@@ -298,10 +298,10 @@ async fn send_blobs(app: &TestApp, admin: &str, user_id: i64, count: usize) {
 
 #[actix_web::test]
 async fn a_client_too_slow_for_its_queue_is_closed_with_1013() {
-    let url = fresh_database().await;
-    let mut settings = test_settings(&url);
-    settings.ws.outbound_queue = 1;
-    let app = spawn_app_with(settings).await;
+    let app = spawn_app_tuned(|settings| {
+        settings.ws.outbound_queue = 1;
+    })
+    .await;
     let (id, token) = app.customer("Slow").await;
     let (_, admin) = app.staff("Admin", "admin").await;
 
@@ -314,13 +314,13 @@ async fn a_client_too_slow_for_its_queue_is_closed_with_1013() {
 #[actix_web::test]
 async fn frames_that_waited_for_a_slow_client_arrive_all_and_in_order() {
     const N: usize = 2500;
-    let url = fresh_database().await;
-    let mut settings = test_settings(&url);
-    // Room for every frame: the same load that overflows a queue of 1 (the test above) must
-    // now wait in the backlog and drain once the client reads.
-    settings.ws.outbound_queue = N + 100;
-    settings.ws.heartbeat_secs = 120;
-    let app = spawn_app_with(settings).await;
+    let app = spawn_app_tuned(|settings| {
+        // Room for every frame: the same load that overflows a queue of 1 (the test above) must
+        // now wait in the backlog and drain once the client reads.
+        settings.ws.outbound_queue = N + 100;
+        settings.ws.heartbeat_secs = 120;
+    })
+    .await;
     let (id, token) = app.customer("Patient").await;
     let (_, admin) = app.staff("Admin", "admin").await;
 
