@@ -150,6 +150,43 @@ impl Unnumbered {
     }
 }
 
+/// Stands in for a new notification's id while its event is encoded: the statement that stores
+/// the notification assigns the id and splices it in. As many digits as any id can take.
+const ID_PLACEHOLDER: i64 = i64::MAX - 1;
+
+/// A notification's stream event before the database assigns its id and seq: each text split
+/// where the seq goes, and the rest split again where the id goes (`None` when the text does not
+/// carry the id, as a NOTIFY by reference does not).
+#[derive(Debug)]
+pub struct UnnumberedNotification {
+    pub json: (String, String, Option<String>),
+    pub notify: (String, String, Option<String>),
+}
+
+impl UnnumberedNotification {
+    /// `build` encodes the event for a given seq and id; it is called once, with placeholders.
+    pub fn new(build: impl FnOnce(i64, i64) -> Encoded) -> Self {
+        let Unnumbered { json, notify } = Unnumbered::new(|seq| build(seq, ID_PLACEHOLDER));
+        UnnumberedNotification {
+            json: split_at_id(json),
+            notify: split_at_id(notify),
+        }
+    }
+}
+
+/// A JSON string escapes every quote inside it, so `"id":` can only be the field itself.
+fn split_at_id((head, rest): (String, String)) -> (String, String, Option<String>) {
+    let marker = format!("\"id\":{ID_PLACEHOLDER}");
+    match rest.find(&marker) {
+        Some(at) => {
+            let digits = at + marker.len() - ID_PLACEHOLDER.to_string().len();
+            let tail = rest[at + marker.len()..].to_string();
+            (head, rest[..digits].to_string(), Some(tail))
+        }
+        None => (head, rest, None),
+    }
+}
+
 /// Splits at the placeholder of the `seq` field. Every event puts `seq` before any text a user
 /// wrote, so the first match is the field itself.
 fn split_at_seq(json: &str) -> (String, String) {
@@ -187,6 +224,10 @@ mod tests {
     use super::*;
 
     fn notification(seq: i64, title: &str) -> Encoded {
+        notification_with_id(seq, 3, title)
+    }
+
+    fn notification_with_id(seq: i64, id: i64, title: &str) -> Encoded {
         let data = serde_json::Map::new();
         encode_user_event(
             7,
@@ -195,7 +236,7 @@ mod tests {
                 kind: NOTIFICATION,
                 topic: Topic::User(7),
                 seq,
-                id: 3,
+                id,
                 title,
                 message: "m",
                 data: &data,
@@ -226,5 +267,41 @@ mod tests {
         assert_eq!(payload["seq"], 9);
         assert_eq!(payload["ref"], true);
         assert_eq!(payload["topic"], "user:7");
+    }
+
+    /// What the statement storing a notification and the commit do with the pieces.
+    fn splice(pieces: &(String, String, Option<String>), seq: i64, id: i64) -> String {
+        let (head, middle, tail) = pieces;
+        let after_id = tail
+            .as_ref()
+            .map(|t| format!("{id}{t}"))
+            .unwrap_or_default();
+        format!("{head}{seq}{middle}{after_id}")
+    }
+
+    #[test]
+    fn a_notification_given_its_id_and_seq_by_the_database_is_the_event_encoded_with_them() {
+        let title = format!("\"id\":{ID_PLACEHOLDER} \"seq\":{SEQ_PLACEHOLDER}");
+        let staged = UnnumberedNotification::new(|seq, id| notification_with_id(seq, id, &title));
+        let direct = notification_with_id(42, 1234, &title);
+        assert_eq!(splice(&staged.json, 42, 1234), &*direct.json);
+        assert_eq!(splice(&staged.notify, 42, 1234), notify_payload(&direct));
+    }
+
+    #[test]
+    fn a_notification_too_large_to_notify_leaves_no_place_for_its_id_in_the_reference() {
+        let title = "x".repeat(MAX_NOTIFY_BYTES);
+        let staged = UnnumberedNotification::new(|seq, id| notification_with_id(seq, id, &title));
+        assert!(staged.notify.2.is_none());
+        let payload: serde_json::Value =
+            serde_json::from_str(&splice(&staged.notify, 9, 5)).unwrap();
+        assert_eq!(
+            payload,
+            serde_json::json!({"topic": "user:7", "seq": 9, "ref": true})
+        );
+        assert_eq!(
+            splice(&staged.json, 9, 5),
+            &*notification_with_id(9, 5, &title).json
+        );
     }
 }

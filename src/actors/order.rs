@@ -1,9 +1,10 @@
 //! One actor per order being changed on this node: it applies that order's status changes one
-//! at a time, so concurrent requests for one order queue here instead of on a row lock. The
-//! database still checks every change (row lock and status machine inside the transaction), so
-//! two nodes cannot skip a state either. The actor keeps nothing that is not in the database,
-//! and stops after `actors.idle_secs` without work. It runs on the database thread
-//! (`db::thread`), so its round trips do not wait behind socket writes.
+//! at a time, so concurrent requests for one order queue here instead of on a row lock. It
+//! remembers the order as its last change left it, so the next change is a single statement;
+//! that statement applies only if the order is still at that version, so a change made on
+//! another node is noticed, the order read again and the change checked against it: two nodes
+//! cannot skip a state either. It stops after `actors.idle_secs` without work. It runs on the
+//! database thread (`db::thread`), so its round trips do not wait behind socket writes.
 
 use std::time::Duration;
 
@@ -26,6 +27,9 @@ pub struct OrderActor {
     state: web::Data<AppState>,
     /// The pending idle stop, pushed back by every message.
     idle: Option<SpawnHandle>,
+    /// The order as the last change here left it; `None` until then, or after a failed change
+    /// (then the next one reads the order first).
+    known: Option<OrderRow>,
 }
 
 impl OrderActor {
@@ -34,6 +38,7 @@ impl OrderActor {
             order_id,
             state,
             idle: None,
+            known: None,
         }
     }
 
@@ -74,10 +79,14 @@ impl Handler<ChangeStatus> for OrderActor {
     ) -> Self::Result {
         self.rearm_idle(ctx);
         let pool = self.state.pool.clone();
+        let known = self.known.take();
         AtomicResponse::new(Box::pin(
-            async move { orders::change_status(&pool, &change).await }
+            async move { orders::change_status(&pool, &change, known).await }
                 .into_actor(self)
-                .map(|result, _, _| result),
+                .map(|result, actor, _| {
+                    actor.known = result.as_ref().ok().cloned();
+                    result
+                }),
         ))
     }
 }

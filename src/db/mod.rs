@@ -16,6 +16,7 @@ pub mod users;
 pub mod warehouses;
 
 use actix::ArbiterHandle;
+use chrono::{DateTime, SubsecRound, Utc};
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, Statement};
@@ -64,6 +65,13 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
         Some(cause) => format!("{e}: {cause}"),
         None => e.to_string(),
     }
+}
+
+/// The current time as PostgreSQL stores it (whole microseconds). Statements that write an event
+/// and its rows in one go take their time from here, so the event encoded beforehand equals the
+/// one rebuilt later from the stored rows.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
 }
 
 /// Where a page of a list starts and how long it is.

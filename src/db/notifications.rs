@@ -5,12 +5,15 @@
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Pool};
 use serde_json::{Map, Value};
+use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use super::DbError;
 use crate::domain::notification::NewNotification;
 use crate::domain::topic::Topic;
-use crate::events::{self, Encoded, NotificationEvent, ReadEvent, Unnumbered, UnreadSnapshot};
+use crate::events::{
+    self, Encoded, NotificationEvent, ReadEvent, Unnumbered, UnnumberedNotification, UnreadSnapshot,
+};
 
 #[derive(Debug, Clone)]
 pub struct NotificationRow {
@@ -71,59 +74,100 @@ where
     Ok(())
 }
 
-/// Stores a notification and its stream event in the caller's transaction.
-/// `None` if the user does not exist.
-pub async fn insert<C: GenericClient>(
-    client: &C,
-    user_id: i64,
-    new: &NewNotification,
-) -> Result<Option<NotificationRow>, DbError> {
-    let insert = client
-        .prepare_cached(
-            "INSERT INTO notifications (user_id, title, message, data)
-             SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM users WHERE id = $1)
-             RETURNING id, title, message, data, read_at, created_at",
-        )
-        .await?;
-    let data = Value::Object(new.data.clone());
-    let Some(row) = client
-        .query_opt(&insert, &[&user_id, &new.title, &new.message, &data])
-        .await?
-    else {
-        return Ok(None);
-    };
-    let stored = NotificationRow::from_row(&row);
-    append_event(client, user_id, |seq| {
-        events::encode_user_event(
-            user_id,
-            seq,
-            &NotificationEvent {
-                kind: events::NOTIFICATION,
-                topic: Topic::User(user_id),
-                seq,
-                id: stored.id,
-                title: &stored.title,
-                message: &stored.message,
-                data: &stored.data,
-                created_at: stored.created_at,
-            },
-        )
-    })
-    .await?;
-    Ok(Some(stored))
+/// Two CTEs that store a notification for the `user_id` of each row of a CTE named `owner`
+/// (`n`, returning the stored row) and stage its stream event (`e`). They take parameters `$1` to
+/// `$11`, bound by [`Staged::params`]; the statement's own parameters come after. The id the
+/// INSERT assigns is spliced into the event here, the seq at commit.
+pub const STAGE_NOTIFICATION: &str = "
+    n AS (
+        INSERT INTO notifications (user_id, title, message, data, created_at)
+        SELECT user_id, $1, $2, $3, $4 FROM owner
+        RETURNING id, user_id, title, message, data, read_at, created_at
+    ),
+    e AS (
+        INSERT INTO user_event_outbox
+            (user_id, channel, event_head, event_tail, notify_head, notify_tail)
+        SELECT user_id, $5, $6::text, $7::text || COALESCE(id || $8::text, ''),
+               $9::text, $10::text || COALESCE(id || $11::text, '')
+        FROM n
+    )";
+
+/// A notification on its way into [`STAGE_NOTIFICATION`]: its fields and its event, encoded
+/// once with placeholders for the id and seq.
+pub struct Staged {
+    title: String,
+    message: String,
+    data: Value,
+    created_at: DateTime<Utc>,
+    event: UnnumberedNotification,
 }
 
-/// `POST /notifications/send`: one notification in its own transaction.
+impl Staged {
+    /// `created_at` comes from [`super::now`], so the event carries the stored time exactly.
+    pub fn new(user_id: i64, new: &NewNotification, created_at: DateTime<Utc>) -> Self {
+        let event = UnnumberedNotification::new(|seq, id| {
+            events::encode_user_event(
+                user_id,
+                seq,
+                &NotificationEvent {
+                    kind: events::NOTIFICATION,
+                    topic: Topic::User(user_id),
+                    seq,
+                    id,
+                    title: &new.title,
+                    message: &new.message,
+                    data: &new.data,
+                    created_at,
+                },
+            )
+        });
+        Staged {
+            title: new.title.clone(),
+            message: new.message.clone(),
+            data: Value::Object(new.data.clone()),
+            created_at,
+            event,
+        }
+    }
+
+    /// `$1` to `$11` of a statement that includes [`STAGE_NOTIFICATION`].
+    pub fn params(&self) -> [&(dyn ToSql + Sync); 11] {
+        let (json, notify) = (&self.event.json, &self.event.notify);
+        [
+            &self.title,
+            &self.message,
+            &self.data,
+            &self.created_at,
+            &events::CHANNEL,
+            &json.0,
+            &json.1,
+            &json.2,
+            &notify.0,
+            &notify.1,
+            &notify.2,
+        ]
+    }
+}
+
+/// `POST /notifications/send`: the notification and its staged event in one statement.
+/// `None` if the user does not exist.
 pub async fn send(
     pool: &Pool,
     user_id: i64,
     new: &NewNotification,
 ) -> Result<Option<NotificationRow>, DbError> {
-    let mut client = pool.get().await?;
-    let tx = client.transaction().await?;
-    let stored = insert(&tx, user_id, new).await?;
-    tx.commit().await?;
-    Ok(stored)
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(&format!(
+            "WITH owner AS (SELECT id AS user_id FROM users WHERE id = $12), {STAGE_NOTIFICATION}
+             SELECT id, title, message, data, read_at, created_at FROM n"
+        ))
+        .await?;
+    let staged = Staged::new(user_id, new, super::now());
+    let mut params = staged.params().to_vec();
+    params.push(&user_id);
+    let row = client.query_opt(&stmt, &params).await?;
+    Ok(row.as_ref().map(NotificationRow::from_row))
 }
 
 /// What to mark read: one notification or all of them.

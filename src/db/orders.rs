@@ -1,11 +1,14 @@
-//! Queries on `orders` and `order_status_history`, including the one transaction that changes a
-//! status: order row, history row and NOTIFY commit together or not at all.
+//! Queries on `orders` and `order_status_history`, including the one statement that changes a
+//! status: order row, history row, the owner's notification and the NOTIFY commit together or
+//! not at all.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::{GenericClient, Pool};
 use rust_decimal::Decimal;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
+use super::notifications::{Staged, STAGE_NOTIFICATION};
 use super::{paged, DbError, Window};
 use crate::domain::locale::Locale;
 use crate::domain::new_order::NewOrder;
@@ -348,6 +351,9 @@ pub enum ChangeError {
     NotFound,
     #[error(transparent)]
     Transition(#[from] TransitionError),
+    /// The order changed under every attempt (changes made on other nodes at the same time).
+    #[error("the order is being changed by someone else, try again")]
+    Busy,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -358,137 +364,139 @@ impl From<tokio_postgres::Error> for ChangeError {
     }
 }
 
-/// Applies a status change in one transaction: the order row (locked, so the check and the
-/// write see the same state on every node), the history row with the next seq, the owner's
-/// notification, and the NOTIFYs that reach subscribers once the transaction commits.
-pub async fn change_status(pool: &Pool, change: &StatusChange) -> Result<OrderRow, ChangeError> {
-    let mut client = pool.get().await.map_err(DbError::from)?;
-    let tx = client.transaction().await?;
-    let lock = tx
-        .prepare_cached(
-            "SELECT user_id, status FROM orders WHERE id = $1 AND deleted_at IS NULL FOR UPDATE",
-        )
-        .await?;
-    let Some(row) = tx.query_opt(&lock, &[&change.order_id]).await? else {
-        return Err(ChangeError::NotFound);
+/// How many times a change is tried against a fresh read when the order keeps changing under
+/// it (on another node) before the caller is told to try again.
+const ATTEMPTS: usize = 5;
+
+/// Applies a status change. `known` is the order as this node last saw it (the order actor keeps
+/// it), so the usual change is one statement; the statement applies only if the order is still
+/// at that version, else the order is read again and the change checked against what it is now.
+pub async fn change_status(
+    pool: &Pool,
+    change: &StatusChange,
+    known: Option<OrderRow>,
+) -> Result<OrderRow, ChangeError> {
+    let client = pool.get().await.map_err(DbError::from)?;
+    let mut current = match known {
+        Some(order) => order,
+        None => visible(&client, change.order_id).await?,
     };
-    let owner: i64 = row.get("user_id");
-    if change
-        .required_owner
-        .is_some_and(|required| required != owner)
+    for _ in 0..ATTEMPTS {
+        if let Some(changed) = change_from(&client, change, &current).await? {
+            return Ok(changed);
+        }
+        current = visible(&client, change.order_id).await?;
+    }
+    Err(ChangeError::Busy)
+}
+
+async fn visible<C: GenericClient>(client: &C, id: i64) -> Result<OrderRow, ChangeError> {
+    select_one(client, id, false)
+        .await?
+        .ok_or(ChangeError::NotFound)
+}
+
+/// Checks the change against `current` and writes it in one statement (its own transaction):
+/// the order row, the history row with the next seq, the owner's notification and its staged
+/// event, the stock a cancellation returns, and the NOTIFY that reaches subscribers at commit.
+/// The events and the notification's text are written beforehand from `current`, so the
+/// statement applies only while the order is at `current`'s version and its owner still reads
+/// `current`'s language; `None` if it did not apply.
+async fn change_from<C: GenericClient>(
+    client: &C,
+    change: &StatusChange,
+    current: &OrderRow,
+) -> Result<Option<OrderRow>, ChangeError> {
+    if current.deleted_at.is_some()
+        || change
+            .required_owner
+            .is_some_and(|required| required != current.user_id)
     {
         return Err(ChangeError::NotFound);
     }
-    let from = parse_status(row.get("status"));
     let has_news = change.notes.is_some() || change.estimated_time.is_some();
-    check_transition(from, change.to, change.mover, has_news)?;
+    check_transition(current.status, change.to, change.mover, has_news)?;
 
-    // The change and the order as it is afterwards (with its owner's name and language), in one
-    // statement.
-    let update = tx
+    // Cancelled is final, so the stock goes back at most once; `stock_returned` records it.
+    let stmt = client
         .prepare_cached(&format!(
             "WITH o AS (
-                 UPDATE orders SET status = $2, version = version + 1,
-                        estimated_time = COALESCE($3, estimated_time), updated_at = now(),
-                        deleted_at = CASE WHEN $4 THEN now() ELSE deleted_at END,
-                        actual_ready_time = CASE WHEN $2 = 'ready'
-                                                 THEN COALESCE(actual_ready_time, now())
-                                                 ELSE actual_ready_time END
-                 WHERE id = $1
+                 UPDATE orders SET status = $15, version = version + 1,
+                        estimated_time = COALESCE($16, estimated_time), updated_at = $18,
+                        deleted_at = CASE WHEN $17 THEN $18 ELSE deleted_at END,
+                        actual_ready_time = CASE WHEN $15 = 'ready'
+                                                 THEN COALESCE(actual_ready_time, $18)
+                                                 ELSE actual_ready_time END,
+                        stock_returned = stock_returned
+                                         OR ($15 = 'cancelled' AND warehouse_id IS NOT NULL)
+                 WHERE id = $12 AND version = $13 AND deleted_at IS NULL
+                   AND EXISTS (SELECT 1 FROM users u WHERE u.id = orders.user_id AND u.locale = $14)
                  RETURNING *
+             ),
+             h AS (
+                 INSERT INTO order_status_history
+                     (order_id, seq, from_status, status, notes, estimated_time, updated_by, created_at)
+                 SELECT id, version, $19, status, $20, $16, $21, updated_at FROM o
+             ),
+             owner AS (SELECT user_id FROM o),
+             {STAGE_NOTIFICATION},
+             r AS (
+                 INSERT INTO warehouse_stocks (warehouse_id, product_id, quantity)
+                 SELECT o.warehouse_id, i.product_id, sum(i.quantity)::int
+                 FROM o JOIN order_items i ON i.order_id = o.id
+                 WHERE o.status = 'cancelled' AND o.warehouse_id IS NOT NULL
+                 GROUP BY o.warehouse_id, i.product_id
+                 ON CONFLICT (warehouse_id, product_id)
+                 DO UPDATE SET quantity = warehouse_stocks.quantity + EXCLUDED.quantity,
+                               updated_at = now()
              )
-             SELECT {COLUMNS} FROM o JOIN users ou ON ou.id = o.user_id"
+             SELECT {COLUMNS}, pg_notify($22, $23) FROM o JOIN users ou ON ou.id = o.user_id"
         ))
         .await?;
-    let row = tx
-        .query_one(
-            &update,
-            &[
-                &change.order_id,
-                &change.to.as_str(),
-                &change.estimated_time,
-                &change.hide,
-            ],
-        )
-        .await?;
-    let order = OrderRow::from_row(&row);
-    let history = tx
-        .prepare_cached(
-            "INSERT INTO order_status_history
-                 (order_id, seq, from_status, status, notes, estimated_time, updated_by, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .await?;
+    let at = super::now();
     let event = StatusEntry {
-        order_id: order.id,
-        seq: i64::from(order.version),
+        order_id: current.id,
+        seq: i64::from(current.version) + 1,
         status: change.to,
         notes: change.notes.clone(),
         updated_by: Some(change.by_name.clone()),
-        at: order.updated_at,
-        order_number: order.order_number.clone(),
+        at,
+        order_number: current.order_number.clone(),
         estimated_time: change.estimated_time,
-        owner_locale: order.owner_locale,
+        owner_locale: current.owner_locale,
     }
     .encode(events::ORDER_STATUS);
-    let note = notification::order_status_changed(
-        order.id,
-        &order.order_number,
-        change.to,
-        order.owner_locale,
+    let note = Staged::new(
+        current.user_id,
+        &notification::order_status_changed(
+            current.id,
+            &current.order_number,
+            change.to,
+            current.owner_locale,
+        ),
+        at,
     );
-    // Independent of each other: polled together, tokio-postgres sends them back to back, so
-    // they share round trips instead of taking one each.
-    tokio::try_join!(
-        async {
-            tx.execute(
-                &history,
-                &[
-                    &order.id,
-                    &order.version,
-                    &from.as_str(),
-                    &change.to.as_str(),
-                    &change.notes,
-                    &change.estimated_time,
-                    &change.by_user,
-                    &order.updated_at,
-                ],
-            )
-            .await
-            .map_err(DbError::from)
-        },
-        super::events::notify(&tx, &event),
-        super::notifications::insert(&tx, order.user_id, &note),
-    )?;
-    if change.to == OrderStatus::Cancelled {
-        return_stock(&tx, order.id).await?;
-    }
-    tx.commit().await?;
-    Ok(order)
-}
-
-/// Puts a cancelled order's items back on its warehouse's shelves, once: the order row is
-/// locked by the caller and `stock_returned` records that it happened.
-async fn return_stock<C: GenericClient>(client: &C, order_id: i64) -> Result<(), DbError> {
-    let restock = client
-        .prepare_cached(
-            "INSERT INTO warehouse_stocks (warehouse_id, product_id, quantity)
-             SELECT o.warehouse_id, i.product_id, sum(i.quantity)::int
-             FROM orders o JOIN order_items i ON i.order_id = o.id
-             WHERE o.id = $1 AND o.warehouse_id IS NOT NULL AND NOT o.stock_returned
-             GROUP BY o.warehouse_id, i.product_id
-             ON CONFLICT (warehouse_id, product_id)
-             DO UPDATE SET quantity = warehouse_stocks.quantity + EXCLUDED.quantity, updated_at = now()",
-        )
-        .await?;
-    client.execute(&restock, &[&order_id]).await?;
-    let mark = client
-        .prepare_cached(
-            "UPDATE orders SET stock_returned = true WHERE id = $1 AND warehouse_id IS NOT NULL",
-        )
-        .await?;
-    client.execute(&mark, &[&order_id]).await?;
-    Ok(())
+    let payload = events::notify_payload(&event);
+    let to = change.to.as_str();
+    let (locale, from) = (current.owner_locale.as_str(), current.status.as_str());
+    let own: [&(dyn ToSql + Sync); 12] = [
+        &change.order_id,
+        &current.version,
+        &locale,
+        &to,
+        &change.estimated_time,
+        &change.hide,
+        &at,
+        &from,
+        &change.notes,
+        &change.by_user,
+        &events::CHANNEL,
+        &payload,
+    ];
+    let mut params = note.params().to_vec();
+    params.extend_from_slice(&own);
+    let row = client.query_opt(&stmt, &params).await?;
+    Ok(row.as_ref().map(OrderRow::from_row))
 }
 
 /// The lines of an order bought from stock.

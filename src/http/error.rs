@@ -156,6 +156,7 @@ impl From<ChangeError> for ApiError {
         match e {
             ChangeError::NotFound => ApiError::NotFound("Order"),
             ChangeError::Transition(t) => t.into(),
+            ChangeError::Busy => ApiError::Conflict(capitalize(&e.to_string())),
             ChangeError::Db(db) => db.into(),
         }
     }

@@ -197,6 +197,43 @@ async fn order_changes_notify_the_owner_in_their_language() {
     }
 }
 
+/// The order actor writes the next change's texts in the language the owner had at the last
+/// change; an owner who switched language in between must get the new one.
+#[actix_web::test]
+async fn a_language_switch_between_changes_is_heard_in_the_next_one() {
+    let app = spawn_app().await;
+    let (_, token) = app.customer("Switcher").await;
+    let (_, staff) = app.staff("Budi", "driver").await;
+    let order = app.create_order(&token, "Kopi").await;
+    let mut orders = app.ws(&format!("/ws/orders/{order}"), &token).await;
+    next_json(&mut orders).await;
+    assert_eq!(app.set_status(&staff, order, "confirmed").await.status, 200);
+    assert_eq!(next_json(&mut orders).await["status_display"], "Confirmed");
+
+    let patched = app
+        .request(
+            reqwest::Method::PATCH,
+            "/api/me",
+            Some(&token),
+            Some(json!({"locale": "id"})),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    let mut mine = app.ws("/api/ws", &token).await;
+    next_json(&mut mine).await;
+    assert_eq!(app.set_status(&staff, order, "shipped").await.status, 200);
+    assert_eq!(next_json(&mut orders).await["status_display"], "Dikirim");
+    let note = next_json(&mut mine).await;
+    assert_eq!(note["title"], "Pembaruan pesanan");
+    assert!(
+        note["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("sekarang Dikirim"),
+        "{note}"
+    );
+}
+
 #[actix_web::test]
 async fn resume_after_missing_five() {
     let app = spawn_app().await;
