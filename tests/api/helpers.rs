@@ -289,6 +289,17 @@ impl TestApp {
         .await
     }
 
+    /// Switches the user's language (`PATCH /api/me`).
+    pub async fn set_locale(&self, token: &str, locale: &str) -> Answer {
+        self.request(
+            reqwest::Method::PATCH,
+            "/api/me",
+            Some(token),
+            Some(json!({"locale": locale})),
+        )
+        .await
+    }
+
     pub async fn ws(&self, path: &str, token: &str) -> Ws {
         let mut request = format!("{}{}", self.ws_address, path)
             .into_client_request()

@@ -163,14 +163,7 @@ async fn order_changes_notify_the_owner_in_their_language() {
     let app = spawn_app().await;
     let (en_id, en) = app.customer("English").await;
     let (id_id, id_token) = app.customer("Indonesia").await;
-    let patched = app
-        .request(
-            reqwest::Method::PATCH,
-            "/api/me",
-            Some(&id_token),
-            Some(json!({"locale": "id"})),
-        )
-        .await;
+    let patched = app.set_locale(&id_token, "id").await;
     assert_eq!(patched.body["data"]["locale"], "id");
     let (_, staff) = app.staff("Budi", "driver").await;
 
@@ -210,14 +203,7 @@ async fn a_language_switch_between_changes_is_heard_in_the_next_one() {
     assert_eq!(app.set_status(&staff, order, "confirmed").await.status, 200);
     assert_eq!(next_json(&mut orders).await["status_display"], "Confirmed");
 
-    let patched = app
-        .request(
-            reqwest::Method::PATCH,
-            "/api/me",
-            Some(&token),
-            Some(json!({"locale": "id"})),
-        )
-        .await;
+    let patched = app.set_locale(&token, "id").await;
     assert_eq!(patched.status, 200, "{}", patched.body);
     let mut mine = app.ws("/api/ws", &token).await;
     next_json(&mut mine).await;
