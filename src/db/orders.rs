@@ -2,6 +2,8 @@
 //! status: order row, history row, the owner's notification and the NOTIFY commit together or
 //! not at all.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::{GenericClient, Pool};
 use rust_decimal::Decimal;
@@ -396,6 +398,44 @@ async fn visible<C: GenericClient>(client: &C, id: i64) -> Result<OrderRow, Chan
         .ok_or(ChangeError::NotFound)
 }
 
+/// The statement of [`change_from`], built once: it runs on every status change.
+/// Cancelled is final, so the stock goes back at most once; `stock_returned` records it.
+static STATUS_CHANGE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH o AS (
+             UPDATE orders SET status = $15, version = version + 1,
+                    estimated_time = COALESCE($16, estimated_time), updated_at = $18,
+                    deleted_at = CASE WHEN $17 THEN $18 ELSE deleted_at END,
+                    actual_ready_time = CASE WHEN $15 = 'ready'
+                                             THEN COALESCE(actual_ready_time, $18)
+                                             ELSE actual_ready_time END,
+                    stock_returned = stock_returned
+                                     OR ($15 = 'cancelled' AND warehouse_id IS NOT NULL)
+             WHERE id = $12 AND version = $13 AND deleted_at IS NULL
+               AND EXISTS (SELECT 1 FROM users u WHERE u.id = orders.user_id AND u.locale = $14)
+             RETURNING *
+         ),
+         h AS (
+             INSERT INTO order_status_history
+                 (order_id, seq, from_status, status, notes, estimated_time, updated_by, created_at)
+             SELECT id, version, $19, status, $20, $16, $21, updated_at FROM o
+         ),
+         owner AS (SELECT user_id FROM o),
+         {STAGE_NOTIFICATION},
+         r AS (
+             INSERT INTO warehouse_stocks (warehouse_id, product_id, quantity)
+             SELECT o.warehouse_id, i.product_id, sum(i.quantity)::int
+             FROM o JOIN order_items i ON i.order_id = o.id
+             WHERE o.status = 'cancelled' AND o.warehouse_id IS NOT NULL
+             GROUP BY o.warehouse_id, i.product_id
+             ON CONFLICT (warehouse_id, product_id)
+             DO UPDATE SET quantity = warehouse_stocks.quantity + EXCLUDED.quantity,
+                           updated_at = now()
+         )
+         SELECT {COLUMNS}, pg_notify($22, $23) FROM o JOIN users ou ON ou.id = o.user_id"
+    )
+});
+
 /// Checks the change against `current` and writes it in one statement (its own transaction):
 /// the order row, the history row with the next seq, the owner's notification and its staged
 /// event, the stock a cancellation returns, and the NOTIFY that reaches subscribers at commit.
@@ -417,42 +457,7 @@ async fn change_from<C: GenericClient>(
     let has_news = change.notes.is_some() || change.estimated_time.is_some();
     check_transition(current.status, change.to, change.mover, has_news)?;
 
-    // Cancelled is final, so the stock goes back at most once; `stock_returned` records it.
-    let stmt = client
-        .prepare_cached(&format!(
-            "WITH o AS (
-                 UPDATE orders SET status = $15, version = version + 1,
-                        estimated_time = COALESCE($16, estimated_time), updated_at = $18,
-                        deleted_at = CASE WHEN $17 THEN $18 ELSE deleted_at END,
-                        actual_ready_time = CASE WHEN $15 = 'ready'
-                                                 THEN COALESCE(actual_ready_time, $18)
-                                                 ELSE actual_ready_time END,
-                        stock_returned = stock_returned
-                                         OR ($15 = 'cancelled' AND warehouse_id IS NOT NULL)
-                 WHERE id = $12 AND version = $13 AND deleted_at IS NULL
-                   AND EXISTS (SELECT 1 FROM users u WHERE u.id = orders.user_id AND u.locale = $14)
-                 RETURNING *
-             ),
-             h AS (
-                 INSERT INTO order_status_history
-                     (order_id, seq, from_status, status, notes, estimated_time, updated_by, created_at)
-                 SELECT id, version, $19, status, $20, $16, $21, updated_at FROM o
-             ),
-             owner AS (SELECT user_id FROM o),
-             {STAGE_NOTIFICATION},
-             r AS (
-                 INSERT INTO warehouse_stocks (warehouse_id, product_id, quantity)
-                 SELECT o.warehouse_id, i.product_id, sum(i.quantity)::int
-                 FROM o JOIN order_items i ON i.order_id = o.id
-                 WHERE o.status = 'cancelled' AND o.warehouse_id IS NOT NULL
-                 GROUP BY o.warehouse_id, i.product_id
-                 ON CONFLICT (warehouse_id, product_id)
-                 DO UPDATE SET quantity = warehouse_stocks.quantity + EXCLUDED.quantity,
-                               updated_at = now()
-             )
-             SELECT {COLUMNS}, pg_notify($22, $23) FROM o JOIN users ou ON ou.id = o.user_id"
-        ))
-        .await?;
+    let stmt = client.prepare_cached(&STATUS_CHANGE).await?;
     let at = super::now();
     let event = StatusEntry {
         order_id: current.id,
