@@ -4,11 +4,11 @@
 //! are orders, events are status updates through the REST API) or nchan (streams are channels,
 //! events are HTTP POSTs), with the same S, K, R and message size.
 
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use hdrhistogram::Histogram;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
@@ -37,13 +37,21 @@ pub enum Target {
         base: String,
         channels: Vec<String>,
         http: reqwest::Client,
-        seqs: Vec<std::sync::atomic::AtomicI64>,
+        seqs: Vec<AtomicI64>,
     },
 }
 
 /// When each event was sent, by its number (its tag is `t{number}`), so receivers can compute
 /// latency. Written once per event, read by every subscriber: no lock on the receiving path.
 type Sent = Arc<Vec<OnceLock<Instant>>>;
+
+/// What the subscribers tell the progress line while the run goes on.
+#[derive(Default)]
+struct Progress {
+    received: AtomicU64,
+    /// The slowest delivery since the progress line last printed: shows when a stall happened.
+    worst_us: AtomicU64,
+}
 
 /// The two fields a subscriber needs from an event, read without building the whole document.
 #[derive(Deserialize)]
@@ -77,9 +85,7 @@ impl Target {
             base: base.trim_end_matches('/').to_string(),
             channels: (0..streams).map(|k| format!("bench-{run}-{k}")).collect(),
             http: reqwest::Client::new(),
-            seqs: (0..streams)
-                .map(|_| std::sync::atomic::AtomicI64::new(0))
-                .collect(),
+            seqs: (0..streams).map(|_| AtomicI64::new(0)).collect(),
         }
     }
 
@@ -136,7 +142,7 @@ impl Target {
                 http,
                 seqs,
             } => {
-                let seq = seqs[k].fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                let seq = seqs[k].fetch_add(1, Ordering::SeqCst) + 1;
                 // The same shape and size as an order event.
                 let body = json!({"type": "order.status", "topic": format!("order:{k}"), "order_id": k.to_string(),
                                   "seq": seq, "status": "preparing", "status_display": "Preparing", "notes": tag,
@@ -158,7 +164,7 @@ impl Target {
                 orders,
                 ..
             } => api.order_seq(customer, orders[k]).await,
-            Target::Nchan { seqs, .. } => Ok(seqs[k].load(std::sync::atomic::Ordering::SeqCst)),
+            Target::Nchan { seqs, .. } => Ok(seqs[k].load(Ordering::SeqCst)),
         }
     }
 }
@@ -178,14 +184,14 @@ pub async fn run(target: Target, args: Args) -> Result<Report, Error> {
     let most = (args.duration.as_secs_f64() * f64::from(args.rate.max(1))).ceil() as usize + 1;
     let sent: Sent = Arc::new((0..most).map(|_| OnceLock::new()).collect());
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let received = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let progress = Arc::new(Progress::default());
 
     let mut readers = Vec::with_capacity(args.subscribers);
     for n in 0..args.subscribers {
         let k = n % target.streams();
         let (ws, first) = target.subscribe(k, n).await?;
-        let (sent, stopped, received) = (sent.clone(), stopped.clone(), received.clone());
-        readers.push(tokio::spawn(read(ws, k, first, sent, stopped, received)));
+        let (sent, stopped, progress) = (sent.clone(), stopped.clone(), progress.clone());
+        readers.push(tokio::spawn(read(ws, k, first, sent, stopped, progress)));
         if n % 1000 == 999 {
             eprintln!("  {} subscribers connected", n + 1);
         }
@@ -212,9 +218,10 @@ pub async fn run(target: Target, args: Args) -> Result<Report, Error> {
         published += 1;
         if published % u64::from(args.rate.max(1)) == 0 {
             eprintln!(
-                "  {:>4.0}s  published {published}  deliveries {}",
+                "  {:>4.0}s  published {published}  deliveries {}  slowest {:.1} ms",
                 started.elapsed().as_secs_f64(),
-                received.load(std::sync::atomic::Ordering::Relaxed)
+                progress.received.load(Ordering::Relaxed),
+                progress.worst_us.swap(0, Ordering::Relaxed) as f64 / 1000.0
             );
         }
     }
@@ -236,8 +243,10 @@ pub async fn run(target: Target, args: Args) -> Result<Report, Error> {
     let mut latency = histogram();
     let mut tally = Tally::default();
     for reader in readers {
-        let (k, tracker, h) = reader.await?;
-        latency.add(&h).ok();
+        let (k, tracker, latencies) = reader.await?;
+        for us in latencies {
+            latency.record(us.into()).ok();
+        }
         tally += tracker.finish(lasts[k]);
     }
     let mut report = Report::new("fanout", target.name());
@@ -262,17 +271,21 @@ pub async fn run(target: Target, args: Args) -> Result<Report, Error> {
     Ok(report)
 }
 
-/// One subscriber: records every event's seq and latency until told to stop.
+/// One subscriber: records every event's seq and latency (microseconds) until told to stop.
+///
+/// Latencies are kept as a plain list and merged into one histogram at the end: a histogram per
+/// subscriber grows its bucket array on first use, and 10,000 of them doing so at the first event
+/// stalled the generator for about half a second, which it then counted as delivery latency.
 async fn read(
     mut ws: super::api::Socket,
     k: usize,
     first: i64,
     sent: Sent,
     mut stop: tokio::sync::watch::Receiver<bool>,
-    received: Arc<std::sync::atomic::AtomicU64>,
-) -> (usize, SeqTracker, Histogram<u64>) {
+    progress: Arc<Progress>,
+) -> (usize, SeqTracker, Vec<u32>) {
     let mut tracker = SeqTracker::starting_at(first);
-    let mut latency = histogram();
+    let mut latency = Vec::new();
     loop {
         tokio::select! {
             _ = stop.changed() => break,
@@ -281,10 +294,12 @@ async fn read(
                     let now = Instant::now();
                     let Ok(Probe { seq: Some(seq), notes }) = serde_json::from_str(&text) else { continue };
                     tracker.record(seq);
-                    received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    progress.received.fetch_add(1, Ordering::Relaxed);
                     let number = notes.and_then(|t| t.strip_prefix('t')).and_then(|n| n.parse::<usize>().ok());
                     if let Some(at) = number.and_then(|n| sent.get(n)).and_then(OnceLock::get) {
-                        latency.record(now.duration_since(*at).as_micros() as u64).ok();
+                        let us = u32::try_from(now.duration_since(*at).as_micros()).unwrap_or(u32::MAX);
+                        latency.push(us);
+                        progress.worst_us.fetch_max(us.into(), Ordering::Relaxed);
                     }
                 }
                 Some(Ok(Message::Ping(p))) => { let _ = ws.send(Message::Pong(p)).await; }
