@@ -2,7 +2,8 @@
 
 usage: fanout_summary.py WORK_DIR P99_LIMIT_MS RATE...
 For each rate it reads WORK_DIR/fanout-{order-tracker,nchan}-RATE.json and prints one row per
-rate, then each target's highest deliveries per second whose p99 stayed within the limit.
+rate, then each target's highest deliveries per second whose p99 stayed within the limit, then
+the CPU each party used per published update (server, database, load generator).
 """
 import json
 import sys
@@ -49,3 +50,29 @@ for t in targets:
         print(f"- {t}: no rate tried kept p99 <= {limit:g} ms")
 if best["order-tracker"] and best["nchan"]:
     print(f"- ratio order-tracker / nchan: {best['order-tracker'][0] / best['nchan'][0]:.2f}x")
+
+print()
+print("CPU per published update, ms (each reaches 100 subscribers; nchan has no database):")
+print()
+print("| updates/s offered | order-tracker server | database | generator | together "
+      "| nchan server | generator | together |")
+print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+
+def per_update(r, row):
+    return 1000 * float(r.get(row) or 0) / max(int(r["events published"]), 1)
+
+
+for rate in rates:
+    cells = [rate]
+    for t in targets:
+        r = load(t, rate)
+        parts = ["server CPU s", "database CPU s", "generator CPU s"]
+        if t == "nchan":
+            parts.remove("database CPU s")
+        if r is None:
+            cells += [""] * (len(parts) + 1)
+            continue
+        costs = [per_update(r, row) for row in parts]
+        cells += [f"{c:.2f}" for c in costs] + [f"{sum(costs):.2f}"]
+    print("| " + " | ".join(cells) + " |")

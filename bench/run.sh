@@ -56,7 +56,8 @@ unset DATABASE_URL
 server_pid=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.3; done
 
-lg() { "$LOADGEN" --url "http://127.0.0.1:$PORT" --admin "$ADMIN" --password "$ADMIN_PASSWORD" --server-pid "$server_pid" "$@"; }
+db_pid=$(head -1 "$WORK/data/postgres/postmaster.pid")
+lg() { "$LOADGEN" --url "http://127.0.0.1:$PORT" --admin "$ADMIN" --password "$ADMIN_PASSWORD" --server-pid "$server_pid" --db-pid "$db_pid" "$@"; }
 
 {
   echo "# order-tracker benchmark results"

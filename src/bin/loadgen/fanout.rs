@@ -23,6 +23,8 @@ pub struct Args {
     pub rate: u32,
     pub duration: Duration,
     pub server_pids: Vec<u32>,
+    /// PostgreSQL's postmaster, whose CPU (with its backends') is the database's share.
+    pub db_pid: Option<u32>,
 }
 
 /// Where events go in and come out.
@@ -197,7 +199,7 @@ pub async fn run(target: Target, args: Args) -> Result<Report, Error> {
         }
     }
     let pids = args.server_pids.clone();
-    let cpu_before: f64 = pids.iter().filter_map(|p| sys::cpu_secs(*p)).sum();
+    let cpu_before = Cpu::now(&pids, args.db_pid);
 
     let started = Instant::now();
     let interval = Duration::from_secs_f64(1.0 / f64::from(args.rate.max(1)));
@@ -232,7 +234,7 @@ pub async fn run(target: Target, args: Args) -> Result<Report, Error> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let cpu_after: f64 = pids.iter().filter_map(|p| sys::cpu_secs(*p)).sum();
+    let cpu = Cpu::now(&pids, args.db_pid).since(&cpu_before);
     let rss: u64 = pids.iter().filter_map(|p| sys::rss_kib(*p)).sum();
     let _ = stop.send(true);
 
@@ -266,9 +268,38 @@ pub async fn run(target: Target, args: Args) -> Result<Report, Error> {
     report.add("out of order", tally.out_of_order);
     if !pids.is_empty() {
         report.add("server RSS MiB", format!("{:.1}", rss as f64 / 1024.0));
-        report.add("server CPU s", format!("{:.2}", cpu_after - cpu_before));
+        report.add("server CPU s", format!("{:.2}", cpu.server));
     }
+    if let Some(db) = cpu.db {
+        report.add("database CPU s", format!("{db:.2}"));
+    }
+    report.add("generator CPU s", format!("{:.2}", cpu.generator));
     Ok(report)
+}
+
+/// CPU time used so far by each party to a run, in seconds; the difference of two is a run's.
+struct Cpu {
+    server: f64,
+    db: Option<f64>,
+    generator: f64,
+}
+
+impl Cpu {
+    fn now(server_pids: &[u32], db_pid: Option<u32>) -> Self {
+        Cpu {
+            server: server_pids.iter().filter_map(|p| sys::cpu_secs(*p)).sum(),
+            db: db_pid.and_then(sys::tree_cpu_secs),
+            generator: sys::cpu_secs(std::process::id()).unwrap_or(0.0),
+        }
+    }
+
+    fn since(&self, before: &Cpu) -> Cpu {
+        Cpu {
+            server: self.server - before.server,
+            db: self.db.zip(before.db).map(|(after, before)| after - before),
+            generator: self.generator - before.generator,
+        }
+    }
 }
 
 /// One subscriber: records every event's seq and latency (microseconds) until told to stop.

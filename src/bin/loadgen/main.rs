@@ -35,6 +35,10 @@ struct Cli {
     /// Server process ids, to read their memory and CPU time from /proc.
     #[arg(long = "server-pid", global = true)]
     server_pids: Vec<u32>,
+    /// The database's main process (PostgreSQL's postmaster), to read the CPU time of it and its
+    /// backends from /proc.
+    #[arg(long = "db-pid", global = true)]
+    db_pid: Option<u32>,
     /// Also write the results here as JSON.
     #[arg(long, global = true)]
     json: Option<PathBuf>,
@@ -110,6 +114,7 @@ async fn main() -> Result<(), api::Error> {
                 rate,
                 duration: Duration::from_secs(seconds),
                 server_pids: cli.server_pids.clone(),
+                db_pid: cli.db_pid,
             };
             fanout::run(target, args).await?
         }

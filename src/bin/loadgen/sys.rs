@@ -1,5 +1,6 @@
-//! What the generator reads and sets on the machine: its file limit, the server's memory and
-//! CPU from `/proc`, and the loopback source addresses that spread its connections.
+//! What the generator reads and sets on the machine: its file limit, the memory and CPU of the
+//! server (and the CPU of the database) from `/proc`, and the loopback source addresses that
+//! spread its connections.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -39,11 +40,56 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
 
 /// User plus system CPU time `pid` has used, in seconds.
 pub fn cpu_secs(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    Some(ticks as f64 / hz)
+    let stat = Stat::read(pid)?;
+    Some(ticks_to_secs(
+        stat.ticks(STAT_UTIME)? + stat.ticks(STAT_STIME)?,
+    ))
+}
+
+/// CPU time of `pid` and of all its children, those running and those that have exited, in
+/// seconds: PostgreSQL does its work in the postmaster's children, which come and go.
+pub fn tree_cpu_secs(pid: u32) -> Option<f64> {
+    let root = Stat::read(pid)?;
+    let mut ticks = [STAT_UTIME, STAT_STIME, STAT_CUTIME, STAT_CSTIME]
+        .iter()
+        .map(|&field| root.ticks(field))
+        .sum::<Option<u64>>()?;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(child) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        if let Some(stat) = Stat::read(child).filter(|s| s.ticks(STAT_PPID) == Some(pid.into())) {
+            ticks += stat.ticks(STAT_UTIME).unwrap_or(0) + stat.ticks(STAT_STIME).unwrap_or(0);
+        }
+    }
+    Some(ticks_to_secs(ticks))
+}
+
+// Fields of /proc/PID/stat, counted from the one after the command name (proc(5) numbers them
+// from 1 including pid and name, so these are its numbers less 3).
+const STAT_PPID: usize = 1;
+const STAT_UTIME: usize = 11;
+const STAT_STIME: usize = 12;
+const STAT_CUTIME: usize = 13;
+const STAT_CSTIME: usize = 14;
+
+/// A process's /proc/PID/stat, split after the command name (which may hold spaces).
+struct Stat(Vec<String>);
+
+impl Stat {
+    fn read(pid: u32) -> Option<Self> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let fields = stat.rsplit_once(')')?.1.split_whitespace();
+        Some(Stat(fields.map(str::to_owned).collect()))
+    }
+
+    fn ticks(&self, field: usize) -> Option<u64> {
+        self.0.get(field)?.parse().ok()
+    }
+}
+
+fn ticks_to_secs(ticks: u64) -> f64 {
+    ticks as f64 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
 }
 
 #[cfg(test)]
@@ -62,5 +108,20 @@ mod tests {
         let me = std::process::id();
         assert!(rss_kib(me).unwrap() > 0);
         assert!(cpu_secs(me).is_some());
+    }
+
+    #[test]
+    fn counts_the_cpu_of_children() {
+        let me = std::process::id();
+        let before = tree_cpu_secs(me).unwrap();
+        // A child that burns CPU until it exits; its time joins ours once it is waited for.
+        let status = std::process::Command::new("sh")
+            .args(["-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done"])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let after = tree_cpu_secs(me).unwrap();
+        assert!(after - before >= 0.05, "{before} -> {after}");
+        assert!(after >= cpu_secs(me).unwrap());
     }
 }
