@@ -7,9 +7,10 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
 use super::error::ApiError;
+use crate::auth::jwt::Claims;
 use crate::db::users::{self, UserRow};
 use crate::domain::locale::Locale;
 use crate::domain::role::Role;
@@ -60,7 +61,7 @@ pub async fn authenticate(
     req: &HttpRequest,
 ) -> Result<AuthUser, ApiError> {
     const INVALID: ApiError = ApiError::Unauthorized("Invalid or expired token");
-    let claims = state.jwt.verify(token).map_err(|_| INVALID)?;
+    let claims = verified(state, req, token).ok_or(INVALID)?;
     let id = claims.user_id().ok_or(INVALID)?;
     let user = users::find_by_id(&state.pool, id).await?.ok_or(INVALID)?;
     if user.token_version != claims.ver {
@@ -78,6 +79,23 @@ pub async fn authenticate(
         token_exp: claims.exp,
     })
 }
+
+/// The claims of `token` if its signature and times check out. The answer is kept with the
+/// request, so the rate limiter, which reads the token first, and the extractor share one check.
+pub fn verified(state: &AppState, req: &HttpRequest, token: &str) -> Option<Claims> {
+    if let Some(Verified(seen, claims)) = req.extensions().get::<Verified>() {
+        if seen == token {
+            return claims.clone();
+        }
+    }
+    let claims = state.jwt.verify(token).ok();
+    req.extensions_mut()
+        .insert(Verified(token.to_owned(), claims.clone()));
+    claims
+}
+
+/// A token checked earlier in this request, and its claims if it passed.
+struct Verified(String, Option<Claims>);
 
 /// The token of an `Authorization: Bearer <token>` header.
 pub fn bearer_token(req: &HttpRequest) -> Option<&str> {

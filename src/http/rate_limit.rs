@@ -14,7 +14,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpRequest};
 
 use super::error::ApiError;
-use super::extract::bearer_token;
+use super::extract::{bearer_token, verified};
 use crate::config::RateLimitSettings;
 use crate::state::AppState;
 
@@ -70,7 +70,7 @@ impl RateLimiter {
 
     /// Whose request this is and how many such requests a window allows.
     fn key_for(&self, state: &AppState, req: &HttpRequest) -> (String, u32) {
-        let claims = bearer_token(req).and_then(|t| state.jwt.verify(t).ok());
+        let claims = bearer_token(req).and_then(|t| verified(state, req, t));
         match claims {
             Some(c) => {
                 let limit = if c.role == "admin" {

@@ -592,6 +592,12 @@ async fn rate_limits_per_member_and_admin() {
     .await;
     let (_, member) = app.customer("Member").await;
     let (_, admin) = app.staff("Admin", "admin").await;
+    // The limiter reads the token before the handler; a forged one is still refused there.
+    let forged = app
+        .get("/api/v1/orders/active", &format!("{member}x"))
+        .await;
+    assert_eq!(forged.status, 401);
+    assert_eq!(forged.body["status"], "error");
     for i in 1..=60 {
         let res = app.get("/api/v1/orders/active", &member).await;
         assert_eq!(res.status, 200, "request {i}");
