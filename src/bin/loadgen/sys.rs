@@ -42,7 +42,7 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
 pub fn cpu_secs(pid: u32) -> Option<f64> {
     let stat = Stat::read(pid)?;
     Some(ticks_to_secs(
-        stat.ticks(STAT_UTIME)? + stat.ticks(STAT_STIME)?,
+        stat.number(STAT_UTIME)? + stat.number(STAT_STIME)?,
     ))
 }
 
@@ -52,14 +52,14 @@ pub fn tree_cpu_secs(pid: u32) -> Option<f64> {
     let root = Stat::read(pid)?;
     let mut ticks = [STAT_UTIME, STAT_STIME, STAT_CUTIME, STAT_CSTIME]
         .iter()
-        .map(|&field| root.ticks(field))
+        .map(|&field| root.number(field))
         .sum::<Option<u64>>()?;
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let Some(child) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
             continue;
         };
-        if let Some(stat) = Stat::read(child).filter(|s| s.ticks(STAT_PPID) == Some(pid.into())) {
-            ticks += stat.ticks(STAT_UTIME).unwrap_or(0) + stat.ticks(STAT_STIME).unwrap_or(0);
+        if let Some(stat) = Stat::read(child).filter(|s| s.number(STAT_PPID) == Some(pid.into())) {
+            ticks += stat.number(STAT_UTIME).unwrap_or(0) + stat.number(STAT_STIME).unwrap_or(0);
         }
     }
     Some(ticks_to_secs(ticks))
@@ -83,7 +83,8 @@ impl Stat {
         Some(Stat(fields.map(str::to_owned).collect()))
     }
 
-    fn ticks(&self, field: usize) -> Option<u64> {
+    /// A numeric field: a pid, or a CPU time in clock ticks.
+    fn number(&self, field: usize) -> Option<u64> {
         self.0.get(field)?.parse().ok()
     }
 }
