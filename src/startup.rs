@@ -13,7 +13,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::web;
 
 use crate::actors::pg_listener::{PgListener, StopListening};
-use crate::actors::registry::{CloseAll, Registry};
+use crate::actors::registries::Registries;
 use crate::actors::retention::Retention;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::throttle::LoginThrottle;
@@ -60,7 +60,7 @@ pub async fn connect_database(
 pub struct Application {
     port: u16,
     server: Server,
-    registry: Addr<Registry>,
+    registries: Registries,
     pg_listener: Addr<PgListener>,
     /// Pool connections and order actors (`db::thread`); stopped before the embedded database.
     database_thread: Arbiter,
@@ -79,8 +79,8 @@ impl Application {
         );
         let secret = kept_secret(&settings.auth.jwt_secret, &settings, "jwt_secret")?;
         let totp_key = kept_secret(&settings.auth.totp_key, &settings, "totp_key")?;
-        let registry = Registry::default().start();
-        let pg_listener = PgListener::new(pg_config, pool.clone(), registry.clone()).start();
+        let registries = Registries::default();
+        let pg_listener = PgListener::new(pg_config, pool.clone(), registries.clone()).start();
         Retention::new(pool.clone(), settings.notifications.clone()).start();
 
         let auth = &settings.auth;
@@ -98,7 +98,7 @@ impl Application {
                 auth.login_free_failures,
                 Duration::from_secs(auth.login_max_delay_secs),
             ),
-            registry: registry.clone(),
+            registries: registries.clone(),
             database_thread: database_thread.handle(),
             orders: Default::default(),
             warehouses: Default::default(),
@@ -113,7 +113,7 @@ impl Application {
         Ok(Application {
             port,
             server,
-            registry,
+            registries,
             pg_listener,
             database_thread,
             embedded,
@@ -128,7 +128,7 @@ impl Application {
     pub fn stopper(&self) -> Stopper {
         Stopper {
             server: self.server.handle(),
-            registry: self.registry.clone(),
+            registries: self.registries.clone(),
             pg_listener: self.pg_listener.clone(),
         }
     }
@@ -160,7 +160,7 @@ impl Application {
 #[derive(Clone)]
 pub struct Stopper {
     server: ServerHandle,
-    registry: Addr<Registry>,
+    registries: Registries,
     /// Stopped before the embedded database, so its going away is not reported as a failure.
     pg_listener: Addr<PgListener>,
 }
@@ -168,10 +168,8 @@ pub struct Stopper {
 impl Stopper {
     /// Sockets get a close frame, in-flight requests finish, then the server stops.
     pub async fn stop(&self) {
-        if let Ok(sockets) = self.registry.send(CloseAll).await {
-            if sockets > 0 {
-                tokio::time::sleep(CLOSE_FRAME_GRACE).await;
-            }
+        if self.registries.close_all().await > 0 {
+            tokio::time::sleep(CLOSE_FRAME_GRACE).await;
         }
         self.server.stop(true).await;
         let _ = self.pg_listener.send(StopListening).await;

@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use actix::{Addr, ArbiterHandle};
+use actix::ArbiterHandle;
 use deadpool_postgres::Pool;
 
 use crate::actors::directory::Directory;
 use crate::actors::order::OrderActor;
-use crate::actors::registry::Registry;
+use crate::actors::registries::Registries;
 use crate::actors::warehouse::WarehouseActor;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::throttle::LoginThrottle;
@@ -27,8 +27,8 @@ pub struct AppState {
     pub rate_limiter: RateLimiter,
     /// Per-account and per-address failed-login delays.
     pub login_throttle: LoginThrottle,
-    /// Routes committed events to subscribed sockets.
-    pub registry: Addr<Registry>,
+    /// Routes committed events to subscribed sockets, through each worker thread's registry.
+    pub registries: Registries,
     /// Where pool connections live and order and warehouse actors run (`db::thread`).
     pub database_thread: ArbiterHandle,
     /// The live order actors, so one order's changes are serialized on this node.

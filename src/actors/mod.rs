@@ -1,11 +1,13 @@
-//! The actors: a `Registry` that routes committed events to sockets, a `PgListener` that hears
-//! them from PostgreSQL, an `OrderActor` per order being changed, and a `SocketActor` per
+//! The actors: a `Registry` per worker thread that routes committed events to its sockets
+//! (`registries` reaches them all), a `PgListener` that hears them from PostgreSQL, an `OrderActor` per order being changed, and a `SocketActor` per
 //! WebSocket connection, and a `WarehouseActor` per warehouse whose stock is changing.
 
+pub mod delivery;
 pub mod directory;
 pub mod order;
 pub mod outbound;
 pub mod pg_listener;
+pub mod registries;
 pub mod registry;
 pub mod retention;
 pub mod socket;

@@ -2,18 +2,18 @@
 //!
 //! NOTIFY delivers only committed events, in commit order, to every node, so this one path
 //! serves a single process and many processes alike. Notifications sent while the connection is
-//! down are gone; after each reconnect the registry has every socket catch up from its last seq.
+//! down are gone; after each reconnect the registries have every socket catch up from its last seq.
 
 use std::time::Duration;
 
-use actix::{Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, WrapFuture};
+use actix::{Actor, ActorContext, ActorFutureExt, AsyncContext, Context, WrapFuture};
 use deadpool_postgres::Pool;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, NoTls, Notification};
 
-use super::registry::{Publish, Registry, ResyncAll};
+use super::registries::Registries;
 use crate::db;
 use crate::domain::topic::Topic;
 use crate::events::{self, Encoded};
@@ -26,15 +26,15 @@ pub struct PgListener {
     config: tokio_postgres::Config,
     /// To load events whose NOTIFY carried only a reference.
     pool: Pool,
-    registry: Addr<Registry>,
+    registries: Registries,
 }
 
 impl PgListener {
-    pub fn new(config: tokio_postgres::Config, pool: Pool, registry: Addr<Registry>) -> Self {
+    pub fn new(config: tokio_postgres::Config, pool: Pool, registries: Registries) -> Self {
         PgListener {
             config,
             pool,
-            registry,
+            registries,
         }
     }
 }
@@ -43,13 +43,13 @@ impl Actor for PgListener {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let (config, pool, registry) = (
+        let (config, pool, registries) = (
             self.config.clone(),
             self.pool.clone(),
-            self.registry.clone(),
+            self.registries.clone(),
         );
         ctx.spawn(
-            listen_forever(config, pool, registry)
+            listen_forever(config, pool, registries)
                 .into_actor(self)
                 .map(|_, _, ctx| ctx.stop()),
         );
@@ -69,10 +69,10 @@ impl actix::Handler<StopListening> for PgListener {
     }
 }
 
-async fn listen_forever(config: tokio_postgres::Config, pool: Pool, registry: Addr<Registry>) {
+async fn listen_forever(config: tokio_postgres::Config, pool: Pool, registries: Registries) {
     let mut retry = FIRST_RETRY;
     loop {
-        match listen_once(&config, &pool, &registry).await {
+        match listen_once(&config, &pool, &registries).await {
             Ok(()) => {
                 tracing::warn!("event listener connection closed; reconnecting");
                 retry = FIRST_RETRY;
@@ -90,7 +90,7 @@ async fn listen_forever(config: tokio_postgres::Config, pool: Pool, registry: Ad
 async fn listen_once(
     config: &tokio_postgres::Config,
     pool: &Pool,
-    registry: &Addr<Registry>,
+    registries: &Registries,
 ) -> Result<(), tokio_postgres::Error> {
     let (client, mut connection) = config.connect(NoTls).await?;
     let (tx, mut rx) = mpsc::unbounded_channel::<Notification>();
@@ -117,10 +117,10 @@ async fn listen_once(
         .await?;
     tracing::info!("listening for events");
     // Anything committed while we were not listening is caught up from the database.
-    registry.do_send(ResyncAll);
+    registries.resync_all();
     while let Some(notification) = rx.recv().await {
         if let Some(event) = decode(pool, notification.payload()).await {
-            registry.do_send(Publish(event));
+            registries.publish(event);
         }
     }
     drop(client);

@@ -1,12 +1,14 @@
 //! One actor per WebSocket connection (one user session).
 //!
-//! It owns the connection's subscriptions and, per topic, the last seq it sent, so the client
-//! gets every event once and in order: stored events first (a snapshot, or everything after
-//! `since`), live ones after, duplicates dropped and gaps filled from the database. Frames to
-//! the client leave in the order the actor produced them (`outbound`); a client too slow to take
-//! them is closed with 1013.
+//! It opens the connection's subscriptions and sees that the client gets every event once and
+//! in order: stored events first (a snapshot, or everything after `since`), live ones after,
+//! duplicates dropped and gaps filled from the database. Live events in order go out from the
+//! thread's registry through the delivery state it shares with this actor (`delivery`); the
+//! actor gets the rest. Frames leave in the order they were produced (`outbound`); a client too
+//! slow to take them is closed with 1013.
 
-use std::collections::{BTreeMap, HashMap};
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -20,8 +22,9 @@ use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::delivery::{Delivery, Offer, SharedDelivery, Subscription};
 use super::outbound::{Frame, Outbound, Refused};
-use super::registry::{Connect, Disconnect, Subscribe, Unsubscribe};
+use super::registry::{Link, Registry};
 use crate::access::visible_order;
 use crate::db::{self, DbError};
 use crate::domain::topic::Topic;
@@ -39,31 +42,20 @@ pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
 pub type SocketId = u64;
 static NEXT_SOCKET_ID: AtomicU64 = AtomicU64::new(1);
 
-/// One topic's delivery state.
-struct Subscription {
-    /// The seq of the last event sent to the client (-1 before the snapshot).
-    last_seq: i64,
-    /// A query for stored events is running; live events wait in `pending` meanwhile.
-    catching_up: bool,
-    pending: BTreeMap<i64, Encoded>,
-    /// `pending` overflowed during a catch-up: read the database again afterwards.
-    overflowed: bool,
-}
-
 pub struct SocketActor {
     id: SocketId,
     user: AuthUser,
     state: web::Data<AppState>,
-    /// Frames to the client, in order; a client that lets too many wait is closed (1013).
-    outbound: Outbound,
-    subscriptions: HashMap<Topic, Subscription>,
+    /// Frames to the client and the last seq sent per topic, shared with the registry.
+    delivery: SharedDelivery,
+    /// The registry of this socket's thread.
+    registry: Rc<RefCell<Registry>>,
     /// Subscriptions authorized at the handshake, opened once the actor runs.
     initial: Vec<(Topic, Option<i64>)>,
     /// Any frame from the client proves it alive; silence for two heartbeats closes the socket.
     last_heard: Instant,
     /// Start of the current minute and the client frames in it (`ws.messages_per_minute`).
     inbound_window: (Instant, u32),
-    closing: bool,
 }
 
 impl SocketActor {
@@ -84,18 +76,19 @@ impl SocketActor {
             .aggregate_continuations()
             .max_continuation_size(max);
         let outbound = Outbound::new(session, state.settings.ws.outbound_queue);
+        let delivery = Delivery::new(outbound, state.metrics.events_delivered.clone());
+        let registry = state.registries.local();
         SocketActor::create(|ctx| {
             ctx.add_stream(stream);
             SocketActor {
                 id: NEXT_SOCKET_ID.fetch_add(1, Ordering::Relaxed),
                 user,
                 state,
-                outbound,
-                subscriptions: HashMap::new(),
+                delivery,
+                registry,
                 initial,
                 last_heard: Instant::now(),
                 inbound_window: (Instant::now(), 0),
-                closing: false,
             }
         });
         Ok(response)
@@ -103,17 +96,21 @@ impl SocketActor {
 
     /// Sends a frame after those already waiting; too many waiting means a client too slow.
     fn push(&mut self, frame: Frame, ctx: &mut Context<Self>) {
-        if self.closing {
-            return;
+        let sent = self.delivery.borrow_mut().send(frame);
+        if let Err(refused) = sent {
+            self.refused(refused, ctx);
         }
-        match self.outbound.send(frame) {
-            Ok(()) => {}
-            Err(Refused::Full) => self.close(
+    }
+
+    /// The client did not take a frame.
+    fn refused(&mut self, refused: Refused, ctx: &mut Context<Self>) {
+        match refused {
+            Refused::Full => self.close(
                 CloseCode::Again,
                 "client too slow; reconnect with since",
                 ctx,
             ),
-            Err(Refused::Closed) => ctx.stop(),
+            Refused::Closed => ctx.stop(),
         }
     }
 
@@ -125,47 +122,32 @@ impl SocketActor {
         self.send_json(json!({"type": "error", "message": message}), ctx);
     }
 
-    fn send_event(&mut self, event: Encoded, ctx: &mut Context<Self>) {
-        self.state.metrics.events_delivered.inc();
-        self.push(Frame::Text(event.json), ctx);
-    }
-
     /// Sends a close frame after the frames already waiting (a client too slow for them gets
     /// it instead of them), then stops.
     fn close(&mut self, code: CloseCode, description: &str, ctx: &mut Context<Self>) {
-        if self.closing {
-            return;
-        }
-        self.closing = true;
         let reason = CloseReason {
             code,
             description: Some(description.to_string()),
         };
-        self.outbound.close(reason, code == CloseCode::Again);
-        ctx.stop();
+        let first = self
+            .delivery
+            .borrow_mut()
+            .close(reason, code == CloseCode::Again);
+        if first {
+            ctx.stop();
+        }
     }
 
     /// Registers with the registry, then reads the snapshot (no `since`) or the stored events
     /// after `since`. Live events arriving meanwhile wait, so nothing slips between the two.
     fn subscribe(&mut self, topic: Topic, since: Option<i64>, ctx: &mut Context<Self>) {
-        self.subscriptions.insert(
-            topic,
-            Subscription {
-                last_seq: since.unwrap_or(-1),
-                catching_up: true,
-                pending: BTreeMap::new(),
-                overflowed: false,
-            },
-        );
-        let registry = self.state.registry.clone();
+        self.delivery
+            .borrow_mut()
+            .subscriptions
+            .insert(topic, Subscription::starting(since));
+        self.registry.borrow_mut().subscribe(self.id, topic);
         let pool = self.state.pool.clone();
-        let message = Subscribe {
-            socket: self.id,
-            topic,
-            addr: ctx.address(),
-        };
         let fetch = async move {
-            registry.send(message).await?;
             Ok(match since {
                 Some(after) => db::events::after(&pool, topic, after, CATCH_UP_BATCH).await?,
                 None => db::events::snapshot(&pool, topic)
@@ -177,22 +159,38 @@ impl SocketActor {
         self.run_fetch(topic, fetch, ctx);
     }
 
+    /// Stops following `topic`; false if it was not followed.
+    fn unsubscribe(&mut self, topic: Topic) -> bool {
+        let followed = self
+            .delivery
+            .borrow_mut()
+            .subscriptions
+            .remove(&topic)
+            .is_some();
+        if followed {
+            self.registry.borrow_mut().unsubscribe(self.id, topic);
+        }
+        followed
+    }
+
     fn catch_up(&mut self, topic: Topic, ctx: &mut Context<Self>) {
-        let Some(sub) = self.subscriptions.get_mut(&topic) else {
-            return;
+        let after = {
+            let mut delivery = self.delivery.borrow_mut();
+            let Some(sub) = delivery.subscriptions.get_mut(&topic) else {
+                return;
+            };
+            sub.catching_up = true;
+            sub.last_seq.max(0)
         };
-        sub.catching_up = true;
-        let after = sub.last_seq.max(0);
         let pool = self.state.pool.clone();
-        let fetch =
-            async move { Ok(db::events::after(&pool, topic, after, CATCH_UP_BATCH).await?) };
+        let fetch = async move { db::events::after(&pool, topic, after, CATCH_UP_BATCH).await };
         self.run_fetch(topic, fetch, ctx);
     }
 
     fn run_fetch(
         &mut self,
         topic: Topic,
-        fetch: impl std::future::Future<Output = Result<Vec<Encoded>, FetchError>> + 'static,
+        fetch: impl std::future::Future<Output = Result<Vec<Encoded>, DbError>> + 'static,
         ctx: &mut Context<Self>,
     ) {
         ctx.spawn(
@@ -211,55 +209,60 @@ impl SocketActor {
 
     fn on_fetched(&mut self, topic: Topic, events: Vec<Encoded>, ctx: &mut Context<Self>) {
         let full = events.len() as i64 >= CATCH_UP_BATCH;
-        for event in events {
-            self.deliver_in_order(topic, event, ctx);
-        }
-        let Some(sub) = self.subscriptions.get_mut(&topic) else {
-            return;
-        };
-        if full || std::mem::take(&mut sub.overflowed) {
-            return self.catch_up(topic, ctx);
-        }
-        sub.catching_up = false;
-        let pending = std::mem::take(&mut sub.pending);
-        for (_, event) in pending {
-            self.on_live(topic, event, ctx);
-        }
-    }
-
-    /// Sends `event` if it is newer than the last one sent; older ones are duplicates.
-    fn deliver_in_order(&mut self, topic: Topic, event: Encoded, ctx: &mut Context<Self>) {
-        let Some(sub) = self.subscriptions.get_mut(&topic) else {
-            return;
-        };
-        if event.seq > sub.last_seq {
-            sub.last_seq = event.seq;
-            self.send_event(event, ctx);
-        }
-    }
-
-    fn on_live(&mut self, topic: Topic, event: Encoded, ctx: &mut Context<Self>) {
-        let queue_limit = self.state.settings.ws.outbound_queue;
-        let Some(sub) = self.subscriptions.get_mut(&topic) else {
-            return;
-        };
-        if sub.catching_up {
-            if sub.pending.len() < queue_limit {
-                sub.pending.insert(event.seq, event);
-            } else {
-                sub.overflowed = true;
+        for event in &events {
+            let sent = self.delivery.borrow_mut().send_stored(event);
+            if let Err(refused) = sent {
+                return self.refused(refused, ctx);
             }
-            return;
         }
-        if event.seq <= sub.last_seq {
-            return;
+        let pending = {
+            let mut delivery = self.delivery.borrow_mut();
+            let Some(sub) = delivery.subscriptions.get_mut(&topic) else {
+                return;
+            };
+            if !full && !std::mem::take(&mut sub.overflowed) {
+                sub.catching_up = false;
+                Some(std::mem::take(&mut sub.pending))
+            } else {
+                None
+            }
+        };
+        match pending {
+            Some(pending) => pending
+                .into_values()
+                .for_each(|event| self.on_live(event, ctx)),
+            None => self.catch_up(topic, ctx),
         }
-        if event.seq == sub.last_seq + 1 {
-            return self.deliver_in_order(topic, event, ctx);
+    }
+
+    /// A live event: out at once if it is the next of its topic (as the registry would have
+    /// sent it), held while a catch-up runs, or the start of a catch-up if events are missing.
+    fn on_live(&mut self, event: Encoded, ctx: &mut Context<Self>) {
+        let offer = self.delivery.borrow_mut().offer(&event);
+        match offer {
+            Offer::Sent | Offer::Dropped => {}
+            Offer::Refused(refused) => self.refused(refused, ctx),
+            Offer::ForActor => {
+                let topic = event.topic;
+                let queue_limit = self.state.settings.ws.outbound_queue;
+                let mut delivery = self.delivery.borrow_mut();
+                let Some(sub) = delivery.subscriptions.get_mut(&topic) else {
+                    return;
+                };
+                if sub.catching_up {
+                    if sub.pending.len() < queue_limit {
+                        sub.pending.insert(event.seq, event);
+                    } else {
+                        sub.overflowed = true;
+                    }
+                    return;
+                }
+                // A gap: something was missed (a listener reconnect); read it from the database.
+                sub.pending.insert(event.seq, event);
+                drop(delivery);
+                self.catch_up(topic, ctx);
+            }
         }
-        // A gap: something was missed (a listener reconnect); read it from the database.
-        sub.pending.insert(event.seq, event);
-        self.catch_up(topic, ctx);
     }
 
     /// Counts a client frame; true once the socket sent more than its minute allows.
@@ -284,11 +287,7 @@ impl SocketActor {
         match frame {
             ClientFrame::Ping => self.send_json(json!({"type": "pong"}), ctx),
             ClientFrame::Unsubscribe { topic } => match Topic::parse(&topic) {
-                Some(topic) if self.subscriptions.remove(&topic).is_some() => {
-                    self.state.registry.do_send(Unsubscribe {
-                        socket: self.id,
-                        topic,
-                    });
+                Some(topic) if self.unsubscribe(topic) => {
                     self.send_json(json!({"type": "unsubscribed", "topic": topic}), ctx);
                 }
                 _ => self.send_error("not subscribed to that topic", ctx),
@@ -331,15 +330,6 @@ pub async fn authorize(state: &AppState, user: &AuthUser, topic: Topic) -> Resul
     }
 }
 
-/// Why stored events could not be read for a subscriber.
-#[derive(Debug, thiserror::Error)]
-enum FetchError {
-    #[error(transparent)]
-    Db(#[from] DbError),
-    #[error("registry unavailable: {0}")]
-    Registry(#[from] actix::MailboxError),
-}
-
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 enum ClientFrame {
@@ -353,10 +343,11 @@ impl Actor for SocketActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.state.metrics.open_sockets.inc();
-        self.state.registry.do_send(Connect {
-            socket: self.id,
+        let link = Link {
             addr: ctx.address(),
-        });
+            delivery: self.delivery.clone(),
+        };
+        self.registry.borrow_mut().connect(self.id, link);
         let heartbeat = Duration::from_secs(self.state.settings.ws.heartbeat_secs);
         ctx.run_interval(heartbeat, move |act, ctx| {
             if act.last_heard.elapsed() > heartbeat * 2 {
@@ -376,7 +367,7 @@ impl Actor for SocketActor {
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         self.state.metrics.open_sockets.dec();
-        self.state.registry.do_send(Disconnect { socket: self.id });
+        self.registry.borrow_mut().disconnect(self.id);
     }
 }
 
@@ -416,7 +407,20 @@ impl Handler<Deliver> for SocketActor {
     type Result = ();
 
     fn handle(&mut self, Deliver(event): Deliver, ctx: &mut Context<Self>) {
-        self.on_live(event.topic, event, ctx);
+        self.on_live(event, ctx);
+    }
+}
+
+/// The registry's frame was refused: the client is too slow, or gone.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Undeliverable(pub Refused);
+
+impl Handler<Undeliverable> for SocketActor {
+    type Result = ();
+
+    fn handle(&mut self, Undeliverable(refused): Undeliverable, ctx: &mut Context<Self>) {
+        self.refused(refused, ctx);
     }
 }
 
@@ -430,6 +434,8 @@ impl Handler<Resync> for SocketActor {
 
     fn handle(&mut self, _: Resync, ctx: &mut Context<Self>) {
         let idle: Vec<Topic> = self
+            .delivery
+            .borrow()
             .subscriptions
             .iter()
             .filter(|(_, s)| !s.catching_up)

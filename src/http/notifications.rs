@@ -9,7 +9,6 @@ use super::envelope;
 use super::error::ApiError;
 use super::extract::AuthUser;
 use super::pagination::PageQuery;
-use crate::actors::registry::HasSubscribers;
 use crate::db::notifications::{self, ListFilter, MarkRead, NotificationRow};
 use crate::domain::notification::SendRequest;
 use crate::domain::topic::Topic;
@@ -59,9 +58,9 @@ async fn send(
         .await?
         .ok_or(ApiError::NotFound("User"))?;
     let online = state
-        .registry
-        .send(HasSubscribers(Topic::User(request.user_id)))
-        .await?;
+        .registries
+        .has_subscribers(Topic::User(request.user_id))
+        .await;
     let mut data =
         serde_json::to_value(NotificationView::from(&stored)).map_err(ApiError::internal)?;
     data["user_id"] = json!(request.user_id);

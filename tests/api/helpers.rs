@@ -331,10 +331,11 @@ pub async fn ws_connect(
         .map(|(ws, _)| ws)
 }
 
-/// The next JSON message, skipping pings; panics after `WAIT`.
+/// The next JSON message, skipping pings; panics after `WAIT` (pings do not extend it).
 pub async fn next_json(ws: &mut Ws) -> Value {
+    let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let msg = tokio::time::timeout(WAIT, ws.next())
+        let msg = tokio::time::timeout_at(deadline, ws.next())
             .await
             .expect("a message within the wait")
             .expect("the socket is open")
@@ -349,8 +350,9 @@ pub async fn next_json(ws: &mut Ws) -> Value {
 
 /// The close frame the server sends next (text messages before it are skipped).
 pub async fn next_close(ws: &mut Ws) -> Option<CloseFrame> {
+    let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        match tokio::time::timeout(WAIT, ws.next())
+        match tokio::time::timeout_at(deadline, ws.next())
             .await
             .expect("a close within the wait")
         {

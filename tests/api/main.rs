@@ -8,6 +8,7 @@ mod bad_input;
 mod commerce;
 mod concurrency;
 mod embedded;
+mod fanout;
 mod listener_restart;
 mod multi_instance;
 mod notifications;
