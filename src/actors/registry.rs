@@ -1,113 +1,80 @@
-//! One worker thread's registry: which of its sockets listen to which topic, and the fan-out of
-//! committed events to them.
+//! One worker thread's registry actor: routes committed events to the subscribed sockets of its
+//! thread.
 //!
-//! Every worker thread has its own (`registries`), holding only the sockets of that thread, so
-//! it reaches their delivery state directly: an event in order is written to each subscriber
-//! here, without a message per subscriber. Events arrive in commit order and leave in that
-//! order; their bytes are shared, never re-serialized per subscriber.
+//! Every HTTP worker thread that runs sockets has one (`registries`), so an event crosses
+//! threads once per thread, not once per subscriber. Its messages come from other threads (the
+//! listener, a request asking whether a user is online, the shutdown) and are handled in the
+//! order sent; the table it routes by is shared with the thread's sockets (`subscribers`).
 
-use std::collections::{HashMap, HashSet};
+use actix::{Actor, Context, Handler, Message};
 
-use actix::Addr;
-
-use super::delivery::{Offer, SharedDelivery};
-use super::socket::{Deliver, Resync, ServerClosing, SocketActor, SocketId, Undeliverable};
+use super::subscribers::SharedSubscribers;
 use crate::domain::topic::Topic;
 use crate::events::Encoded;
 
-/// How the registry reaches one socket.
-#[derive(Clone)]
-pub struct Link {
-    /// For what only the actor can do: catch up, close, stop.
-    pub addr: Addr<SocketActor>,
-    /// For events that can go straight out.
-    pub delivery: SharedDelivery,
-}
-
-#[derive(Default)]
 pub struct Registry {
-    /// Subscribers of each topic; a topic with none is removed.
-    topics: HashMap<Topic, HashMap<SocketId, Link>>,
-    /// Each socket's topics, so a disconnect cleans up without scanning every topic; a socket
-    /// with none is here too, so it hears `resync_all` and `close_all`.
-    sockets: HashMap<SocketId, (Link, HashSet<Topic>)>,
+    /// This thread's sockets by topic; they join and leave it themselves.
+    subscribers: SharedSubscribers,
 }
 
 impl Registry {
-    /// A socket opened.
-    pub fn connect(&mut self, socket: SocketId, link: Link) {
-        self.sockets.insert(socket, (link, HashSet::new()));
+    pub fn new(subscribers: SharedSubscribers) -> Self {
+        Registry { subscribers }
     }
+}
 
-    /// Adds a connected socket to a topic; every event published from now on reaches it.
-    pub fn subscribe(&mut self, socket: SocketId, topic: Topic) {
-        let Some((link, topics)) = self.sockets.get_mut(&socket) else {
-            return;
-        };
-        topics.insert(topic);
-        self.topics
-            .entry(topic)
-            .or_default()
-            .insert(socket, link.clone());
+impl Actor for Registry {
+    type Context = Context<Self>;
+}
+
+/// A committed event, from the listener.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Publish(pub Encoded);
+
+impl Handler<Publish> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, Publish(event): Publish, _: &mut Context<Self>) {
+        self.subscribers.borrow().publish(&event);
     }
+}
 
-    pub fn unsubscribe(&mut self, socket: SocketId, topic: Topic) {
-        self.drop_subscription(socket, topic);
-        if let Some((_, topics)) = self.sockets.get_mut(&socket) {
-            topics.remove(&topic);
-        }
+/// Whether any socket of this thread follows `topic` (a user being online).
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct HasSubscribers(pub Topic);
+
+impl Handler<HasSubscribers> for Registry {
+    type Result = bool;
+
+    fn handle(&mut self, HasSubscribers(topic): HasSubscribers, _: &mut Context<Self>) -> bool {
+        self.subscribers.borrow().has_subscribers(topic)
     }
+}
 
-    /// A socket is gone: forget all its subscriptions.
-    pub fn disconnect(&mut self, socket: SocketId) {
-        if let Some((_, topics)) = self.sockets.remove(&socket) {
-            for topic in topics {
-                self.drop_subscription(socket, topic);
-            }
-        }
+/// The listener reconnected: events may have been missed, so every socket catches up.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ResyncAll;
+
+impl Handler<ResyncAll> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, _: ResyncAll, _: &mut Context<Self>) {
+        self.subscribers.borrow().resync_all();
     }
+}
 
-    /// A committed event, from the listener.
-    pub fn publish(&self, event: &Encoded) {
-        let Some(subscribers) = self.topics.get(&event.topic) else {
-            return;
-        };
-        for link in subscribers.values() {
-            let offer = link.delivery.borrow_mut().offer(event);
-            match offer {
-                Offer::Sent | Offer::Dropped => {}
-                Offer::ForActor => link.addr.do_send(Deliver(event.clone())),
-                Offer::Refused(refused) => link.addr.do_send(Undeliverable(refused)),
-            }
-        }
-    }
+/// The server is shutting down: every socket gets a close frame. Answered with how many.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct CloseAll;
 
-    /// Whether any socket here follows `topic` (a user being online).
-    pub fn has_subscribers(&self, topic: Topic) -> bool {
-        self.topics.contains_key(&topic)
-    }
+impl Handler<CloseAll> for Registry {
+    type Result = usize;
 
-    /// Events may have been missed: every socket catches up from the database.
-    pub fn resync_all(&self) {
-        for (link, _) in self.sockets.values() {
-            link.addr.do_send(Resync);
-        }
-    }
-
-    /// The server is shutting down: every socket gets a close frame. Returns how many.
-    pub fn close_all(&self) -> usize {
-        for (link, _) in self.sockets.values() {
-            link.addr.do_send(ServerClosing);
-        }
-        self.sockets.len()
-    }
-
-    fn drop_subscription(&mut self, socket: SocketId, topic: Topic) {
-        if let Some(subscribers) = self.topics.get_mut(&topic) {
-            subscribers.remove(&socket);
-            if subscribers.is_empty() {
-                self.topics.remove(&topic);
-            }
-        }
+    fn handle(&mut self, _: CloseAll, _: &mut Context<Self>) -> usize {
+        self.subscribers.borrow().close_all()
     }
 }

@@ -7,8 +7,6 @@
 //! actor gets the rest. Frames leave in the order they were produced (`outbound`); a client too
 //! slow to take them is closed with 1013.
 
-use std::cell::RefCell;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -24,7 +22,7 @@ use serde_json::json;
 
 use super::delivery::{Delivery, Offer, SharedDelivery, Subscription};
 use super::outbound::{Frame, Outbound, Refused};
-use super::registry::{Link, Registry};
+use super::subscribers::{Link, SharedSubscribers};
 use crate::access::visible_order;
 use crate::db::{self, DbError};
 use crate::domain::topic::Topic;
@@ -48,8 +46,8 @@ pub struct SocketActor {
     state: web::Data<AppState>,
     /// Frames to the client and the last seq sent per topic, shared with the registry.
     delivery: SharedDelivery,
-    /// The registry of this socket's thread.
-    registry: Rc<RefCell<Registry>>,
+    /// The subscriber table of this socket's thread, which its registry routes events by.
+    subscribers: SharedSubscribers,
     /// Subscriptions authorized at the handshake, opened once the actor runs.
     initial: Vec<(Topic, Option<i64>)>,
     /// Any frame from the client proves it alive; silence for two heartbeats closes the socket.
@@ -77,7 +75,7 @@ impl SocketActor {
             .max_continuation_size(max);
         let outbound = Outbound::new(session, state.settings.ws.outbound_queue);
         let delivery = Delivery::new(outbound, state.metrics.events_delivered.clone());
-        let registry = state.registries.local();
+        let subscribers = state.registries.local();
         SocketActor::create(|ctx| {
             ctx.add_stream(stream);
             SocketActor {
@@ -85,7 +83,7 @@ impl SocketActor {
                 user,
                 state,
                 delivery,
-                registry,
+                subscribers,
                 initial,
                 last_heard: Instant::now(),
                 inbound_window: (Instant::now(), 0),
@@ -138,14 +136,14 @@ impl SocketActor {
         }
     }
 
-    /// Registers with the registry, then reads the snapshot (no `since`) or the stored events
+    /// Joins the thread's subscriber table, then reads the snapshot (no `since`) or the stored events
     /// after `since`. Live events arriving meanwhile wait, so nothing slips between the two.
     fn subscribe(&mut self, topic: Topic, since: Option<i64>, ctx: &mut Context<Self>) {
         self.delivery
             .borrow_mut()
             .subscriptions
             .insert(topic, Subscription::starting(since));
-        self.registry.borrow_mut().subscribe(self.id, topic);
+        self.subscribers.borrow_mut().subscribe(self.id, topic);
         let pool = self.state.pool.clone();
         let fetch = async move {
             Ok(match since {
@@ -168,7 +166,7 @@ impl SocketActor {
             .remove(&topic)
             .is_some();
         if followed {
-            self.registry.borrow_mut().unsubscribe(self.id, topic);
+            self.subscribers.borrow_mut().unsubscribe(self.id, topic);
         }
         followed
     }
@@ -347,7 +345,7 @@ impl Actor for SocketActor {
             addr: ctx.address(),
             delivery: self.delivery.clone(),
         };
-        self.registry.borrow_mut().connect(self.id, link);
+        self.subscribers.borrow_mut().connect(self.id, link);
         let heartbeat = Duration::from_secs(self.state.settings.ws.heartbeat_secs);
         ctx.run_interval(heartbeat, move |act, ctx| {
             if act.last_heard.elapsed() > heartbeat * 2 {
@@ -367,7 +365,7 @@ impl Actor for SocketActor {
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         self.state.metrics.open_sockets.dec();
-        self.registry.borrow_mut().disconnect(self.id);
+        self.subscribers.borrow_mut().disconnect(self.id);
     }
 }
 
