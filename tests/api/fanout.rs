@@ -3,7 +3,6 @@
 //! they join while events are flowing, and a user online on any thread counts as online.
 
 use futures_util::future::join_all;
-use serde_json::json;
 
 use crate::helpers::*;
 
@@ -67,13 +66,7 @@ async fn sockets_joining_mid_stream_miss_nothing() {
 
     let sends = async {
         for batch in 0..SENT / 20 {
-            let posts = (0..20).map(|i| {
-                app.post(
-                    "/api/notifications/send",
-                    Some(&admin),
-                    json!({"user_id": id, "message": format!("#{batch}-{i}")}),
-                )
-            });
+            let posts = (0..20).map(|i| app.notify(&admin, id, format!("#{batch}-{i}")));
             assert!(join_all(posts).await.iter().all(|a| a.status == 201));
         }
     };
@@ -129,22 +122,10 @@ async fn a_user_online_on_either_worker_gets_notifications_live() {
     let (offline, _) = app.customer("Offline").await;
 
     for (id, ws) in online.iter_mut() {
-        let sent = app
-            .post(
-                "/api/notifications/send",
-                Some(&admin),
-                json!({"user_id": id, "message": "hello"}),
-            )
-            .await;
+        let sent = app.notify(&admin, *id, "hello").await;
         assert_eq!(sent.body["data"]["delivered_live"], true, "user {id}");
         assert_eq!(next_json(ws).await["message"], "hello");
     }
-    let sent = app
-        .post(
-            "/api/notifications/send",
-            Some(&admin),
-            json!({"user_id": offline, "message": "later"}),
-        )
-        .await;
+    let sent = app.notify(&admin, offline, "later").await;
     assert_eq!(sent.body["data"]["delivered_live"], false);
 }

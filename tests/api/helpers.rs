@@ -289,6 +289,16 @@ impl TestApp {
         .await
     }
 
+    /// An admin sends `message` to a user (`POST /api/notifications/send`).
+    pub async fn notify(&self, admin: &str, user_id: i64, message: impl AsRef<str>) -> Answer {
+        self.post(
+            "/api/notifications/send",
+            Some(admin),
+            json!({"user_id": user_id, "message": message.as_ref()}),
+        )
+        .await
+    }
+
     /// Switches the user's language (`PATCH /api/me`).
     pub async fn set_locale(&self, token: &str, locale: &str) -> Answer {
         self.request(
