@@ -95,6 +95,23 @@ impl Delivery {
         }
     }
 
+    /// Keeps an event `offer` left to the actor until the stored events before it are read.
+    /// While a catch-up runs it waits for it (past `limit` waiting, the catch-up reads the
+    /// database again instead); otherwise events are missing before it (a listener reconnect),
+    /// and the answer is true: a catch-up must start.
+    pub fn hold(&mut self, event: Encoded, limit: usize) -> bool {
+        let Some(sub) = self.subscriptions.get_mut(&event.topic) else {
+            return false;
+        };
+        if sub.catching_up && sub.pending.len() >= limit {
+            sub.overflowed = true;
+            return false;
+        }
+        let gap = !sub.catching_up;
+        sub.pending.insert(event.seq, event);
+        gap
+    }
+
     /// Sends a stored event if it is newer than the last one sent; older ones are duplicates.
     pub fn send_stored(&mut self, event: &Encoded) -> Result<(), Refused> {
         match self.subscriptions.get_mut(&event.topic) {

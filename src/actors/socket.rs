@@ -136,8 +136,9 @@ impl SocketActor {
         }
     }
 
-    /// Joins the thread's subscriber table, then reads the snapshot (no `since`) or the stored events
-    /// after `since`. Live events arriving meanwhile wait, so nothing slips between the two.
+    /// Joins the thread's subscriber table, then reads the snapshot (no `since`) or the stored
+    /// events after `since`. Live events arriving meanwhile wait, so nothing slips between the
+    /// two.
     fn subscribe(&mut self, topic: Topic, since: Option<i64>, ctx: &mut Context<Self>) {
         self.delivery
             .borrow_mut()
@@ -242,23 +243,11 @@ impl SocketActor {
             Offer::Refused(refused) => self.refused(refused, ctx),
             Offer::ForActor => {
                 let topic = event.topic;
-                let queue_limit = self.state.settings.ws.outbound_queue;
-                let mut delivery = self.delivery.borrow_mut();
-                let Some(sub) = delivery.subscriptions.get_mut(&topic) else {
-                    return;
-                };
-                if sub.catching_up {
-                    if sub.pending.len() < queue_limit {
-                        sub.pending.insert(event.seq, event);
-                    } else {
-                        sub.overflowed = true;
-                    }
-                    return;
+                let limit = self.state.settings.ws.outbound_queue;
+                let gap = self.delivery.borrow_mut().hold(event, limit);
+                if gap {
+                    self.catch_up(topic, ctx);
                 }
-                // A gap: something was missed (a listener reconnect); read it from the database.
-                sub.pending.insert(event.seq, event);
-                drop(delivery);
-                self.catch_up(topic, ctx);
             }
         }
     }
