@@ -398,9 +398,10 @@ async fn visible<C: GenericClient>(client: &C, id: i64) -> Result<OrderRow, Chan
         .ok_or(ChangeError::NotFound)
 }
 
-/// The statement of [`change_from`], built once: it runs on every status change.
+/// The statement of [`change_from`], built once: it runs on every status change. Public so the
+/// load generator can hand pgbench this very statement as the database's baseline.
 /// Cancelled is final, so the stock goes back at most once; `stock_returned` records it.
-static STATUS_CHANGE: LazyLock<String> = LazyLock::new(|| {
+pub static STATUS_CHANGE: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH o AS (
              UPDATE orders SET status = $15, version = version + 1,

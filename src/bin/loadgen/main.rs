@@ -4,6 +4,7 @@
 //! cargo run --release --bin loadgen -- --admin admin@example.com --password '...' fanout --subscribers 10000 --streams 100 --rate 100
 //! cargo run --release --bin loadgen -- --admin ... idle --sockets 10000 --server-pid 1234
 //! cargo run --release --bin loadgen -- --admin ... status --clients 16
+//! cargo run --release --bin loadgen -- pgbench-script > status.sql
 //! cargo run --release --bin loadgen -- fanout --nchan http://127.0.0.1:8081 --subscribers 10000 --streams 100 --rate 100
 //! ```
 //! Prints a Markdown table and, with `--json FILE`, writes the same as JSON.
@@ -12,6 +13,7 @@ mod accounting;
 mod api;
 mod fanout;
 mod idle;
+mod pgbench;
 mod report;
 mod status;
 mod sys;
@@ -79,6 +81,8 @@ enum Scenario {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Print the pgbench script of the `status` baseline: the server's own statement.
+    PgbenchScript,
 }
 
 #[tokio::main]
@@ -139,6 +143,10 @@ async fn main() -> Result<(), api::Error> {
                 Duration::from_secs(seconds),
             )
             .await?
+        }
+        Scenario::PgbenchScript => {
+            print!("{}", pgbench::script());
+            return Ok(());
         }
     };
     println!("{}", report.markdown());
