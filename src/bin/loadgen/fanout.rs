@@ -4,7 +4,7 @@
 //! are orders, events are status updates through the REST API) or nchan (streams are channels,
 //! events are HTTP POSTs), with the same S, K, R and message size.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -39,7 +39,10 @@ pub enum Target {
         base: String,
         channels: Vec<String>,
         http: reqwest::Client,
-        seqs: Vec<AtomicI64>,
+        /// Each channel's last seq. nchan keeps the order its POSTs arrive in, and the seq is
+        /// ours, so one channel's POSTs must not overlap: the lock is held from taking the seq
+        /// until nchan has answered. (order-tracker numbers events itself, at commit.)
+        seqs: Vec<tokio::sync::Mutex<i64>>,
     },
 }
 
@@ -87,7 +90,7 @@ impl Target {
             base: base.trim_end_matches('/').to_string(),
             channels: (0..streams).map(|k| format!("bench-{run}-{k}")).collect(),
             http: reqwest::Client::new(),
-            seqs: (0..streams).map(|_| AtomicI64::new(0)).collect(),
+            seqs: (0..streams).map(|_| tokio::sync::Mutex::new(0)).collect(),
         }
     }
 
@@ -144,7 +147,8 @@ impl Target {
                 http,
                 seqs,
             } => {
-                let seq = seqs[k].fetch_add(1, Ordering::SeqCst) + 1;
+                let mut last = seqs[k].lock().await;
+                let seq = *last + 1;
                 // The same shape and size as an order event.
                 let body = json!({"type": "order.status", "topic": format!("order:{k}"), "order_id": k.to_string(),
                                   "seq": seq, "status": "preparing", "status_display": "Preparing", "notes": tag,
@@ -152,7 +156,9 @@ impl Target {
                 http.post(format!("{base}/pub/{}", channels[k]))
                     .body(body.to_string())
                     .send()
-                    .await?;
+                    .await?
+                    .error_for_status()?;
+                *last = seq;
             }
         }
         Ok(())
@@ -166,7 +172,7 @@ impl Target {
                 orders,
                 ..
             } => api.order_seq(customer, orders[k]).await,
-            Target::Nchan { seqs, .. } => Ok(seqs[k].load(Ordering::SeqCst)),
+            Target::Nchan { seqs, .. } => Ok(*seqs[k].lock().await),
         }
     }
 }
@@ -341,4 +347,78 @@ async fn read(
     }
     let _ = ws.close(None).await;
     (k, tracker, latency)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::TcpListener;
+
+    /// A stand-in for nchan's publisher endpoint that answers each POST after a pause and
+    /// records, in arrival order, each body's seq and how many POSTs were open at once.
+    async fn slow_publisher() -> (String, Arc<std::sync::Mutex<Vec<(i64, usize)>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let open = Arc::new(AtomicU64::new(0));
+        let record = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let (seen, open) = (record.clone(), open.clone());
+                tokio::spawn(async move {
+                    let mut conn = BufReader::new(socket);
+                    loop {
+                        let mut length = 0;
+                        let mut line = String::new();
+                        loop {
+                            line.clear();
+                            if conn.read_line(&mut line).await.unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if let Some(v) =
+                                line.to_ascii_lowercase().strip_prefix("content-length:")
+                            {
+                                length = v.trim().parse().unwrap();
+                            }
+                            if line == "\r\n" {
+                                break;
+                            }
+                        }
+                        let mut body = vec![0; length];
+                        conn.read_exact(&mut body).await.unwrap();
+                        let seq = serde_json::from_slice::<Value>(&body).unwrap()["seq"]
+                            .as_i64()
+                            .unwrap();
+                        let at_once = open.fetch_add(1, Ordering::SeqCst) as usize + 1;
+                        seen.lock().unwrap().push((seq, at_once));
+                        tokio::time::sleep(Duration::from_millis(30)).await;
+                        open.fetch_sub(1, Ordering::SeqCst);
+                        let answer = b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n";
+                        conn.get_mut().write_all(answer).await.unwrap();
+                    }
+                });
+            }
+        });
+        (base, seen)
+    }
+
+    #[tokio::test]
+    async fn one_channels_publishes_reach_nchan_one_at_a_time_in_seq_order() {
+        let (base, seen) = slow_publisher().await;
+        let target = Arc::new(Target::nchan(&base, 1));
+        // As the publisher does when a channel's POST is slower than its turn comes round.
+        let publishes: Vec<_> = (0..6)
+            .map(|n| {
+                let target = target.clone();
+                tokio::spawn(async move { target.publish(0, &format!("t{n}")).await.is_ok() })
+            })
+            .collect();
+        for p in publishes {
+            assert!(p.await.unwrap());
+        }
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen, (1..=6).map(|seq| (seq, 1)).collect::<Vec<_>>());
+        assert_eq!(target.last_seq(0).await.unwrap(), 6);
+    }
 }
