@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 
+use futures_util::{stream, StreamExt, TryStreamExt};
 use serde_json::{json, Value};
 use tokio::net::TcpSocket;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -9,6 +10,9 @@ use tokio_tungstenite::WebSocketStream;
 
 pub type Socket = WebSocketStream<tokio::net::TcpStream>;
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Accounts registered at once while a scenario sets up: the server's two cores hash them.
+const REGISTERING_AT_ONCE: usize = 4;
 
 #[derive(Clone)]
 pub struct Api {
@@ -87,6 +91,30 @@ impl Api {
         body["data"]["id"]
             .as_i64()
             .ok_or_else(|| format!("create order failed ({status}): {body}").into())
+    }
+
+    /// `n` orders, each with an owner of its own, already `preparing` so that later same-status
+    /// updates with new notes are all legal. Answers each order's id and its owner's token.
+    ///
+    /// One owner per order: every update also bumps its owner's notification stream, and a
+    /// shared owner would serialize every update on that one row. Registrations go a few at a
+    /// time: each costs the server a bcrypt hash, and those dominate a scenario's setup.
+    pub async fn owned_orders(
+        &self,
+        admin: &str,
+        tag: &str,
+        n: usize,
+    ) -> Result<Vec<(i64, String)>, Error> {
+        stream::iter(0..n)
+            .map(|_| async move {
+                let owner = self.customer(tag).await?;
+                let id = self.create_order(&owner).await?;
+                self.update(admin, id, "preparing", "started").await?;
+                Ok((id, owner))
+            })
+            .buffered(REGISTERING_AT_ONCE)
+            .try_collect()
+            .await
     }
 
     /// A status update; `notes` makes a same-status update a new event.

@@ -32,8 +32,9 @@ pub enum Target {
     OrderTracker {
         api: Api,
         admin: String,
-        customer: String,
         orders: Vec<i64>,
+        /// Each order's owner, who subscribes to it: one per order, as in the status scenario.
+        owners: Vec<String>,
     },
     Nchan {
         base: String,
@@ -68,18 +69,15 @@ struct Probe<'a> {
 
 impl Target {
     pub async fn order_tracker(api: Api, admin: String, streams: usize) -> Result<Self, Error> {
-        let customer = api.customer("fan").await?;
-        let mut orders = Vec::with_capacity(streams);
-        for _ in 0..streams {
-            let id = api.create_order(&customer).await?;
-            // Later events are same-status updates with new notes: unlimited, all legal.
-            api.update(&admin, id, "preparing", "started").await?;
-            orders.push(id);
-        }
+        let (orders, owners) = api
+            .owned_orders(&admin, "fan", streams)
+            .await?
+            .into_iter()
+            .unzip();
         Ok(Target::OrderTracker {
             api,
             admin,
-            customer,
+            owners,
             orders,
         })
     }
@@ -113,7 +111,7 @@ impl Target {
         match self {
             Target::OrderTracker {
                 api,
-                customer,
+                owners,
                 orders,
                 ..
             } => {
@@ -122,7 +120,7 @@ impl Target {
                     api.base.replacen("http", "ws", 1),
                     orders[k]
                 );
-                let mut ws = connect(&url, Some(customer), sys::source_for(n)).await?;
+                let mut ws = connect(&url, Some(&owners[k]), sys::source_for(n)).await?;
                 let snapshot = next_json(&mut ws).await.ok_or("no snapshot")?;
                 Ok((ws, snapshot["seq"].as_i64().unwrap_or(0) + 1))
             }
@@ -168,10 +166,10 @@ impl Target {
         match self {
             Target::OrderTracker {
                 api,
-                customer,
+                owners,
                 orders,
                 ..
-            } => api.order_seq(customer, orders[k]).await,
+            } => api.order_seq(&owners[k], orders[k]).await,
             Target::Nchan { seqs, .. } => Ok(*seqs[k].lock().await),
         }
     }

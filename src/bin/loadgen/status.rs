@@ -14,15 +14,12 @@ pub async fn run(
     clients: usize,
     duration: Duration,
 ) -> Result<Report, Error> {
-    let mut orders = Vec::with_capacity(clients);
-    for _ in 0..clients {
-        // One owner per order: each update also bumps its owner's notification stream, and a
-        // shared owner would serialize every client on that one row.
-        let customer = api.customer("status").await?;
-        let id = api.create_order(&customer).await?;
-        api.update(&admin, id, "preparing", "started").await?;
-        orders.push(id);
-    }
+    let orders: Vec<i64> = api
+        .owned_orders(&admin, "status", clients)
+        .await?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
     let deadline = Instant::now() + duration;
     let started = Instant::now();
     let workers = orders.iter().map(|order| {
