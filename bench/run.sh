@@ -8,7 +8,7 @@ ROOT=$PWD
 OUT=$ROOT/bench/results.md
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-20}
 # Publish rates (status updates per second; each reaches 100 subscribers) tried on both targets.
-FANOUT_RATES=${FANOUT_RATES:-"100 200 300 400 450 500 550 600 700"}
+FANOUT_RATES=${FANOUT_RATES:-"100 200 300 400 500 600 700 800 900 1000"}
 # The latency bound under which deliveries per second are compared.
 P99_LIMIT_MS=50
 # Status updates: concurrent staff clients, and how many alternating rounds with pgbench.
