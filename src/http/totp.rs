@@ -1,19 +1,26 @@
 //! `/totp/setup/{id}`, `/totp/verify/{id}`, `/totp/disable/{id}`, and the code check that
 //! login shares with them.
+//!
+//! Policy: a bearer token alone never changes how an account logs in. Setup writes a pending
+//! secret that login ignores; only a code from it (verify) puts it in force, which also ends
+//! every other session of the account (the caller gets a fresh token). While two-factor login is
+//! on, a new setup and turning it off both need a current code from the secret in force.
+//! A wrong code here is a 422, not a 401: the caller's token is fine, only the code is not.
 
 use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::auth::IssuedToken;
 use super::envelope;
 use super::error::ApiError;
 use super::extract::AuthUser;
 use crate::auth::password;
-use crate::auth::totp::unix_now;
-use crate::db::totp as store;
+use crate::auth::totp::{unix_now, TotpKeys};
+use crate::db::totp::{self as store, TotpState};
 use crate::db::users::UserRow;
 use crate::domain::role::Role;
 use crate::domain::validation::FieldErrors;
@@ -23,6 +30,61 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/totp/setup/{id:\\d+}").route(web::post().to(setup)))
         .service(web::resource("/totp/verify/{id:\\d+}").route(web::post().to(verify)))
         .service(web::resource("/totp/disable/{id:\\d+}").route(web::post().to(disable)));
+}
+
+/// Which of the account's secrets a code is checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Secret {
+    /// The one login uses, while two-factor login is on.
+    InForce,
+    /// The one `/totp/setup` made, waiting for its first code.
+    Pending,
+}
+
+/// Why a code was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum CodeError {
+    #[error("Invalid two-factor code")]
+    Invalid,
+    #[error("too many wrong codes")]
+    Throttled(Duration),
+    #[error("Two-factor login is not set up; call /totp/setup first")]
+    NotSetUp,
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+impl From<crate::db::DbError> for CodeError {
+    fn from(e: crate::db::DbError) -> Self {
+        CodeError::Api(e.into())
+    }
+}
+
+/// For a caller who is already signed in: a wrong code is a rule violation (422).
+impl From<CodeError> for ApiError {
+    fn from(e: CodeError) -> Self {
+        match e {
+            CodeError::Invalid => ApiError::Unprocessable(e.to_string()),
+            CodeError::Throttled(wait) => ApiError::TooManyRequests(wait),
+            CodeError::NotSetUp => ApiError::Conflict(e.to_string()),
+            CodeError::Api(api) => api,
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct CodeBody {
+    code: Option<String>,
+    password: Option<String>,
+}
+
+impl CodeBody {
+    fn code(&self) -> Option<&str> {
+        self.code
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+    }
 }
 
 /// The account `{id}` names, if the caller may manage its two-factor login: their own, or any
@@ -38,15 +100,37 @@ async fn account(state: &AppState, user: &AuthUser, id: i64) -> Result<UserRow, 
         .ok_or(ApiError::NotFound("User"))
 }
 
+/// A current code from the secret in force, required to change an account that has two-factor
+/// login on.
+async fn require_current_code(
+    state: &AppState,
+    account: &UserRow,
+    body: &CodeBody,
+) -> Result<(), ApiError> {
+    if !account.totp_enabled {
+        return Ok(());
+    }
+    let code = body.code().ok_or_else(|| {
+        FieldErrors::single(
+            "code",
+            "Two-factor login is on: a current code from the authenticator app is required.",
+        )
+    })?;
+    check_code(state, account.id, code, Secret::InForce).await?;
+    Ok(())
+}
+
 async fn setup(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<i64>,
+    body: Option<web::Json<CodeBody>>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    let account = account(&state, &user, id).await?;
-    let secret = crate::auth::totp::TotpKeys::new_secret();
-    store::store_pending(&state.pool, id, &state.totp.seal(&secret)).await?;
+    let account = account(&state, &user, id.into_inner()).await?;
+    let body = body.map(web::Json::into_inner).unwrap_or_default();
+    require_current_code(&state, &account, &body).await?;
+    let secret = TotpKeys::new_secret();
+    store::store_pending(&state.pool, account.id, &state.totp.seal(&secret)).await?;
     let label = account
         .email
         .as_deref()
@@ -59,17 +143,13 @@ async fn setup(
             "secret": enrollment.secret_base32,
             "otpauth_uri": enrollment.otpauth_uri,
             "qr_png": format!("data:image/png;base64,{}", enrollment.qr_png_base64),
-            "enabled": false,
+            "enabled": account.totp_enabled,
         }),
     ))
 }
 
-#[derive(Deserialize)]
-struct CodeBody {
-    code: Option<String>,
-    password: Option<String>,
-}
-
+/// A code from the pending secret puts it in force and ends the account's other sessions; the
+/// caller, if it is the account itself, gets a fresh token to go on with.
 async fn verify(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -77,16 +157,34 @@ async fn verify(
     body: web::Json<CodeBody>,
 ) -> Result<HttpResponse, ApiError> {
     let account = account(&state, &user, id.into_inner()).await?;
-    let code = body.into_inner().code.unwrap_or_default();
-    if code.trim().is_empty() {
-        return Err(FieldErrors::single("code", "The code field is required.").into());
-    }
-    check_code(&state, account.id, &code, true).await?;
-    store::set_enabled(&state.pool, account.id, true).await?;
+    let code = body
+        .code()
+        .ok_or_else(|| FieldErrors::single("code", "The code field is required."))?;
+    let pending = check_code(&state, account.id, code, Secret::Pending).await?;
+    let version = store::enable_pending(&state.pool, account.id, &pending)
+        .await?
+        .ok_or_else(|| {
+            ApiError::Conflict(
+                "The setup was replaced meanwhile; verify a code from the new one".into(),
+            )
+        })?;
+    let token = (account.id == user.id())
+        .then(|| IssuedToken::new(&state, account.id, account.role, version));
     Ok(envelope::ok(
         "Two-factor login enabled",
-        json!({"enabled": true}),
+        Enabled {
+            enabled: true,
+            token,
+        },
     ))
+}
+
+#[derive(Serialize)]
+struct Enabled {
+    enabled: bool,
+    /// Every earlier token of the account stopped working; the caller goes on with this one.
+    #[serde(flatten)]
+    token: Option<IssuedToken>,
 }
 
 /// Turning it off takes a current code, or the account's password.
@@ -96,22 +194,23 @@ async fn disable(
     id: web::Path<i64>,
     body: web::Json<CodeBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    let account = account(&state, &user, id).await?;
+    let account = account(&state, &user, id.into_inner()).await?;
     let body = body.into_inner();
-    match (body.code.filter(|c| !c.trim().is_empty()), body.password) {
-        (Some(code), _) => check_code(&state, id, &code, false).await?,
+    match (body.code(), body.password.clone()) {
+        (Some(code), _) => {
+            check_code(&state, account.id, code, Secret::InForce).await?;
+        }
         (None, Some(password)) => {
             let cost = state.settings.auth.bcrypt_cost;
             if !password::verify(password, Some(account.password_hash), cost).await? {
-                return Err(ApiError::Unauthorized("Invalid password"));
+                return Err(ApiError::Unprocessable("Invalid password".into()));
             }
         }
         (None, None) => {
             return Err(FieldErrors::single("code", "A code or the password is required.").into())
         }
     }
-    store::set_enabled(&state.pool, id, false).await?;
+    store::disable(&state.pool, account.id).await?;
     Ok(envelope::ok(
         "Two-factor login disabled",
         json!({"enabled": false}),
@@ -120,55 +219,49 @@ async fn disable(
 
 /// Accepts `code` for the user once: throttled after repeated failures (counted in the
 /// database, so across sessions and processes), refused if its time step was already used.
-/// `pending` allows a secret that is set up but not yet enabled.
-pub async fn check_code(
+/// Answers the sealed secret the code matched.
+async fn check_code(
     state: &AppState,
     user_id: i64,
     code: &str,
-    pending: bool,
-) -> Result<(), ApiError> {
-    const INVALID: ApiError = ApiError::Unauthorized("Invalid two-factor code");
+    which: Secret,
+) -> Result<Vec<u8>, CodeError> {
     let totp = store::state(&state.pool, user_id)
         .await?
         .ok_or(ApiError::NotFound("User"))?;
-    let wait = throttle_wait(state, totp.failures, totp.failed_at);
+    let wait = throttle_wait(state, &totp);
     if !wait.is_zero() {
-        return Err(ApiError::TooManyRequests(wait));
+        return Err(CodeError::Throttled(wait));
     }
-    let secret = totp
-        .sealed_secret
-        .filter(|_| totp.enabled || pending)
-        .and_then(|sealed| state.totp.open(&sealed))
-        .ok_or(ApiError::Conflict(
-            "Two-factor login is not set up; call /totp/setup first".into(),
-        ))?;
-    let step = state.totp.matching_step(&secret, code, unix_now());
-    match step {
-        Some(step) if store::accept_step(&state.pool, user_id, step).await? => Ok(()),
+    let sealed = match which {
+        Secret::InForce => totp.sealed_secret.filter(|_| totp.enabled),
+        Secret::Pending => totp.sealed_pending,
+    }
+    .ok_or(CodeError::NotSetUp)?;
+    let secret = state.totp.open(&sealed).ok_or(CodeError::NotSetUp)?;
+    match state.totp.matching_step(&secret, code, unix_now()) {
+        Some(step) if store::accept_step(&state.pool, user_id, step).await? => Ok(sealed),
         _ => {
             store::record_failure(&state.pool, user_id).await?;
-            Err(INVALID)
+            Err(CodeError::Invalid)
         }
     }
 }
 
-fn throttle_wait(
-    state: &AppState,
-    failures: i32,
-    failed_at: Option<chrono::DateTime<Utc>>,
-) -> Duration {
+fn throttle_wait(state: &AppState, totp: &TotpState) -> Duration {
     let free = state.settings.auth.totp_free_failures as i32;
-    let (Some(at), true) = (failed_at, failures >= free) else {
+    let (Some(at), true) = (totp.failed_at, totp.failures >= free) else {
         return Duration::ZERO;
     };
-    let delay = Duration::from_secs(1u64 << (failures - free).min(20)).min(Duration::from_secs(
-        state.settings.auth.login_max_delay_secs,
-    ));
+    let delay = Duration::from_secs(1u64 << (totp.failures - free).min(20)).min(
+        Duration::from_secs(state.settings.auth.login_max_delay_secs),
+    );
     let elapsed = (Utc::now() - at).to_std().unwrap_or_default();
     delay.saturating_sub(elapsed)
 }
 
-/// The login step after the password: a TOTP user must send a valid, unused code.
+/// The login step after the password: a TOTP user must send a valid, unused code. Here a wrong
+/// code is a failed login (401), like a wrong password.
 pub async fn second_factor(
     state: &AppState,
     user: &UserRow,
@@ -177,8 +270,13 @@ pub async fn second_factor(
     if !user.totp_enabled {
         return Ok(());
     }
-    match code.map(str::trim).filter(|c| !c.is_empty()) {
-        None => Err(ApiError::Unauthorized("totp_required")),
-        Some(code) => check_code(state, user.id, code, false).await,
+    let code = code
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .ok_or(ApiError::Unauthorized("totp_required"))?;
+    match check_code(state, user.id, code, Secret::InForce).await {
+        Ok(_) => Ok(()),
+        Err(CodeError::Invalid) => Err(ApiError::Unauthorized("Invalid two-factor code")),
+        Err(other) => Err(other.into()),
     }
 }

@@ -55,7 +55,7 @@ async fn enrolled(app: &TestApp) -> (String, i64, String, String) {
             json!({"code": "000000"}),
         )
         .await;
-    assert_eq!(wrong.status, 401);
+    assert_eq!(wrong.status, 422, "a wrong code is not a signed-out caller");
     let verify = app
         .post(
             &format!("/api/totp/verify/{id}"),
@@ -65,6 +65,11 @@ async fn enrolled(app: &TestApp) -> (String, i64, String, String) {
         .await;
     assert_eq!(verify.status, 200, "{}", verify.body);
     assert_eq!(verify.body["data"]["enabled"], true);
+    // Turning two-factor on ended every earlier session, the caller's included: it goes on
+    // with the token the answer hands out.
+    assert_eq!(app.get("/api/me", &token).await.status, 401);
+    let token = verify.body["data"]["token"].as_str().unwrap().to_string();
+    assert_eq!(app.get("/api/me", &token).await.status, 200);
     (email, id, token, secret)
 }
 
@@ -137,4 +142,59 @@ async fn wrong_codes_are_throttled_and_totp_can_be_disabled() {
         .await;
     assert_eq!(off.status, 200, "{}", off.body);
     assert_eq!(login(&app, &email, None).await.0, 200);
+}
+
+#[actix_web::test]
+async fn a_bearer_token_alone_cannot_switch_off_or_take_over_two_factor() {
+    let app = spawn_app().await;
+    let (email, id, token, secret) = enrolled(&app).await;
+    let setup = format!("/api/totp/setup/{id}");
+
+    // A stolen token without a code: refused, and login still asks for the owner's code.
+    let refused = app.post(&setup, Some(&token), json!({})).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.body["errors"]["code"].is_array());
+    let wrong = app
+        .post(&setup, Some(&token), json!({"code": "000000"}))
+        .await;
+    assert_eq!(wrong.status, 422);
+    let (status, body) = login(&app, &email, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("totp_required"))
+    );
+
+    // With the owner's current code a new secret is set up, but it is only pending: two-factor
+    // login stays on (the password alone is still not enough).
+    let replaced = app
+        .post(&setup, Some(&token), json!({"code": code(&secret, 30)}))
+        .await;
+    assert_eq!(replaced.status, 200, "{}", replaced.body);
+    assert_eq!(replaced.body["data"]["enabled"], true);
+    let (status, body) = login(&app, &email, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("totp_required"))
+    );
+    assert_eq!(app.get("/api/me", &token).await.status, 200);
+}
+
+#[actix_web::test]
+async fn a_pending_setup_does_not_change_how_login_works() {
+    let app = spawn_app().await;
+    let (id, token) = app.customer("Plain").await;
+    let email = app.get("/api/me", &token).await.body["data"]["email"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let setup = app
+        .post(&format!("/api/totp/setup/{id}"), Some(&token), json!({}))
+        .await;
+    assert_eq!(setup.status, 200);
+    assert_eq!(setup.body["data"]["enabled"], false);
+    // Nobody verified it: the password alone still logs in, no code is asked for.
+    let (status, body) = login(&app, &email, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["user"]["totp_enabled"], false);
+    assert_eq!(app.get("/api/me", &token).await.status, 200);
 }
