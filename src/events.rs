@@ -13,6 +13,9 @@ use crate::domain::topic::Topic;
 
 /// The PostgreSQL channel every node LISTENs on.
 pub const CHANNEL: &str = "order_tracker_events";
+/// The channel on which the database announces revoked sessions, as `<user id>:<token version>`
+/// (version 0: the user was deleted); see `sql/V6__pending_totp_and_revocation.sql`.
+pub const REVOCATIONS_CHANNEL: &str = "order_tracker_revocations";
 /// PostgreSQL refuses NOTIFY payloads of 8000 bytes or more; larger events travel by reference.
 pub const MAX_NOTIFY_BYTES: usize = 7900;
 

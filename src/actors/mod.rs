@@ -12,5 +12,6 @@ pub mod registries;
 pub mod registry;
 pub mod retention;
 pub mod socket;
+pub mod socket_slots;
 pub mod subscribers;
 pub mod warehouse;

@@ -2,7 +2,8 @@
 //!
 //! NOTIFY delivers only committed events, in commit order, to every node, so this one path
 //! serves a single process and many processes alike. Notifications sent while the connection is
-//! down are gone; after each reconnect the registries have every socket catch up from its last seq.
+//! down are gone; after each reconnect the registries have every socket catch up from its last seq
+//! (and check that its session still stands). The same connection hears revoked sessions.
 
 use std::time::Duration;
 
@@ -113,19 +114,34 @@ async fn listen_once(
         }
     });
     client
-        .batch_execute(&format!("LISTEN {}", events::CHANNEL))
+        .batch_execute(&format!(
+            "LISTEN {}; LISTEN {}",
+            events::CHANNEL,
+            events::REVOCATIONS_CHANNEL
+        ))
         .await?;
     tracing::info!("listening for events");
     // Anything committed while we were not listening is caught up from the database.
     registries.resync_all();
     while let Some(notification) = rx.recv().await {
-        if let Some(event) = decode(pool, notification.payload()).await {
+        if notification.channel() == events::REVOCATIONS_CHANNEL {
+            match parse_revocation(notification.payload()) {
+                Some((user_id, version)) => registries.revoke(user_id, version),
+                None => tracing::warn!(payload = notification.payload(), "unreadable revocation"),
+            }
+        } else if let Some(event) = decode(pool, notification.payload()).await {
             registries.publish(event);
         }
     }
     drop(client);
     driver.abort();
     Ok(())
+}
+
+/// `<user id>:<token version>`, as the database's trigger writes it.
+fn parse_revocation(payload: &str) -> Option<(i64, i32)> {
+    let (user, version) = payload.split_once(':')?;
+    Some((user.parse().ok()?, version.parse().ok()?))
 }
 
 #[derive(Deserialize)]

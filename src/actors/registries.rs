@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use actix::{Actor, Addr};
 
-use super::registry::{CloseAll, HasSubscribers, Publish, Registry, ResyncAll};
+use super::registry::{CloseAll, HasSubscribers, Publish, Registry, ResyncAll, RevokeUser};
 use super::subscribers::SharedSubscribers;
 use crate::domain::topic::Topic;
 use crate::events::Encoded;
@@ -85,6 +85,16 @@ impl Registries {
             }
         }
         false
+    }
+
+    /// A user's sessions were revoked: their sockets with an older token close.
+    pub fn revoke(&self, user_id: i64, token_version: i32) {
+        for registry in self.threads().iter() {
+            registry.do_send(RevokeUser {
+                user_id,
+                token_version,
+            });
+        }
     }
 
     /// Sends every socket a close frame; answered with how many were told.

@@ -66,6 +66,24 @@ impl Handler<ResyncAll> for Registry {
     }
 }
 
+/// A user's sessions were revoked (announced by the database on commit).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RevokeUser {
+    pub user_id: i64,
+    pub token_version: i32,
+}
+
+impl Handler<RevokeUser> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, revoke: RevokeUser, _: &mut Context<Self>) {
+        self.subscribers
+            .borrow()
+            .revoke(revoke.user_id, revoke.token_version);
+    }
+}
+
 /// The server is shutting down: every socket gets a close frame. Answered with how many.
 #[derive(Message)]
 #[rtype(result = "usize")]

@@ -22,9 +22,10 @@ use serde_json::json;
 
 use super::delivery::{Delivery, Offer, SharedDelivery, Subscription};
 use super::outbound::{Frame, Outbound, Refused};
+use super::socket_slots::SocketSlot;
 use super::subscribers::{Link, SharedSubscribers};
 use crate::access::visible_order;
-use crate::db::{self, DbError};
+use crate::db::{self, users, DbError};
 use crate::domain::topic::Topic;
 use crate::events::Encoded;
 use crate::http::error::ApiError;
@@ -36,6 +37,9 @@ use crate::state::AppState;
 const CATCH_UP_BATCH: i64 = 500;
 /// Close code for an expired token: the client should log in again and reconnect.
 pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
+/// Close code for a revoked session (log out everywhere, a role or password change, two-factor
+/// switched on, the user deleted): the client should log in again and reconnect.
+pub const CLOSE_REVOKED: u16 = 4002;
 
 pub type SocketId = u64;
 static NEXT_SOCKET_ID: AtomicU64 = AtomicU64::new(1);
@@ -54,6 +58,8 @@ pub struct SocketActor {
     last_heard: Instant,
     /// Start of the current minute and the client frames in it (`ws.messages_per_minute`).
     inbound_window: (Instant, u32),
+    /// This socket's place in its user's count of open sockets, given back when it stops.
+    _slot: SocketSlot,
 }
 
 impl SocketActor {
@@ -61,6 +67,7 @@ impl SocketActor {
     pub fn open(
         state: web::Data<AppState>,
         user: AuthUser,
+        slot: SocketSlot,
         initial: Vec<(Topic, Option<i64>)>,
         req: &HttpRequest,
         body: web::Payload,
@@ -87,6 +94,7 @@ impl SocketActor {
                 initial,
                 last_heard: Instant::now(),
                 inbound_window: (Instant::now(), 0),
+                _slot: slot,
             }
         });
         Ok(response)
@@ -252,6 +260,22 @@ impl SocketActor {
         }
     }
 
+    /// The session behind this socket was revoked: the client must log in again.
+    fn revoked(&mut self, ctx: &mut Context<Self>) {
+        self.close(CloseCode::Other(CLOSE_REVOKED), "session revoked", ctx);
+    }
+
+    /// Closes the socket if its session was revoked while no announcement could reach us.
+    fn recheck_session(&mut self, ctx: &mut Context<Self>) {
+        let (state, user) = (self.state.clone(), self.user.clone());
+        let check = async move { current(&state, &user).await };
+        ctx.spawn(check.into_actor(self).map(|result, act, ctx| {
+            if let Ok(None) = result {
+                act.revoked(ctx);
+            }
+        }));
+    }
+
     /// Counts a client frame; true once the socket sent more than its minute allows.
     fn flooding(&mut self) -> bool {
         let (start, count) = &mut self.inbound_window;
@@ -287,16 +311,23 @@ impl SocketActor {
                     return self.send_error("since must be at least 0", ctx);
                 }
                 let (state, user) = (self.state.clone(), self.user.clone());
-                // Every subscription is authorized on its own, not only the connection.
-                let check = async move { authorize(&state, &user, topic).await };
+                // Every subscription is authorized on its own, not only the connection, and
+                // for the user as they are now: a revoked session or a changed role counts.
+                let check = async move {
+                    match current(&state, &user).await? {
+                        Some(now) => authorize(&state, &now, topic).await.map(|()| true),
+                        None => Ok(false),
+                    }
+                };
                 ctx.spawn(
                     check
                         .into_actor(self)
                         .map(move |result, act, ctx| match result {
-                            Ok(()) => {
+                            Ok(true) => {
                                 act.send_json(json!({"type": "subscribed", "topic": topic}), ctx);
                                 act.subscribe(topic, since, ctx);
                             }
+                            Ok(false) => act.revoked(ctx),
                             Err(e) => act.send_json(
                                 json!({"type": "error", "topic": topic, "message": e.to_string()}),
                                 ctx,
@@ -306,6 +337,18 @@ impl SocketActor {
             }
         }
     }
+}
+
+/// The socket's user as the database has them now, or `None` if the session was revoked since
+/// the handshake (token version bumped, user deleted).
+async fn current(state: &AppState, user: &AuthUser) -> Result<Option<AuthUser>, ApiError> {
+    let now = users::find_by_id(&state.pool, user.id()).await?;
+    Ok(now
+        .filter(|now| now.token_version == user.user.token_version)
+        .map(|now| AuthUser {
+            user: now,
+            ..user.clone()
+        }))
 }
 
 /// Whether `user` may follow `topic`: their own orders (staff: any order), their own user topic.
@@ -329,10 +372,10 @@ impl Actor for SocketActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        self.state.metrics.open_sockets.inc();
         let link = Link {
             addr: ctx.address(),
             delivery: self.delivery.clone(),
+            user_id: self.user.id(),
         };
         self.subscribers.borrow_mut().connect(self.id, link);
         let heartbeat = Duration::from_secs(self.state.settings.ws.heartbeat_secs);
@@ -353,7 +396,6 @@ impl Actor for SocketActor {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
-        self.state.metrics.open_sockets.dec();
         self.subscribers.borrow_mut().disconnect(self.id);
     }
 }
@@ -420,6 +462,8 @@ impl Handler<Resync> for SocketActor {
     type Result = ();
 
     fn handle(&mut self, _: Resync, ctx: &mut Context<Self>) {
+        // A revocation announced while the listener was away was missed too.
+        self.recheck_session(ctx);
         let idle: Vec<Topic> = self
             .delivery
             .borrow()
@@ -430,6 +474,24 @@ impl Handler<Resync> for SocketActor {
             .collect();
         for topic in idle {
             self.catch_up(topic, ctx);
+        }
+    }
+}
+
+/// The user's sessions were revoked; `token_version` is the user's version now (0: the user is
+/// gone). A socket opened with an older token closes.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Revoke {
+    pub token_version: i32,
+}
+
+impl Handler<Revoke> for SocketActor {
+    type Result = ();
+
+    fn handle(&mut self, revoke: Revoke, ctx: &mut Context<Self>) {
+        if revoke.token_version != self.user.user.token_version {
+            self.revoked(ctx);
         }
     }
 }

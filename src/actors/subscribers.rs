@@ -12,7 +12,7 @@ use std::rc::Rc;
 use actix::Addr;
 
 use super::delivery::{Offer, SharedDelivery};
-use super::socket::{Deliver, Resync, ServerClosing, SocketActor, SocketId, Undeliverable};
+use super::socket::{Deliver, Resync, Revoke, ServerClosing, SocketActor, SocketId, Undeliverable};
 use crate::domain::topic::Topic;
 use crate::events::Encoded;
 
@@ -23,6 +23,8 @@ pub struct Link {
     pub addr: Addr<SocketActor>,
     /// For events that can go straight out.
     pub delivery: SharedDelivery,
+    /// Whose session the socket is, so a revocation finds the user's sockets.
+    pub user_id: i64,
 }
 
 pub type SharedSubscribers = Rc<RefCell<Subscribers>>;
@@ -94,6 +96,14 @@ impl Subscribers {
     pub fn resync_all(&self) {
         for (link, _) in self.sockets.values() {
             link.addr.do_send(Resync);
+        }
+    }
+
+    /// A user's sessions were revoked: each of their sockets checks its token against
+    /// `token_version`.
+    pub fn revoke(&self, user_id: i64, token_version: i32) {
+        for (link, _) in self.sockets.values().filter(|(l, _)| l.user_id == user_id) {
+            link.addr.do_send(Revoke { token_version });
         }
     }
 
