@@ -9,7 +9,8 @@ use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    pub method: String,
+    /// A standard method's name, or `other`: clients may send any token as a method.
+    pub method: &'static str,
     /// The matched route pattern (`/api/orders/{id}`), so ids do not explode the label set.
     pub route: String,
     pub status: u16,

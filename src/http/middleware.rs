@@ -1,6 +1,10 @@
 //! The outermost layer every request passes: it times and logs the request, records it in the
-//! metrics, turns a panic into a 500, and wraps any error answer that is not already JSON
-//! (unknown route, wrong method, framework errors) in the envelope.
+//! metrics, turns a panic into a 500, wraps any error answer that is not already JSON
+//! (unknown route, wrong method, framework errors) in the envelope, and adds the headers every
+//! answer carries: `nosniff`, no framing, and `no-store` unless a route chose its own caching.
+//!
+//! Metric labels take a bounded set of values, whatever clients send: a method outside the
+//! standard ones is `other`, a path that matched no route is `unmatched`.
 //! No app-wide default service is set: it would replace the 405 that a resource answers for a
 //! method it does not serve.
 
@@ -9,8 +13,8 @@ use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderValue};
-use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, Error};
 use futures_util::FutureExt;
@@ -29,13 +33,16 @@ pub async fn observe(
     let state = req.app_data::<web::Data<AppState>>().cloned();
     // The path only: query strings may carry `?token=`, which must never reach the logs.
     let method = req.method().to_string();
+    let method_label = method_label(req.method());
     let path = req.path().to_string();
 
     // Errors leave as `Err`: actix answers them with their `error_response`, our envelope.
     let (result, route) = match AssertUnwindSafe(next.call(req)).catch_unwind().await {
         Ok(Ok(res)) => {
             let route = res.request().match_pattern();
-            (Ok(ensure_envelope(res.map_into_boxed_body())), route)
+            let mut res = ensure_envelope(res.map_into_boxed_body());
+            secure_headers(res.headers_mut());
+            (Ok(res), route)
         }
         Ok(Err(err)) => (Err(err), None),
         Err(_) => (
@@ -50,7 +57,7 @@ pub async fn observe(
     let elapsed = started.elapsed();
     if let Some(state) = state {
         let labels = RequestLabels {
-            method: method.clone(),
+            method: method_label,
             route: route.unwrap_or_else(|| "unmatched".into()),
             status: status.as_u16(),
         };
@@ -62,6 +69,44 @@ pub async fn observe(
     }
     tracing::info!(%method, %path, status = status.as_u16(), ms = elapsed.as_secs_f64() * 1000.0, "request");
     result
+}
+
+/// The method as a metric label: one of the standard methods, else `other`.
+fn method_label(method: &Method) -> &'static str {
+    const STANDARD: [Method; 9] = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    STANDARD
+        .iter()
+        .find(|m| *m == method)
+        .map_or("other", |m| m.as_str())
+}
+
+/// Answers are data for the client that asked: never sniffed into another type, never framed
+/// by another site, never kept by a shared cache (they are per user).
+pub fn secure_headers(headers: &mut HeaderMap) {
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+    }
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
 }
 
 /// Error answers that are not JSON get the envelope with the status's own reason phrase.

@@ -11,6 +11,7 @@ pub mod extract;
 pub mod health;
 pub mod middleware;
 pub mod notifications;
+pub mod nul_guard;
 pub mod orders;
 pub mod pagination;
 pub mod products;
@@ -46,9 +47,9 @@ fn api(cfg: &mut web::ServiceConfig) {
     ws::api_routes(cfg);
 }
 
-/// Every route of the server.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    health::routes(cfg);
+/// Every route of the server; `/metrics` too unless it has an address of its own.
+pub fn routes(cfg: &mut web::ServiceConfig, metrics_here: bool) {
+    health::routes(cfg, metrics_here);
     ws::routes(cfg);
     cfg.service(web::scope("/api/v1").configure(api))
         .service(web::scope("/api").configure(api));
@@ -68,12 +69,14 @@ pub fn app(
     >,
 > {
     let max_body = state.settings.server.max_body_bytes;
+    let metrics_here = state.settings.metrics.address.is_empty();
     App::new()
         .app_data(state)
         .app_data(extract::json_config(max_body))
         .app_data(extract::path_config())
         .app_data(extract::query_config())
-        .configure(routes)
+        .configure(|cfg| routes(cfg, metrics_here))
+        .wrap(from_fn(nul_guard::refuse_nul))
         .wrap(from_fn(rate_limit::limit))
         .wrap(NormalizePath::trim())
         .wrap(from_fn(middleware::observe))

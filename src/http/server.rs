@@ -44,3 +44,18 @@ pub fn start(listener: TcpListener, state: web::Data<AppState>) -> io::Result<Se
     })?;
     Ok(builder.run())
 }
+
+/// Serves `/metrics` alone on `listener` (`metrics.address`), with one worker.
+pub fn start_metrics(listener: TcpListener, state: web::Data<AppState>) -> io::Result<Server> {
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(state.clone())
+            .configure(super::health::metrics_route)
+            .wrap(actix_web::middleware::from_fn(super::middleware::observe))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    Ok(server)
+}

@@ -239,3 +239,79 @@ async fn health_readiness_and_metrics() {
     assert!(text.contains("order_tracker_db_pool_max 8"));
     assert!(text.contains("order_tracker_events_delivered_total"));
 }
+
+#[actix_web::test]
+async fn a_nul_character_anywhere_is_a_400_naming_the_field() {
+    let app = spawn_app().await;
+    let nul = "a\u{0}b";
+    for (path, body, field) in [
+        (
+            "/api/register",
+            json!({"name": nul, "email": "x@example.com", "password": PASSWORD}),
+            "name",
+        ),
+        (
+            "/api/login",
+            json!({"email": nul, "password": PASSWORD}),
+            "email",
+        ),
+    ] {
+        let res = app.post(path, None, body).await;
+        assert_eq!(res.status, 400, "{path}: {}", res.body);
+        assert!(res.body["errors"][field].is_array(), "{path}: {}", res.body);
+    }
+    let (_, token) = app.customer("Nul").await;
+    let (_, admin) = app.staff("Admin", "admin").await;
+    let order = app.create_order(&token, "Kopi").await;
+    let cases = [
+        (
+            reqwest::Method::POST,
+            "/api/orders".to_string(),
+            json!({"items": nul}),
+            "items",
+        ),
+        (
+            reqwest::Method::PUT,
+            format!("/api/orders/{order}/status"),
+            json!({"status": "shipped", "notes": nul}),
+            "notes",
+        ),
+        (
+            reqwest::Method::PATCH,
+            "/api/me".to_string(),
+            json!({"name": nul}),
+            "name",
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/products/".to_string(),
+            json!({"name": "Kopi", "price": 1, "tags": [{"label": nul}]}),
+            "tags.0.label",
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/warehouses/".to_string(),
+            json!({"name": nul}),
+            "name",
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/notifications/send".to_string(),
+            json!({"user_id": 1, "message": nul}),
+            "message",
+        ),
+    ];
+    for (method, path, body, field) in cases {
+        let res = app.request(method, &path, Some(&admin), Some(body)).await;
+        assert_eq!(res.status, 400, "{path}: {}", res.body);
+        assert!(res.body["errors"][field].is_array(), "{path}: {}", res.body);
+    }
+    let query = app.get("/api/orders/history?status=a%00b", &token).await;
+    assert_eq!(query.status, 400, "{}", query.body);
+    assert!(query.body["errors"]["status"].is_array());
+    let path = app.get("/api/products/a%00b", &token).await;
+    assert_eq!(path.status, 400, "{}", path.body);
+    // Nothing stored was touched: the order is as it was.
+    let kept = app.get(&format!("/api/orders/{order}"), &token).await;
+    assert_eq!(kept.body["data"]["status"], "pending");
+}
