@@ -8,6 +8,7 @@ use deadpool_postgres::Pool;
 use crate::actors::directory::Directory;
 use crate::actors::order::OrderActor;
 use crate::actors::registries::Registries;
+use crate::actors::socket_slots::SocketSlots;
 use crate::actors::warehouse::WarehouseActor;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::throttle::LoginThrottle;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub login_throttle: LoginThrottle,
     /// Routes committed events to subscribed sockets, through each worker thread's registry.
     pub registries: Registries,
+    /// Open sockets per user, so one account cannot hold more than `ws.max_sockets_per_user`.
+    pub socket_slots: SocketSlots,
     /// Where pool connections live and order and warehouse actors run (`db::thread`).
     pub database_thread: ArbiterHandle,
     /// The live order actors, so one order's changes are serialized on this node.

@@ -1,10 +1,13 @@
-//! HS256 tokens with the algorithm pinned and `exp`, `iss`, `aud` required.
+//! HS256 tokens with the algorithm pinned and `exp`, `iss`, `aud` required. Times are checked
+//! with a small leeway for clock skew between nodes: not yet valid (`nbf` or `iat` in the
+//! future) and lifetimes longer than `auth.jwt_ttl_secs` are refused, so a token minted with a
+//! leaked key cannot outlive the configured lifetime.
 
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-/// Clock skew tolerated between nodes when checking `exp`.
+/// Clock skew tolerated between nodes when checking `exp`, `nbf` and `iat`.
 const LEEWAY_SECS: u64 = 5;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -15,6 +18,9 @@ pub struct Claims {
     /// The user's token version when issued; a newer version in the database revokes this token.
     pub ver: i32,
     pub iat: i64,
+    /// Not before; our tokens do not carry one, but a token that does is held to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     pub exp: i64,
     pub iss: String,
     pub aud: String,
@@ -66,6 +72,7 @@ impl JwtKeys {
             role: role.to_string(),
             ver: version,
             iat: now.timestamp(),
+            nbf: None,
             exp: expires_at.timestamp(),
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
@@ -75,11 +82,17 @@ impl JwtKeys {
         (token, expires_at)
     }
 
-    /// Checks signature, algorithm, expiry, issuer and audience.
+    /// Checks signature, algorithm, expiry, issuer, audience, and that the token is already
+    /// valid and lives no longer than the configured lifetime.
     pub fn verify(&self, token: &str) -> Result<Claims, InvalidToken> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
-            .map_err(|_| InvalidToken)
+            .map_err(|_| InvalidToken)?;
+        let now = Utc::now().timestamp();
+        let leeway = LEEWAY_SECS as i64;
+        let started = claims.iat.max(claims.nbf.unwrap_or(i64::MIN));
+        let timely = started <= now + leeway && claims.exp - claims.iat <= self.ttl_secs + leeway;
+        timely.then_some(claims).ok_or(InvalidToken)
     }
 }
 
@@ -110,6 +123,43 @@ mod tests {
         assert!(JwtKeys::new(&[7u8; 32], "order-tracker", "elsewhere", 60)
             .verify(&token)
             .is_err());
+    }
+
+    /// A token signed with the right key but with times we would never issue.
+    fn forged(edit: impl FnOnce(&mut Claims)) -> String {
+        let now = Utc::now().timestamp();
+        let mut claims = Claims {
+            sub: "1".into(),
+            role: "user".into(),
+            ver: 1,
+            iat: now,
+            nbf: None,
+            exp: now + 60,
+            iss: "order-tracker".into(),
+            aud: "order-tracker".into(),
+        };
+        edit(&mut claims);
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(&[7u8; 32]),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn times_we_would_never_issue_are_refused() {
+        let now = Utc::now().timestamp();
+        assert!(keys().verify(&forged(|_| {})).is_ok());
+        assert!(keys().verify(&forged(|c| c.iat = now + 3600)).is_err());
+        assert!(keys()
+            .verify(&forged(|c| c.nbf = Some(now + 3600)))
+            .is_err());
+        assert!(keys()
+            .verify(&forged(|c| c.exp = now + 10 * 365 * 86400))
+            .is_err());
+        // Within the leeway, a node whose clock runs a little ahead is still believed.
+        assert!(keys().verify(&forged(|c| c.iat = now + 2)).is_ok());
     }
 
     #[test]

@@ -1,8 +1,12 @@
-//! Failed-login throttling by account and by client address.
+//! Failed-login throttling by account as seen from one client address, and by address.
 //!
 //! A few failures are free; after that every further failure doubles the wait before the next
-//! attempt, up to a cap. A stranger guessing at someone's account can delay them by at most the
-//! cap, never lock them out. State is per process and bounded in size.
+//! attempt, up to a cap. An account's failures count against the address they came from: a
+//! stranger guessing at someone's account slows only their own attempts, and the owner logs in
+//! from a clean address as if nothing happened. An address's failures over all accounts count
+//! too (with more free ones: offices and carrier NAT share addresses), so one address cannot
+//! spray guesses across accounts. The account is the user, not the spelling: email and
+//! username share one count. State is per process and bounded in size.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -20,7 +24,7 @@ struct Failures {
 }
 
 pub struct LoginThrottle {
-    /// Keyed `acct:<login>` and `addr:<ip>`.
+    /// Keyed `acct:<account>@<ip>` and `addr:<ip>`.
     failures: Mutex<HashMap<String, Failures>>,
     free: u32,
     max_delay: Duration,
@@ -35,13 +39,14 @@ impl LoginThrottle {
         }
     }
 
-    /// The keys one attempt counts against.
-    pub fn keys(login: &str, address: Option<&str>) -> Vec<String> {
-        let mut keys = vec![format!("acct:{}", login.trim().to_lowercase())];
-        if let Some(addr) = address {
-            keys.push(format!("addr:{addr}"));
-        }
-        keys
+    /// The keys one attempt counts against. `account` names the user (their id when the login
+    /// names one, else the login as typed, lower-cased).
+    pub fn keys(account: &str, address: Option<&str>) -> Vec<String> {
+        let addr = address.unwrap_or("unknown");
+        vec![
+            format!("acct:{}@{addr}", account.trim().to_lowercase()),
+            format!("addr:{addr}"),
+        ]
     }
 
     /// `Err(wait)` while any key must still wait before its next attempt.
@@ -77,7 +82,7 @@ impl LoginThrottle {
         }
     }
 
-    /// A successful login clears the account's record (not the address's).
+    /// A successful login clears the account's record at that address (not the address's).
     pub fn record_success(&self, keys: &[String]) {
         let mut map = self.failures.lock().expect("throttle lock");
         for key in keys.iter().filter(|k| k.starts_with("acct:")) {
@@ -121,7 +126,11 @@ mod tests {
         let capped = t.check(&keys).unwrap_err();
         assert!(capped > Duration::from_secs(5) && capped <= Duration::from_secs(10));
         t.record_success(&keys);
-        assert!(t.check(&keys).is_ok());
+        assert!(
+            t.check(&keys[..1]).is_ok(),
+            "the account's count is cleared"
+        );
+        assert!(t.check(&keys[1..]).is_err(), "the address's count is not");
     }
 
     #[test]
@@ -130,5 +139,18 @@ mod tests {
             LoginThrottle::keys("ANN", None),
             LoginThrottle::keys("ann", None)
         );
+    }
+
+    #[test]
+    fn a_strangers_failures_do_not_hold_back_the_owner_elsewhere() {
+        let t = LoginThrottle::new(2, Duration::from_secs(60));
+        let stranger = LoginThrottle::keys("7", Some("203.0.113.9"));
+        for _ in 0..6 {
+            t.record_failure(&stranger);
+        }
+        assert!(t.check(&stranger).is_err());
+        assert!(t
+            .check(&LoginThrottle::keys("7", Some("198.51.100.4")))
+            .is_ok());
     }
 }

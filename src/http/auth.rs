@@ -47,11 +47,29 @@ struct LoginRequest {
     totp: Option<String>,
 }
 
+/// A freshly signed token, as login and two-factor verification hand it out.
+#[derive(Serialize)]
+pub struct IssuedToken {
+    pub token: String,
+    pub token_type: &'static str,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl IssuedToken {
+    pub fn new(state: &AppState, user_id: i64, role: Role, version: i32) -> Self {
+        let (token, expires_at) = state.jwt.issue(user_id, role.as_str(), version);
+        IssuedToken {
+            token,
+            token_type: "Bearer",
+            expires_at,
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct LoginAnswer<'a> {
-    token: String,
-    token_type: &'static str,
-    expires_at: chrono::DateTime<chrono::Utc>,
+    #[serde(flatten)]
+    issued: IssuedToken,
     user: UserView<'a>,
 }
 
@@ -77,14 +95,16 @@ async fn login(
     }
     errors.finish(())?;
 
+    // The user first, so every spelling of one account (email, username, case) counts as one.
+    let user = users::find_by_login(&state.pool, &login).await?;
+    let account = user.as_ref().map_or(login, |u| u.id.to_string());
     let address = req.peer_addr().map(|a| a.ip().to_string());
-    let keys = LoginThrottle::keys(&login, address.as_deref());
+    let keys = LoginThrottle::keys(&account, address.as_deref());
     state
         .login_throttle
         .check(&keys)
         .map_err(ApiError::TooManyRequests)?;
 
-    let user = users::find_by_login(&state.pool, &login).await?;
     let cost = state.settings.auth.bcrypt_cost;
     let valid = password::verify(
         password,
@@ -98,15 +118,10 @@ async fn login(
     };
     state.login_throttle.record_success(&keys);
     super::totp::second_factor(&state, &user, body_totp.as_deref()).await?;
-    let (token, expires_at) = state
-        .jwt
-        .issue(user.id, user.role.as_str(), user.token_version);
     Ok(envelope::ok(
         "Login successful",
         LoginAnswer {
-            token,
-            token_type: "Bearer",
-            expires_at,
+            issued: IssuedToken::new(&state, user.id, user.role, user.token_version),
             user: UserView::from(&user),
         },
     ))

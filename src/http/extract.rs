@@ -10,7 +10,6 @@ use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
 use super::error::ApiError;
-use crate::auth::jwt::Claims;
 use crate::db::users::{self, UserRow};
 use crate::domain::locale::Locale;
 use crate::domain::role::Role;
@@ -55,13 +54,39 @@ impl AuthUser {
 }
 
 /// Checks a token and loads its user; a token older than the user's token version is revoked.
+/// The outcome is kept with the request: the rate limiter asks first, and the extractor or the
+/// WebSocket handshake reuse its answer instead of asking the database again.
 pub async fn authenticate(
     state: &AppState,
     token: &str,
     req: &HttpRequest,
 ) -> Result<AuthUser, ApiError> {
     const INVALID: ApiError = ApiError::Unauthorized("Invalid or expired token");
-    let claims = verified(state, req, token).ok_or(INVALID)?;
+    let seen = req
+        .extensions()
+        .get::<Checked>()
+        .filter(|checked| checked.token == token)
+        .map(|checked| checked.user.clone());
+    if let Some(user) = seen {
+        return user.ok_or(INVALID);
+    }
+    let outcome = check(state, token, req).await;
+    // A database failure is not remembered: the next asker tries again.
+    if matches!(outcome, Ok(_) | Err(ApiError::Unauthorized(_))) {
+        req.extensions_mut().insert(Checked {
+            token: token.to_owned(),
+            user: outcome.as_ref().ok().cloned(),
+        });
+    }
+    outcome.map_err(|e| match e {
+        ApiError::Unauthorized(_) => INVALID,
+        other => other,
+    })
+}
+
+async fn check(state: &AppState, token: &str, req: &HttpRequest) -> Result<AuthUser, ApiError> {
+    const INVALID: ApiError = ApiError::Unauthorized("Invalid or expired token");
+    let claims = state.jwt.verify(token).map_err(|_| INVALID)?;
     let id = claims.user_id().ok_or(INVALID)?;
     let user = users::find_by_id(&state.pool, id).await?.ok_or(INVALID)?;
     if user.token_version != claims.ver {
@@ -80,22 +105,11 @@ pub async fn authenticate(
     })
 }
 
-/// The claims of `token` if its signature and times check out. The answer is kept with the
-/// request, so the rate limiter, which reads the token first, and the extractor share one check.
-pub fn verified(state: &AppState, req: &HttpRequest, token: &str) -> Option<Claims> {
-    if let Some(Verified(seen, claims)) = req.extensions().get::<Verified>() {
-        if seen == token {
-            return claims.clone();
-        }
-    }
-    let claims = state.jwt.verify(token).ok();
-    req.extensions_mut()
-        .insert(Verified(token.to_owned(), claims.clone()));
-    claims
+/// A token checked earlier in this request, and its user if it passed.
+struct Checked {
+    token: String,
+    user: Option<AuthUser>,
 }
-
-/// A token checked earlier in this request, and its claims if it passed.
-struct Verified(String, Option<Claims>);
 
 /// The token of an `Authorization: Bearer <token>` header.
 pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
@@ -105,6 +119,49 @@ pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
         .eq_ignore_ascii_case("bearer")
         .then(|| token.trim())
         .filter(|t| !t.is_empty())
+}
+
+/// The subprotocol value that carries a token for browsers (`bearer.<jwt>`).
+const BEARER_PROTOCOL_PREFIX: &str = "bearer.";
+
+/// The request's token wherever a client of this kind may put it: the `Authorization` header,
+/// and for WebSocket handshakes (browsers cannot set headers) also the subprotocol pair
+/// `order-tracker, bearer.<jwt>` or, as a last resort, `?token=`.
+pub fn credentials(req: &HttpRequest) -> Option<String> {
+    if let Some(token) = bearer_token(req) {
+        return Some(token.to_string());
+    }
+    if !is_websocket_handshake(req) {
+        return None;
+    }
+    let from_protocol = req
+        .headers()
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| {
+            p.trim()
+                .strip_prefix(BEARER_PROTOCOL_PREFIX)
+                .map(str::to_string)
+        });
+    from_protocol.or_else(|| {
+        web::Query::<TokenQuery>::from_query(req.query_string())
+            .ok()
+            .and_then(|q| q.into_inner().token)
+            .filter(|t| !t.is_empty())
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+fn is_websocket_handshake(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
 impl FromRequest for AuthUser {

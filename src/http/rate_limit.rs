@@ -1,7 +1,12 @@
 //! Request rate limits: `rate_limit.member_per_minute` per signed-in user (admins get
-//! `admin_per_minute`), and the member limit per client address for requests without a token.
-//! Fixed one-minute windows, counted per process. Every API answer carries `RateLimit-Limit`,
-//! `RateLimit-Remaining` and `RateLimit-Reset`; a refused one is a 429 with `Retry-After`.
+//! `admin_per_minute`), and the member limit per client address for requests without a valid
+//! token. A user is who the token proves after the same check every route makes (signature,
+//! times, the user's token version), so a revoked or forged token spends its sender's address
+//! budget, never its user's. Registration has a budget of its own per address
+//! (`register_per_hour`): it answers whether an e-mail is taken, so it must not be a fast oracle.
+//! Fixed windows, counted per process, on every API route and every WebSocket handshake alike.
+//! Every answer carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`; a
+//! refused one is a 429 with `Retry-After`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -14,11 +19,14 @@ use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpRequest};
 
 use super::error::ApiError;
-use super::extract::{bearer_token, verified};
+use super::extract::{authenticate, credentials};
 use crate::config::RateLimitSettings;
+use crate::domain::role::Role;
 use crate::state::AppState;
 
 pub const WINDOW: Duration = Duration::from_secs(60);
+/// The window of the registration budget.
+const REGISTER_WINDOW: Duration = Duration::from_secs(3600);
 /// Most keys remembered at once; beyond this, finished windows are dropped first.
 const MAX_TRACKED: usize = 100_000;
 
@@ -32,7 +40,7 @@ pub struct Verdict {
 }
 
 pub struct RateLimiter {
-    /// Key -> (window start, requests in it).
+    /// Key -> (window start, requests in it); the window's length goes with the key's kind.
     windows: Mutex<HashMap<String, (Instant, u32)>>,
     settings: RateLimitSettings,
 }
@@ -45,15 +53,15 @@ impl RateLimiter {
         }
     }
 
-    /// Counts one request for `key` against `limit` per window.
-    pub fn hit(&self, key: &str, limit: u32) -> Verdict {
+    /// Counts one request for `key` against `limit` per `window`.
+    pub fn hit(&self, key: &str, limit: u32, window: Duration) -> Verdict {
         let now = Instant::now();
         let mut windows = self.windows.lock().expect("rate limit lock");
         if windows.len() >= MAX_TRACKED {
-            windows.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
+            windows.retain(|_, (start, _)| now.duration_since(*start) < REGISTER_WINDOW);
         }
         let entry = windows.entry(key.to_string()).or_insert((now, 0));
-        if now.duration_since(entry.0) >= WINDOW {
+        if now.duration_since(entry.0) >= window {
             *entry = (now, 0);
         }
         let allowed = entry.1 < limit;
@@ -64,31 +72,53 @@ impl RateLimiter {
             allowed,
             limit,
             remaining: limit - entry.1.min(limit),
-            reset: WINDOW.saturating_sub(now.duration_since(entry.0)),
+            reset: window.saturating_sub(now.duration_since(entry.0)),
         }
     }
 
     /// Whose request this is and how many such requests a window allows.
-    fn key_for(&self, state: &AppState, req: &HttpRequest) -> (String, u32) {
-        let claims = bearer_token(req).and_then(|t| verified(state, req, t));
-        match claims {
-            Some(c) => {
-                let limit = if c.role == "admin" {
+    async fn key_for(&self, state: &AppState, req: &HttpRequest) -> (String, u32) {
+        let user = match credentials(req) {
+            Some(token) => authenticate(state, &token, req).await.ok(),
+            None => None,
+        };
+        match user {
+            Some(user) => {
+                let limit = if user.role() == Role::Admin {
                     self.settings.admin_per_minute
                 } else {
                     self.settings.member_per_minute
                 };
-                (format!("user:{}", c.sub), limit)
+                (format!("user:{}", user.id()), limit)
             }
-            None => {
-                let addr = req
-                    .peer_addr()
-                    .map(|a| a.ip().to_string())
-                    .unwrap_or_default();
-                (format!("addr:{addr}"), self.settings.member_per_minute)
-            }
+            None => (
+                format!("addr:{}", address(req)),
+                self.settings.member_per_minute,
+            ),
         }
     }
+}
+
+fn address(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default()
+}
+
+/// Whether the request falls under the limits: the API and the WebSocket handshakes; not the
+/// operational probes, which a load balancer calls as often as it likes.
+fn is_limited(path: &str) -> bool {
+    path.starts_with("/api") || path == "/ws" || path.starts_with("/ws/")
+}
+
+fn is_registration(req: &ServiceRequest) -> bool {
+    req.method() == actix_web::http::Method::POST
+        && req
+            .path()
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last == "register")
 }
 
 fn seconds(d: Duration) -> u64 {
@@ -100,16 +130,26 @@ pub async fn limit(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let Some(state) =
-        state.filter(|s| s.settings.rate_limit.enabled && req.path().starts_with("/api"))
+    let Some(state) = state.filter(|s| s.settings.rate_limit.enabled && is_limited(req.path()))
     else {
         return next
             .call(req)
             .await
             .map(ServiceResponse::map_into_boxed_body);
     };
-    let (key, limit) = state.rate_limiter.key_for(&state, req.request());
-    let verdict = state.rate_limiter.hit(&key, limit);
+    let limiter = &state.rate_limiter;
+    let mut verdict = {
+        let (key, limit) = limiter.key_for(&state, req.request()).await;
+        limiter.hit(&key, limit, WINDOW)
+    };
+    if verdict.allowed && is_registration(&req) {
+        let key = format!("register:{}", address(req.request()));
+        verdict = limiter.hit(
+            &key,
+            state.settings.rate_limit.register_per_hour,
+            REGISTER_WINDOW,
+        );
+    }
     if !verdict.allowed {
         let mut response = req.into_response(actix_web::ResponseError::error_response(
             &ApiError::TooManyRequests(verdict.reset),
@@ -142,12 +182,18 @@ mod tests {
             enabled: true,
             member_per_minute: 3,
             admin_per_minute: 6,
+            register_per_hour: 2,
         });
-        let remaining: Vec<u32> = (0..3).map(|_| limiter.hit("user:1", 3).remaining).collect();
+        let remaining: Vec<u32> = (0..3)
+            .map(|_| limiter.hit("user:1", 3, WINDOW).remaining)
+            .collect();
         assert_eq!(remaining, [2, 1, 0]);
-        let refused = limiter.hit("user:1", 3);
+        let refused = limiter.hit("user:1", 3, WINDOW);
         assert!(!refused.allowed);
         assert!(refused.reset <= WINDOW && refused.reset > Duration::from_secs(50));
-        assert!(limiter.hit("user:2", 3).allowed, "keys are independent");
+        assert!(
+            limiter.hit("user:2", 3, WINDOW).allowed,
+            "keys are independent"
+        );
     }
 }

@@ -2,23 +2,26 @@
 //! `GET /api/ws` (the caller's notifications).
 //!
 //! Everything is checked before the upgrade, so a refused handshake is a plain enveloped
-//! 401/403/404. The token may come as `Authorization: Bearer`, as the subprotocol pair
-//! `order-tracker, bearer.<jwt>` (browsers cannot set headers), or as `?token=`.
+//! 401/403/404/429. The token may come as `Authorization: Bearer`, as the subprotocol pair
+//! `order-tracker, bearer.<jwt>` (browsers cannot set headers), or as `?token=`. One user holds
+//! at most `ws.max_sockets_per_user` sockets on a process; the next handshake is a 429.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::error::ApiError;
-use super::extract::{authenticate, bearer_token, AuthUser};
+use super::extract::{authenticate, credentials, AuthUser};
 use crate::access::visible_order;
 use crate::actors::socket::SocketActor;
+use crate::actors::socket_slots::SocketSlot;
 use crate::domain::topic::Topic;
 use crate::state::AppState;
 
 /// The subprotocol we answer with; the token half of the pair is never echoed.
 pub const SUBPROTOCOL: &str = "order-tracker";
-const BEARER_PROTOCOL_PREFIX: &str = "bearer.";
+/// How long a client refused for holding too many sockets is asked to wait.
+const SOCKET_CAP_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/ws").route(web::get().to(multiplexed)))
@@ -32,18 +35,16 @@ pub fn api_routes(cfg: &mut web::ServiceConfig) {
 
 #[derive(Deserialize)]
 struct WsQuery {
-    token: Option<String>,
     since: Option<String>,
 }
 
 async fn multiplexed(
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<WsQuery>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let user = handshake_user(&state, &req, &query).await?;
-    SocketActor::open(state, user, Vec::new(), &req, body)
+    let (user, slot) = handshake_user(&state, &req).await?;
+    SocketActor::open(state, user, slot, Vec::new(), &req, body)
 }
 
 async fn one_order(
@@ -53,12 +54,13 @@ async fn one_order(
     query: web::Query<WsQuery>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let user = handshake_user(&state, &req, &query).await?;
+    let (user, slot) = handshake_user(&state, &req).await?;
     let since = parse_since(query.since.as_deref())?;
     let order = visible_order(&state.pool, &user, id.into_inner()).await?;
     SocketActor::open(
         state,
         user,
+        slot,
         vec![(Topic::Order(order.id), since)],
         &req,
         body,
@@ -71,10 +73,10 @@ async fn own_notifications(
     query: web::Query<WsQuery>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let user = handshake_user(&state, &req, &query).await?;
+    let (user, slot) = handshake_user(&state, &req).await?;
     let since = parse_since(query.since.as_deref())?;
     let topic = Topic::User(user.id());
-    SocketActor::open(state, user, vec![(topic, since)], &req, body)
+    SocketActor::open(state, user, slot, vec![(topic, since)], &req, body)
 }
 
 fn parse_since(since: Option<&str>) -> Result<Option<i64>, ApiError> {
@@ -91,30 +93,19 @@ fn parse_since(since: Option<&str>) -> Result<Option<i64>, ApiError> {
     }
 }
 
+/// The caller and a socket slot of theirs, or why the handshake is refused.
 async fn handshake_user(
     state: &AppState,
     req: &HttpRequest,
-    query: &WsQuery,
-) -> Result<AuthUser, ApiError> {
+) -> Result<(AuthUser, SocketSlot), ApiError> {
     check_origin(state, req)?;
-    let token = bearer_token(req)
-        .map(str::to_string)
-        .or_else(|| subprotocol_token(req))
-        .or_else(|| query.token.clone())
-        .ok_or(ApiError::Unauthorized("Unauthorized"))?;
-    authenticate(state, &token, req).await
-}
-
-fn subprotocol_token(req: &HttpRequest) -> Option<String> {
-    req.headers()
-        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .find_map(|p| {
-            p.trim()
-                .strip_prefix(BEARER_PROTOCOL_PREFIX)
-                .map(str::to_string)
-        })
+    let token = credentials(req).ok_or(ApiError::Unauthorized("Unauthorized"))?;
+    let user = authenticate(state, &token, req).await?;
+    let slot = state
+        .socket_slots
+        .take(user.id(), state.settings.ws.max_sockets_per_user)
+        .ok_or(ApiError::TooManyRequests(SOCKET_CAP_RETRY))?;
+    Ok((user, slot))
 }
 
 /// Blocks cross-site WebSocket hijacking: a page from another site cannot ride the user's
