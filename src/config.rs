@@ -31,6 +31,7 @@ pub struct Settings {
     pub notifications: NotificationSettings,
     pub commerce: CommerceSettings,
     pub actors: ActorSettings,
+    pub metrics: MetricsSettings,
     pub log: LogSettings,
 }
 
@@ -72,6 +73,8 @@ pub struct RateLimitSettings {
     pub enabled: bool,
     pub member_per_minute: u32,
     pub admin_per_minute: u32,
+    /// Registrations one client address may make per hour.
+    pub register_per_hour: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -82,6 +85,10 @@ pub struct WsSettings {
     pub max_frame_bytes: usize,
     pub outbound_queue: usize,
     pub messages_per_minute: u32,
+    /// Sockets one user may hold open on one process.
+    pub max_sockets_per_user: usize,
+    /// Seconds a write to a socket may stay blocked before the connection is dropped.
+    pub write_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -102,6 +109,14 @@ pub struct CommerceSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct ActorSettings {
     pub idle_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MetricsSettings {
+    /// `host:port` to serve `/metrics` on instead of the main port; empty: the main port.
+    pub address: String,
+    /// Bearer token a scraper must send; empty: only loopback callers may read.
+    pub token: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -189,9 +204,15 @@ impl Settings {
                 "database.pool_size must be at least 1".into(),
             ));
         }
-        if self.ws.heartbeat_secs == 0 || self.ws.outbound_queue == 0 {
+        if self.ws.heartbeat_secs == 0
+            || self.ws.outbound_queue == 0
+            || self.ws.write_timeout_secs == 0
+            || self.ws.max_sockets_per_user == 0
+        {
             return Err(ConfigError::Invalid(
-                "ws.heartbeat_secs and ws.outbound_queue must be at least 1".into(),
+                "ws.heartbeat_secs, ws.outbound_queue, ws.write_timeout_secs and \
+                 ws.max_sockets_per_user must be at least 1"
+                    .into(),
             ));
         }
         if self.commerce.max_batch == 0 {

@@ -39,8 +39,21 @@ pub enum StartupError {
     Migrate(#[from] MigrateError),
     #[error("{0}")]
     Secret(String),
-    #[error("cannot listen: {0}")]
+    #[error(
+        "cannot listen on {address}: {source}. If another server holds that port, stop it or \
+         pick another: PORT=8081 (or server.port in config.toml; metrics.address for /metrics)"
+    )]
+    Listen { address: String, source: io::Error },
+    #[error("cannot start the HTTP server: {0}")]
     Io(#[from] io::Error),
+}
+
+/// Binds `address` or says which address could not be had, and how to choose another.
+fn bind(address: &str) -> Result<TcpListener, StartupError> {
+    TcpListener::bind(address).map_err(|source| StartupError::Listen {
+        address: address.to_string(),
+        source,
+    })
 }
 
 /// The database to use: `database.url`, or the embedded cluster (returned, to be stopped).
@@ -59,7 +72,11 @@ pub async fn connect_database(
 
 pub struct Application {
     port: u16,
+    /// The port of `metrics.address`, when `/metrics` has an address of its own.
+    metrics_port: Option<u16>,
     server: Server,
+    /// `/metrics` on an address of its own (`metrics.address`), if set.
+    metrics_server: Option<Server>,
     registries: Registries,
     pg_listener: Addr<PgListener>,
     /// Pool connections and order actors (`db::thread`); stopped before the embedded database.
@@ -69,6 +86,17 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        // The ports first: a port in use is the likeliest first-run trouble, and it is reported
+        // before a database or an actor is started.
+        let server = &settings.server;
+        let listener = match server.host.contains(':') {
+            true => bind(&format!("[{}]:{}", server.host, server.port))?,
+            false => bind(&format!("{}:{}", server.host, server.port))?,
+        };
+        let metrics_listener = match settings.metrics.address.trim() {
+            "" => None,
+            address => Some(bind(address)?),
+        };
         let (pg_config, embedded) = connect_database(&settings).await?;
         migrate::run(&pg_config).await?;
         let database_thread = Arbiter::new();
@@ -99,6 +127,7 @@ impl Application {
                 Duration::from_secs(auth.login_max_delay_secs),
             ),
             registries: registries.clone(),
+            socket_slots: Default::default(),
             database_thread: database_thread.handle(),
             orders: Default::default(),
             warehouses: Default::default(),
@@ -106,13 +135,26 @@ impl Application {
             settings: settings.clone(),
         });
 
-        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
         let port = listener.local_addr()?.port();
+        let metrics_port = match &metrics_listener {
+            Some(listener) => Some(listener.local_addr()?.port()),
+            None => None,
+        };
+        let metrics_server = match metrics_listener {
+            Some(listener) => {
+                let address = listener.local_addr()?;
+                tracing::info!(%address, "metrics listening");
+                Some(http::server::start_metrics(listener, state.clone())?)
+            }
+            None => None,
+        };
         let server = http::server::start(listener, state)?;
         tracing::info!(host = %settings.server.host, port, "order-tracker listening");
         Ok(Application {
             port,
+            metrics_port,
             server,
+            metrics_server,
             registries,
             pg_listener,
             database_thread,
@@ -124,10 +166,15 @@ impl Application {
         self.port
     }
 
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
+    }
+
     /// A handle that stops this application gracefully from elsewhere.
     pub fn stopper(&self) -> Stopper {
         Stopper {
             server: self.server.handle(),
+            metrics_server: self.metrics_server.as_ref().map(Server::handle),
             registries: self.registries.clone(),
             pg_listener: self.pg_listener.clone(),
         }
@@ -135,6 +182,9 @@ impl Application {
 
     /// Serves until stopped, then stops the embedded PostgreSQL if this process started it.
     pub async fn run_until_stopped(mut self) -> io::Result<()> {
+        if let Some(metrics) = self.metrics_server.take() {
+            actix::spawn(metrics);
+        }
         let result = (&mut self.server).await;
         self.database_thread.stop();
         if let Some(mut embedded) = self.embedded.take() {
@@ -160,6 +210,7 @@ impl Application {
 #[derive(Clone)]
 pub struct Stopper {
     server: ServerHandle,
+    metrics_server: Option<ServerHandle>,
     registries: Registries,
     /// Stopped before the embedded database, so its going away is not reported as a failure.
     pg_listener: Addr<PgListener>,
@@ -172,6 +223,9 @@ impl Stopper {
             tokio::time::sleep(CLOSE_FRAME_GRACE).await;
         }
         self.server.stop(true).await;
+        if let Some(metrics) = &self.metrics_server {
+            metrics.stop(true).await;
+        }
         let _ = self.pg_listener.send(StopListening).await;
     }
 }

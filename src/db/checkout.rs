@@ -14,10 +14,11 @@ use deadpool_postgres::{GenericClient, Pool, Transaction};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use super::orders::{self, OrderRow};
+use super::orders::{self, OrderItemRow, OrderRow};
 use super::warehouses::{self, StockError, StockRow};
 use super::DbError;
 use crate::domain::commerce::StockInput;
+use crate::domain::money;
 
 /// One checkout, fully parsed: product id -> quantity, summed.
 #[derive(Debug, Clone)]
@@ -38,8 +39,16 @@ pub enum Job {
 
 #[derive(Debug, Clone)]
 pub enum Outcome {
-    Order(Box<OrderRow>),
+    Order(Box<Placed>),
     Stock(StockRow),
+}
+
+/// An order a checkout wrote, as the transaction that wrote it returned it: once it has
+/// committed, the answer needs nothing more from the database.
+#[derive(Debug, Clone)]
+pub struct Placed {
+    pub order: OrderRow,
+    pub items: Vec<OrderItemRow>,
 }
 
 /// A product the warehouse cannot supply in the asked quantity.
@@ -60,6 +69,9 @@ pub enum JobError {
     CartNotOpen,
     #[error("a request with this idempotency key was already made")]
     IdempotencyKeyUsed,
+    /// The order's total, or total plus shipping, is beyond what the money columns hold.
+    #[error("the order total is too large")]
+    TotalTooLarge,
     #[error(transparent)]
     Stock(StockError),
     #[error(transparent)]
@@ -84,8 +96,14 @@ pub async fn run_batch(
         Err(e) => {
             let message = e.to_string();
             tracing::warn!(error = %message, warehouse_id, "warehouse batch failed");
+            let unavailable = e.is_unavailable();
             (0..count)
-                .map(|_| Err(JobError::Db(DbError::Batch(message.clone()))))
+                .map(|_| {
+                    Err(JobError::Db(match unavailable {
+                        true => DbError::BatchUnavailable(message.clone()),
+                        false => DbError::Batch(message.clone()),
+                    }))
+                })
                 .collect()
         }
     }
@@ -194,7 +212,7 @@ async fn checkout_run<C: GenericClient>(
     client: &C,
     warehouse_id: i64,
     run: &[(CheckoutJob, String)],
-) -> Result<Vec<Result<OrderRow, JobError>>, DbError> {
+) -> Result<Vec<Result<Placed, JobError>>, DbError> {
     let ids: Vec<i64> = run
         .iter()
         .flat_map(|(j, _)| j.lines.keys().copied())
@@ -295,6 +313,8 @@ async fn checkout_run<C: GenericClient>(
             Err(JobError::CartNotOpen)
         } else if key.as_ref().is_some_and(|k| used_keys.contains(k)) {
             Err(JobError::IdempotencyKeyUsed)
+        } else if !total_fits(job, &products) {
+            Err(JobError::TotalTooLarge)
         } else {
             Ok(())
         };
@@ -325,12 +345,28 @@ async fn checkout_run<C: GenericClient>(
         .collect())
 }
 
+/// Whether every line's total, the order's total and the total with shipping fit the money
+/// columns (checked, never overflowing: quantities and prices are bounded only by their types).
+fn total_fits(job: &CheckoutJob, products: &BTreeMap<i64, (String, Decimal)>) -> bool {
+    let mut total = Some(Decimal::ZERO);
+    for (p, q) in &job.lines {
+        let line = products[p].1.checked_mul(Decimal::from(*q));
+        total = match (total, line) {
+            (Some(t), Some(l)) if money::fits(l) => t.checked_add(l),
+            _ => None,
+        };
+    }
+    total
+        .and_then(|t| t.checked_add(job.shipping_cost).filter(|_| money::fits(t)))
+        .is_some_and(money::fits)
+}
+
 /// Writes the accepted checkouts: stock, orders, items, first history rows, carts, keys.
 async fn write_orders<C: GenericClient>(
     client: &C,
     warehouse_id: i64,
     accepted: &[Accepted<'_>],
-) -> Result<Vec<OrderRow>, DbError> {
+) -> Result<Vec<Placed>, DbError> {
     if accepted.is_empty() {
         return Ok(Vec::new());
     }
@@ -424,11 +460,13 @@ async fn write_orders<C: GenericClient>(
     let items = client
         .prepare_cached(
             "INSERT INTO order_items (order_id, product_id, product_name, unit_price, quantity, total_price)
-             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::numeric[], $5::int[], $6::numeric[])",
+             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::numeric[], $5::int[], $6::numeric[])
+             RETURNING order_id, id, product_id, product_name, unit_price, quantity, total_price",
         )
         .await?;
-    client
-        .execute(
+    let mut items_by_order: BTreeMap<i64, Vec<OrderItemRow>> = BTreeMap::new();
+    for r in client
+        .query(
             &items,
             &[
                 &item_orders,
@@ -439,7 +477,20 @@ async fn write_orders<C: GenericClient>(
                 &item_totals,
             ],
         )
-        .await?;
+        .await?
+    {
+        items_by_order
+            .entry(r.get(0))
+            .or_default()
+            .push(OrderItemRow {
+                id: r.get(1),
+                product_id: r.get(2),
+                product_name: r.get(3),
+                unit_price: r.get(4),
+                quantity: r.get(5),
+                total_price: r.get(6),
+            });
+    }
     orders::insert_first_history(client, &order_ids, &users).await?;
 
     let closing: Vec<i64> = carts.iter().flatten().copied().collect();
@@ -478,7 +529,17 @@ async fn write_orders<C: GenericClient>(
         .into_iter()
         .map(|o| (o.id, o))
         .collect();
-    Ok(order_ids.iter().filter_map(|id| rows.remove(id)).collect())
+    Ok(order_ids
+        .iter()
+        .filter_map(|id| {
+            let mut items = items_by_order.remove(id).unwrap_or_default();
+            items.sort_by_key(|item| item.id);
+            Some(Placed {
+                order: rows.remove(id)?,
+                items,
+            })
+        })
+        .collect())
 }
 
 /// The first warehouse by priority that holds every line in full.

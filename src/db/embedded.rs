@@ -50,13 +50,18 @@ struct RunAs {
     gid: u32,
 }
 
-/// A running private cluster. `stop` shuts it down if this process started it.
+/// A running private cluster. `stop` shuts it down if this process owns it.
+///
+/// Ownership: the process that starts the cluster owns it and records its pid next to the data
+/// folder (`<data_dir>.owner`). A second server on the same folder finds the owner alive and
+/// leaves the cluster to it. A server that finds the cluster running but its owner gone (killed
+/// with SIGKILL, crashed) takes ownership, so the leftover is stopped at its exit.
 #[derive(Debug)]
 pub struct EmbeddedPostgres {
     bin_dir: PathBuf,
     data_dir: PathBuf,
     run_as: Option<RunAs>,
-    /// False when another process of ours already ran the cluster: that one stops it.
+    /// False when another live process of ours owns the cluster: that one stops it.
     owned: bool,
 }
 
@@ -80,6 +85,17 @@ impl EmbeddedPostgres {
         if !pg.is_running() {
             pg.pg_ctl(&["start", "-w", "-t", PG_CTL_WAIT_SECS, "-s", "-l"], true)?;
             pg.owned = true;
+        } else if !pg.owner_alive() {
+            tracing::warn!(
+                data_dir = %pg.data_dir.display(),
+                "adopting an embedded PostgreSQL whose server is gone; it stops when this one does"
+            );
+            pg.owned = true;
+        }
+        if pg.owned {
+            let owner_file = pg.owner_file();
+            std::fs::write(&owner_file, std::process::id().to_string())
+                .map_err(|source| io_err(&owner_file, source))?;
         }
         pg.create_database().await?;
         tracing::info!(data_dir = %pg.data_dir.display(), owned = pg.owned, "embedded PostgreSQL ready");
@@ -101,11 +117,30 @@ impl EmbeddedPostgres {
         &self.data_dir
     }
 
+    /// Whether this process stops the cluster when it is done.
+    pub fn owned(&self) -> bool {
+        self.owned
+    }
+
+    /// Where the owning process's pid is kept: beside the data folder, which PostgreSQL owns.
+    fn owner_file(&self) -> PathBuf {
+        self.data_dir.with_extension("owner")
+    }
+
+    /// Whether the process recorded as owner is still running (and is not us).
+    fn owner_alive(&self) -> bool {
+        let pid = std::fs::read_to_string(self.owner_file())
+            .ok()
+            .and_then(|p| p.trim().parse::<u32>().ok());
+        pid.is_some_and(|pid| pid != std::process::id() && process_alive(pid))
+    }
+
     /// Stops the cluster if this process started it; waits for a clean shutdown.
     pub fn stop(&mut self) {
         if !std::mem::take(&mut self.owned) {
             return;
         }
+        let _ = std::fs::remove_file(self.owner_file());
         match self.pg_ctl(
             &["stop", "-w", "-t", PG_CTL_WAIT_SECS, "-s", "-m", "fast"],
             false,
@@ -152,14 +187,10 @@ impl EmbeddedPostgres {
             return false;
         };
         let pid = contents.lines().next().unwrap_or("").trim().to_string();
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let zombie = stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
         let is_postgres = std::fs::read(format!("/proc/{pid}/cmdline"))
             .map(|cmd| String::from_utf8_lossy(&cmd).contains("postgres"))
             .unwrap_or(false);
-        if is_postgres && !zombie {
+        if is_postgres && pid.parse().is_ok_and(process_alive) {
             return true;
         }
         tracing::warn!(pid, "removing stale postmaster.pid left by a crash");
@@ -232,6 +263,16 @@ pub async fn create_database(
     drop(client);
     let _ = conn.await;
     Ok(())
+}
+
+/// Whether `pid` names a live process (not a zombie waiting to be reaped).
+fn process_alive(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    !stat
+        .rsplit_once(')')
+        .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
 }
 
 fn find_bin_dir() -> Option<PathBuf> {

@@ -31,7 +31,7 @@ pub async fn after(
 /// The current state of a topic, for a subscriber that gave no `since`.
 pub async fn snapshot(pool: &Pool, topic: Topic) -> Result<Option<Encoded>, DbError> {
     match topic {
-        Topic::Order(id) => Ok(orders::find(pool, id, true).await?.map(|o| o.snapshot())),
+        Topic::Order(id) => orders::snapshot(pool, id).await,
         Topic::User(id) => notifications::snapshot(pool, id).await,
     }
 }

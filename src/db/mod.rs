@@ -15,6 +15,8 @@ pub mod tracking;
 pub mod users;
 pub mod warehouses;
 
+use std::time::Duration;
+
 use actix::ArbiterHandle;
 use chrono::{DateTime, SubsecRound, Utc};
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -30,7 +32,46 @@ pub enum DbError {
     /// A whole warehouse batch failed; each of its jobs reports this.
     #[error("warehouse batch: {0}")]
     Batch(String),
+    /// A whole warehouse batch failed because the database could not be reached.
+    #[error("warehouse batch, database unavailable: {0}")]
+    BatchUnavailable(String),
 }
+
+impl DbError {
+    /// Whether the database could not be reached or went away (as opposed to refusing a
+    /// statement): the request may succeed later, so it is a 503, not a 500.
+    pub fn is_unavailable(&self) -> bool {
+        use deadpool_postgres::PoolError;
+        match self {
+            DbError::Pool(PoolError::Timeout(_) | PoolError::Backend(_) | PoolError::Closed) => {
+                true
+            }
+            DbError::Pool(_) | DbError::Batch(_) => false,
+            DbError::Query(e) => connection_lost(e),
+            DbError::BatchUnavailable(_) => true,
+        }
+    }
+}
+
+/// Connection-class failures: the connection closed or broke, SQLSTATE class 08 (connection
+/// exception), 57P01-57P03 (the server shutting down, crashed, or not yet accepting).
+fn connection_lost(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        Some(code) => {
+            let code = code.code();
+            code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+        }
+        // No server error at all: an I/O failure on the way there.
+        None => std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()),
+    }
+}
+
+/// How long a request waits for a pool connection, for a new connection to open, or for an idle
+/// one to be checked, before it is answered 503: nothing hangs on a database that is gone.
+const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A pool of at most `size` connections, opened and driven on `thread`; a request waits for a
 /// free one rather than opening more.
@@ -44,6 +85,9 @@ pub fn pool(config: tokio_postgres::Config, size: usize, thread: ArbiterHandle) 
     );
     Pool::builder(manager)
         .max_size(size)
+        .wait_timeout(Some(POOL_TIMEOUT))
+        .create_timeout(Some(POOL_TIMEOUT))
+        .recycle_timeout(Some(POOL_TIMEOUT))
         .runtime(deadpool_postgres::Runtime::Tokio1)
         .build()
         .expect("a pool with a runtime and no hooks always builds")

@@ -80,14 +80,15 @@ impl OrderRow {
         }
     }
 
-    /// The current state as the first message a new subscriber receives.
-    pub fn snapshot(&self) -> events::Encoded {
+    /// The current state as the first message a new subscriber receives, with the notes and
+    /// author of the change that brought it there (`latest`).
+    fn snapshot(&self, latest: LatestChange) -> events::Encoded {
         StatusEntry {
             order_id: self.id,
             seq: i64::from(self.version),
             status: self.status,
-            notes: None,
-            updated_by: None,
+            notes: latest.notes,
+            updated_by: latest.updated_by,
             at: self.updated_at,
             order_number: self.order_number.clone(),
             estimated_time: self.estimated_time,
@@ -289,6 +290,37 @@ pub async fn history(pool: &Pool, order_id: i64) -> Result<Vec<HistoryRow>, DbEr
             created_at: row.get("created_at"),
         })
         .collect())
+}
+
+/// What the latest history entry of an order says beyond its status.
+#[derive(Default)]
+struct LatestChange {
+    notes: Option<String>,
+    updated_by: Option<String>,
+}
+
+/// The order's current state for a new subscriber (`order.snapshot`), hidden orders included.
+pub async fn snapshot(pool: &Pool, id: i64) -> Result<Option<events::Encoded>, DbError> {
+    let Some(order) = find(pool, id, true).await? else {
+        return Ok(None);
+    };
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT h.notes, u.name FROM order_status_history h
+             LEFT JOIN users u ON u.id = h.updated_by
+             WHERE h.order_id = $1 AND h.seq = $2",
+        )
+        .await?;
+    let latest = client
+        .query_opt(&stmt, &[&id, &order.version])
+        .await?
+        .map(|row| LatestChange {
+            notes: row.get(0),
+            updated_by: row.get(1),
+        })
+        .unwrap_or_default();
+    Ok(Some(order.snapshot(latest)))
 }
 
 /// Stored status events of one order after `after_seq`, oldest first, as subscribers get them.

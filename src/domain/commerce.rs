@@ -121,6 +121,23 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// A partial change (`PATCH`): the fields the body names, laid over the record as it stands,
+/// so the result is checked by exactly the rules a whole record (`PUT`) is. A field given as
+/// `null` is cleared; a field left out keeps its value.
+pub fn overlay(current: impl serde::Serialize, patch: &Value) -> Result<Value, FieldErrors> {
+    let Value::Object(changes) = patch else {
+        return Err(FieldErrors::single(
+            "body",
+            "The body must be a JSON object.",
+        ));
+    };
+    let mut merged = serde_json::to_value(current).unwrap_or_default();
+    if let Value::Object(fields) = &mut merged {
+        fields.extend(changes.clone());
+    }
+    Ok(merged)
+}
+
 #[derive(Debug, Clone)]
 pub struct ProductInput {
     pub name: String,
@@ -272,6 +289,17 @@ fn parse_checkout(body: &Value) -> Result<CheckoutInput, FieldErrors> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_patch_keeps_what_it_does_not_name() {
+        let current = json!({"name": "Kopi", "price": 20000.5, "category": "Drinks"});
+        let merged = overlay(&current, &json!({"price": 25000, "category": null})).unwrap();
+        let input = product(&merged).unwrap();
+        assert_eq!(input.name, "Kopi");
+        assert_eq!(input.price, Decimal::from(25000));
+        assert_eq!(input.category, None);
+        assert!(overlay(&current, &json!([1])).is_err());
+    }
 
     #[test]
     fn product_fields() {

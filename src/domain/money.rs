@@ -27,10 +27,16 @@ pub fn parse_amount(value: &Value) -> Result<Decimal, String> {
     if amount.scale() > 2 {
         return Err("may have at most two decimal places".into());
     }
-    if amount.trunc() >= Decimal::from(10u64.pow(MAX_WHOLE_DIGITS)) {
+    if !fits(amount) {
         return Err("is too large".into());
     }
     Ok(amount)
+}
+
+/// Whether `amount` fits the money columns, NUMERIC(15, 2). Sums (an order's total, total plus
+/// shipping) are checked with this before they are written.
+pub fn fits(amount: Decimal) -> bool {
+    amount.trunc().abs() < Decimal::from(10u64.pow(MAX_WHOLE_DIGITS))
 }
 
 #[cfg(test)]

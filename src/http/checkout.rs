@@ -10,8 +10,8 @@ use super::error::ApiError;
 use super::extract::AuthUser;
 use super::views::OrderView;
 use crate::actors::warehouse;
-use crate::db::checkout::{self, CheckoutJob, Job, JobError, Outcome};
-use crate::db::orders::{self, OrderRow};
+use crate::db::checkout::{self, CheckoutJob, Job, JobError, Outcome, Placed};
+use crate::db::orders;
 use crate::db::{carts, warehouses};
 use crate::domain::commerce::{CheckoutInput, Source};
 use crate::state::AppState;
@@ -29,8 +29,8 @@ pub async fn checkout(
     // serde_json objects keep their keys sorted, so equal bodies have equal text.
     let canonical = body.to_string();
     if let Some(key) = &key {
-        if let Some(order) = replay(state, user, key, &canonical).await? {
-            return answer(state, user, &order).await;
+        if let Some(placed) = replay(state, user, key, &canonical).await? {
+            return Ok(answer(user, &placed));
         }
     }
     let (lines, cart_id) = match input.source {
@@ -69,12 +69,14 @@ pub async fn checkout(
         idempotency: key.clone().map(|k| (k, canonical.clone())),
     };
     match warehouse::submit(state, warehouse_id, Job::Checkout(job)).await {
-        Ok(Outcome::Order(order)) => answer(state, user, &order).await,
+        // Committed: the answer is built from what the transaction returned, so a database
+        // that fails from here on cannot turn a placed order into an error.
+        Ok(Outcome::Order(placed)) => Ok(answer(user, &placed)),
         Ok(Outcome::Stock(_)) => Err(ApiError::internal("a checkout answered with a stock row")),
         // A concurrent retry with the same key won: answer with its order.
         Err(JobError::IdempotencyKeyUsed) => {
             match replay(state, user, key.as_deref().unwrap_or(""), &canonical).await? {
-                Some(order) => answer(state, user, &order).await,
+                Some(placed) => Ok(answer(user, &placed)),
                 None => Err(JobError::IdempotencyKeyUsed.into()),
             }
         }
@@ -101,7 +103,7 @@ async fn replay(
     user: &AuthUser,
     key: &str,
     body: &str,
-) -> Result<Option<OrderRow>, ApiError> {
+) -> Result<Option<Placed>, ApiError> {
     let Some((first_body, order_id)) = checkout::remembered(&state.pool, user.id(), key).await?
     else {
         return Ok(None);
@@ -111,17 +113,16 @@ async fn replay(
             "This Idempotency-Key was used with a different request body".into(),
         ));
     }
-    Ok(orders::find(&state.pool, order_id, true).await?)
+    let Some(order) = orders::find(&state.pool, order_id, true).await? else {
+        return Ok(None);
+    };
+    let items = orders::items(&state.pool, order_id).await?;
+    Ok(Some(Placed { order, items }))
 }
 
-async fn answer(
-    state: &AppState,
-    user: &AuthUser,
-    order: &OrderRow,
-) -> Result<HttpResponse, ApiError> {
-    let items = orders::items(&state.pool, order.id).await?;
-    Ok(envelope::created(
+fn answer(user: &AuthUser, placed: &Placed) -> HttpResponse {
+    envelope::created(
         "order created successfully",
-        OrderView::new(order, user.locale).with_items(&items),
-    ))
+        OrderView::new(&placed.order, user.locale).with_items(&placed.items),
+    )
 }

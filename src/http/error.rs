@@ -48,6 +48,9 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// What a 503 asks the client to wait: about as long as a database restart takes.
+const UNAVAILABLE_RETRY: Duration = Duration::from_secs(5);
+
 fn retry_secs(wait: &Duration) -> u64 {
     wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
@@ -89,7 +92,12 @@ impl ResponseError for ApiError {
             _ => None,
         };
         let mut response = HttpResponse::build(self.status_code());
-        if let ApiError::TooManyRequests(wait) = self {
+        let retry = match self {
+            ApiError::TooManyRequests(wait) => Some(wait),
+            ApiError::Unavailable => Some(&UNAVAILABLE_RETRY),
+            _ => None,
+        };
+        if let Some(wait) = retry {
             response.insert_header((header::RETRY_AFTER, retry_secs(wait).to_string()));
         }
         response
@@ -110,9 +118,11 @@ impl From<FieldErrors> for ApiError {
 
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
-        match e {
-            DbError::Pool(deadpool_postgres::PoolError::Timeout(_)) => ApiError::Unavailable,
-            other => ApiError::internal(other),
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "database unavailable");
+            ApiError::Unavailable
+        } else {
+            ApiError::internal(e)
         }
     }
 }
@@ -191,6 +201,9 @@ impl From<JobError> for ApiError {
             JobError::ProductsUnavailable(_)
             | JobError::CartNotOpen
             | JobError::IdempotencyKeyUsed => ApiError::Conflict(capitalize(&e.to_string())),
+            JobError::TotalTooLarge => {
+                FieldErrors::single("total_amount", "The order total is too large.").into()
+            }
             JobError::Stock(stock) => stock.into(),
             JobError::Db(db) => db.into(),
         }

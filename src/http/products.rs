@@ -1,5 +1,6 @@
 //! `/products`: the catalogue. Anyone signed in reads it and adds products (they own what they
-//! add); only the owner or an admin changes or deletes one.
+//! add); only the owner or an admin changes or deletes one. `PUT` replaces a product (a field
+//! left out is cleared, or refused if required); `PATCH` changes only the fields it names.
 
 use actix_web::{web, HttpResponse};
 use serde_json::Value;
@@ -21,7 +22,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/products/{key}")
             .route(web::get().to(by_id_or_name))
-            .route(web::put().to(update))
+            .route(web::put().to(replace))
+            .route(web::patch().to(patch))
             .route(web::delete().to(delete)),
     );
 }
@@ -73,18 +75,34 @@ async fn owned(state: &AppState, user: &AuthUser, key: &str) -> Result<ProductRo
     Ok(product)
 }
 
-async fn update(
+async fn replace(
     state: web::Data<AppState>,
     user: AuthUser,
     key: web::Path<String>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let product = owned(&state, &user, &key).await?;
-    let input = commerce::product(&body)?;
-    let updated = products::update(&state.pool, product.id, &input)
+    save(&state, product.id, &body).await
+}
+
+async fn patch(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    key: web::Path<String>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let product = owned(&state, &user, &key).await?;
+    let merged = commerce::overlay(&product, &body)?;
+    save(&state, product.id, &merged).await
+}
+
+/// Writes the product as `body` describes it whole.
+async fn save(state: &AppState, id: i64, body: &Value) -> Result<HttpResponse, ApiError> {
+    let input = commerce::product(body)?;
+    let updated = products::update(&state.pool, id, &input)
         .await?
         .ok_or(ApiError::NotFound("Product"))?;
-    Ok(envelope::ok("product updated successfully", updated))
+    Ok(envelope::ok("Product updated successfully", updated))
 }
 
 async fn delete(

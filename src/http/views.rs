@@ -65,6 +65,8 @@ pub struct OrderView<'a> {
     pub shipping_cost: Decimal,
     #[serde(with = "rust_decimal::serde::float_option")]
     pub final_amount: Option<Decimal>,
+    /// pending, confirmed, failed or refunded (`PATCH /orders/{id}/payment`).
+    pub payment_status: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_items: Option<&'a [OrderItemRow]>,
 }
@@ -96,6 +98,7 @@ impl<'a> OrderView<'a> {
             total_price: o.total_amount,
             shipping_cost: o.shipping_cost,
             final_amount: o.final_amount,
+            payment_status: &o.payment_status,
             order_items: None,
         }
     }

@@ -1,4 +1,6 @@
-//! `/warehouses`: everyone signed in reads them; admins create, change and delete them.
+//! `/warehouses`: everyone signed in reads them; admins create, change and delete them. `PUT`
+//! replaces a warehouse (a field left out takes its default); `PATCH` changes only the fields it
+//! names.
 
 use actix_web::{web, HttpResponse};
 use serde_json::Value;
@@ -19,7 +21,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/warehouses/{id:\\d+}")
             .route(web::get().to(detail))
-            .route(web::put().to(update))
+            .route(web::put().to(replace))
+            .route(web::patch().to(patch))
             .route(web::delete().to(delete)),
     );
 }
@@ -55,18 +58,37 @@ async fn detail(
     Ok(envelope::ok("warehouse", warehouse))
 }
 
-async fn update(
+async fn replace(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<i64>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_admin()?;
-    let input = commerce::warehouse(&body)?;
-    let updated = warehouses::update(&state.pool, *id, &input)
+    save(&state, *id, &body).await
+}
+
+async fn patch(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_admin()?;
+    let current = warehouses::find(&state.pool, *id)
         .await?
         .ok_or(ApiError::NotFound("Warehouse"))?;
-    Ok(envelope::ok("warehouse updated successfully", updated))
+    let merged = commerce::overlay(&current, &body)?;
+    save(&state, *id, &merged).await
+}
+
+/// Writes the warehouse as `body` describes it whole.
+async fn save(state: &AppState, id: i64, body: &Value) -> Result<HttpResponse, ApiError> {
+    let input = commerce::warehouse(body)?;
+    let updated = warehouses::update(&state.pool, id, &input)
+        .await?
+        .ok_or(ApiError::NotFound("Warehouse"))?;
+    Ok(envelope::ok("Warehouse updated successfully", updated))
 }
 
 async fn delete(

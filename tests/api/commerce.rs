@@ -618,3 +618,34 @@ async fn racing_cancels_return_stock_once() {
     assert_eq!(stock_of(&app, &shop, shop.warehouse).await, 10);
     tokio::time::sleep(Duration::from_millis(50)).await;
 }
+
+#[actix_web::test]
+async fn totals_beyond_the_money_columns_are_refused_and_change_nothing() {
+    let app = spawn_app().await;
+    let shop = shop(&app, 2_000_000).await;
+    let (_, buyer) = app.customer("Whale").await;
+    // 15,000,000 x 1,000,000 is past NUMERIC(15,2); so is the largest shipping cost plus any total.
+    for body in [
+        json!({"items": [{"product_id": shop.product, "quantity": 1_000_000}]}),
+        json!({"items": [{"product_id": shop.product, "quantity": 1}],
+               "shipping_cost": 9_999_999_999_999.99_f64}),
+    ] {
+        let res = app.post("/api/orders/", Some(&buyer), body).await;
+        assert_eq!(res.status, 400, "{}", res.body);
+        assert!(
+            res.body["errors"]["total_amount"].is_array(),
+            "{}",
+            res.body
+        );
+    }
+    let huge_shipping = app
+        .post(
+            "/api/orders/",
+            Some(&buyer),
+            json!({"items": [{"product_id": shop.product, "quantity": 1}],
+                   "shipping_cost": 1e20}),
+        )
+        .await;
+    assert_eq!(huge_shipping.status, 400, "{}", huge_shipping.body);
+    assert_eq!(stock_of(&app, &shop, shop.warehouse).await, 2_000_000);
+}

@@ -117,6 +117,8 @@ pub fn test_settings(database_url: &str) -> Settings {
 
 pub struct TestApp {
     pub address: String,
+    /// `http://host:port` of `/metrics` when it has an address of its own.
+    pub metrics_address: Option<String>,
     pub ws_address: String,
     pub database_url: String,
     pub client: reqwest::Client,
@@ -145,10 +147,12 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
     let database_url = settings.database.url.clone();
     let app = Application::build(settings).await.expect("build app");
     let port = app.port();
+    let metrics_address = app.metrics_port().map(|p| format!("http://127.0.0.1:{p}"));
     let stopper = app.stopper();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
+        metrics_address,
         ws_address: format!("ws://127.0.0.1:{port}"),
         database_url,
         client: reqwest::Client::new(),
@@ -264,6 +268,16 @@ impl TestApp {
                 .unwrap();
         actix_web::rt::spawn(connection);
         client.execute(statement, &[]).await.unwrap()
+    }
+
+    /// Runs several SQL statements in one go, for set-ups that need more than one.
+    pub async fn sql_batch(&self, statements: &str) {
+        let (client, connection) =
+            tokio_postgres::connect(&self.database_url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+        actix_web::rt::spawn(connection);
+        client.batch_execute(statements).await.unwrap();
     }
 
     pub async fn login(&self, body: Value) -> String {

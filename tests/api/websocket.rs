@@ -254,7 +254,7 @@ async fn a_silent_client_is_closed_after_two_heartbeats() {
 }
 
 /// A socket on `/api/ws` whose client has a tiny receive buffer and is not reading yet.
-async fn slow_reader(app: &TestApp, token: &str) -> Ws {
+pub async fn slow_reader(app: &TestApp, token: &str) -> Ws {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
@@ -278,7 +278,7 @@ async fn slow_reader(app: &TestApp, token: &str) -> Ws {
 
 /// Sends `count` notifications of about 3 KB to `user_id`: about 7.5 MB for 2,500, more than the
 /// kernel buffers between server and a non-reading client hold, so frames wait in the server.
-async fn send_blobs(app: &TestApp, admin: &str, user_id: i64, count: usize) {
+pub async fn send_blobs(app: &TestApp, admin: &str, user_id: i64, count: usize) {
     use futures_util::future::join_all;
 
     let blob = "x".repeat(3000);
