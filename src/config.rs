@@ -134,10 +134,14 @@ impl Settings {
         let _ = dotenvy::dotenv();
         let mut builder = config::Config::builder()
             .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
-        builder = match file {
-            Some(path) => builder.add_source(config::File::from(path).required(true)),
-            None => builder.add_source(config::File::with_name("config.toml").required(false)),
-        };
+        // The settings file in use, if any: a relative data folder belongs next to it, so a
+        // command run from another folder still finds the server's database.
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| Some(PathBuf::from("config.toml")).filter(|p| p.is_file()));
+        if let Some(path) = &file {
+            builder = builder.add_source(config::File::from(path.as_path()).required(true));
+        }
         builder = builder.add_source(
             config::Environment::with_prefix("ORDER_TRACKER")
                 .prefix_separator("__")
@@ -155,7 +159,14 @@ impl Settings {
                 builder = builder.set_override(key, value)?;
             }
         }
-        let settings: Settings = builder.build()?.try_deserialize()?;
+        let mut settings: Settings = builder.build()?.try_deserialize()?;
+        let base = file
+            .as_deref()
+            .and_then(|f| std::path::absolute(f).ok())
+            .and_then(|f| f.parent().map(Path::to_path_buf));
+        if let (Some(base), true) = (base, settings.database.data_dir.is_relative()) {
+            settings.database.data_dir = base.join(&settings.database.data_dir);
+        }
         settings.validate(MIN_BCRYPT_COST)?;
         Ok(settings)
     }

@@ -70,6 +70,28 @@ pub async fn connect_database(
     }
 }
 
+/// Which database this process uses, in words for people: the embedded cluster's folder, or
+/// the server and database name of `database.url` (never its password).
+pub fn describe_database(
+    config: &tokio_postgres::Config,
+    embedded: Option<&EmbeddedPostgres>,
+) -> String {
+    if let Some(embedded) = embedded {
+        return format!(
+            "the embedded PostgreSQL at {}",
+            embedded.data_dir().display()
+        );
+    }
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+        Some(tokio_postgres::config::Host::Unix(path)) => path.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let name = config.get_dbname().unwrap_or("(default)");
+    format!("database {name} at {host}:{port}")
+}
+
 pub struct Application {
     port: u16,
     /// The port of `metrics.address`, when `/metrics` has an address of its own.
@@ -99,6 +121,10 @@ impl Application {
         };
         let (pg_config, embedded) = connect_database(&settings).await?;
         migrate::run(&pg_config).await?;
+        tracing::info!(
+            database = %describe_database(&pg_config, embedded.as_ref()),
+            "database ready"
+        );
         let database_thread = Arbiter::new();
         let pool = crate::db::pool(
             pg_config.clone(),

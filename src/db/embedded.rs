@@ -63,6 +63,8 @@ pub struct EmbeddedPostgres {
     run_as: Option<RunAs>,
     /// False when another live process of ours owns the cluster: that one stops it.
     owned: bool,
+    /// The cluster was initialised by this start: it holds no data yet.
+    fresh: bool,
 }
 
 impl EmbeddedPostgres {
@@ -80,8 +82,9 @@ impl EmbeddedPostgres {
             data_dir,
             run_as,
             owned: false,
+            fresh: false,
         };
-        pg.init_if_needed()?;
+        pg.fresh = pg.init_if_needed()?;
         if !pg.is_running() {
             pg.pg_ctl(&["start", "-w", "-t", PG_CTL_WAIT_SECS, "-s", "-l"], true)?;
             pg.owned = true;
@@ -117,6 +120,11 @@ impl EmbeddedPostgres {
         &self.data_dir
     }
 
+    /// Whether this start created the cluster (it was empty).
+    pub fn fresh(&self) -> bool {
+        self.fresh
+    }
+
     /// Whether this process stops the cluster when it is done.
     pub fn owned(&self) -> bool {
         self.owned
@@ -150,9 +158,10 @@ impl EmbeddedPostgres {
         }
     }
 
-    fn init_if_needed(&self) -> Result<(), EmbeddedError> {
+    /// Runs `initdb` unless the folder holds a cluster already; true if it ran.
+    fn init_if_needed(&self) -> Result<bool, EmbeddedError> {
         if self.data_dir.join("PG_VERSION").exists() {
-            return Ok(());
+            return Ok(false);
         }
         let dir = &self.data_dir;
         std::fs::create_dir_all(dir).map_err(|source| io_err(dir, source))?;
@@ -175,7 +184,7 @@ impl EmbeddedPostgres {
             ])
             .output()
             .map_err(|source| io_err(dir, source))?;
-        check("initdb", output)
+        check("initdb", output).map(|()| true)
     }
 
     /// Whether the postmaster named in `postmaster.pid` is alive. A crash leaves the file

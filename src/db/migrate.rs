@@ -19,6 +19,15 @@ pub enum MigrateError {
 
 /// Brings the schema up to date; returns how many migrations were applied.
 pub async fn run(config: &tokio_postgres::Config) -> Result<usize, MigrateError> {
+    // refinery creates its table "IF NOT EXISTS", which PostgreSQL answers with a NOTICE on every
+    // start after the first; notices are not worth a log line here.
+    let mut config = config.clone();
+    let quiet = "-c client_min_messages=warning";
+    let options = match config.get_options() {
+        Some(given) => format!("{given} {quiet}"),
+        None => quiet.to_string(),
+    };
+    config.options(&options);
     let (mut client, connection) = config.connect(NoTls).await?;
     let conn = tokio::spawn(connection);
     client

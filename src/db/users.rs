@@ -167,3 +167,38 @@ pub async fn set_role(pool: &Pool, id: i64, role: Role) -> Result<Option<UserRow
         .as_ref()
         .map(UserRow::from_row))
 }
+
+/// Every user, oldest first (the command line's `user list`).
+pub async fn list(pool: &Pool) -> Result<Vec<UserRow>, DbError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM users ORDER BY id"))
+        .await?;
+    Ok(client
+        .query(&stmt, &[])
+        .await?
+        .iter()
+        .map(UserRow::from_row)
+        .collect())
+}
+
+/// A new password for the user; every token they hold stops working.
+pub async fn set_password(
+    pool: &Pool,
+    id: i64,
+    password_hash: &str,
+) -> Result<Option<UserRow>, DbError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(&format!(
+            "UPDATE users SET password_hash = $2, token_version = token_version + 1,
+                    updated_at = now()
+             WHERE id = $1 RETURNING {COLUMNS}"
+        ))
+        .await?;
+    Ok(client
+        .query_opt(&stmt, &[&id, &password_hash])
+        .await?
+        .as_ref()
+        .map(UserRow::from_row))
+}

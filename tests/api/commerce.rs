@@ -649,3 +649,53 @@ async fn totals_beyond_the_money_columns_are_refused_and_change_nothing() {
     assert_eq!(huge_shipping.status, 400, "{}", huge_shipping.body);
     assert_eq!(stock_of(&app, &shop, shop.warehouse).await, 2_000_000);
 }
+
+#[actix_web::test]
+async fn patch_changes_only_the_fields_it_names() {
+    let app = spawn_app().await;
+    let shop = shop(&app, 1).await;
+    let product = format!("/api/products/{}", shop.product);
+    let patched = app
+        .request(
+            reqwest::Method::PATCH,
+            &product,
+            Some(&shop.admin),
+            Some(json!({"price": 18000000})),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_eq!(patched.body["data"]["name"], "Laptop ASUS ROG");
+    assert_eq!(patched.body["data"]["category"], "Electronics");
+    assert_eq!(patched.body["data"]["price"], 18000000.0);
+    let warehouse = format!("/api/warehouses/{}", shop.warehouse);
+    let moved = app
+        .request(
+            reqwest::Method::PATCH,
+            &warehouse,
+            Some(&shop.admin),
+            Some(json!({"priority": 2})),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    assert_eq!(moved.body["data"]["location"], "Jl. Sudirman");
+    assert_eq!(moved.body["data"]["priority"], 2);
+    // PUT replaces: what it leaves out is cleared.
+    let replaced = app
+        .put(
+            &warehouse,
+            &shop.admin,
+            json!({"name": "Gudang Jakarta Selatan"}),
+        )
+        .await;
+    assert_eq!(replaced.status, 200);
+    assert_eq!(replaced.body["data"]["location"], Value::Null);
+    let bad = app
+        .request(
+            reqwest::Method::PATCH,
+            &product,
+            Some(&shop.admin),
+            Some(json!({"price": -1})),
+        )
+        .await;
+    assert_eq!(bad.status, 400, "a patch is checked like a whole product");
+}

@@ -256,3 +256,132 @@ async fn two_server_processes_deliver_each_others_events() {
     assert!(wait_exit(&mut first).await.success());
     let _ = std::fs::remove_dir_all(&workdir);
 }
+
+#[actix_web::test]
+async fn a_leftover_cluster_is_adopted_and_stopped() {
+    let workdir =
+        std::env::temp_dir().join(format!("order-tracker-orphan-{:x}", rand::random::<u32>()));
+    std::fs::create_dir_all(&workdir).unwrap();
+    let client = reqwest::Client::new();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut crashed = start(&workdir, port);
+    wait_ready(&client, &base).await;
+    signal(crashed.id() as i32, libc::SIGKILL);
+    wait_exit(&mut crashed).await;
+    let pid_file = workdir.join("data/postgres/postmaster.pid");
+    assert!(pid_file.exists(), "the crash left the cluster running");
+
+    let mut next = start(&workdir, port);
+    wait_ready(&client, &base).await;
+    signal(next.id() as i32, libc::SIGTERM);
+    assert!(wait_exit(&mut next).await.success());
+    assert!(
+        !pid_file.exists(),
+        "the adopted cluster was stopped at exit"
+    );
+    let _ = std::fs::remove_dir_all(&workdir);
+}
+
+#[actix_web::test]
+async fn a_taken_port_is_reported_once_with_what_to_do() {
+    let workdir =
+        std::env::temp_dir().join(format!("order-tracker-port-{:x}", rand::random::<u32>()));
+    std::fs::create_dir_all(&workdir).unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let out = binary(&workdir)
+        .env("PORT", port.to_string())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let said = format!("cannot listen on 127.0.0.1:{port}");
+    assert_eq!(stderr.matches(&said).count(), 1, "{stderr}");
+    assert!(stderr.contains("PORT="), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        !workdir.join("data/postgres").exists(),
+        "nothing was started before the port was had"
+    );
+    let _ = std::fs::remove_dir_all(&workdir);
+}
+
+/// Runs `order-tracker <args>` in `dir` with `stdin` piped in; answers (success, stdout, stderr).
+fn command_line(dir: &Path, args: &[&str], stdin: &str) -> (bool, String, String) {
+    use std::io::Write;
+
+    let mut child = binary(dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[actix_web::test]
+async fn user_commands_find_the_servers_database_from_any_folder() {
+    let root = std::env::temp_dir().join(format!("order-tracker-cli-{:x}", rand::random::<u32>()));
+    let (home, elsewhere) = (root.join("server"), root.join("elsewhere"));
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(home.join("config.toml"), "").unwrap();
+    let config = home.join("config.toml").display().to_string();
+
+    // The password comes from standard input, never from the command line.
+    let (ok, out, err) = command_line(
+        &elsewhere,
+        &[
+            "user",
+            "create",
+            "--config",
+            &config,
+            "--email",
+            "boss@example.com",
+            "--role",
+            "admin",
+        ],
+        "a long password\n",
+    );
+    assert!(ok, "{err}");
+    let data = home.join("data/postgres").display().to_string();
+    assert!(out.contains(&data), "says which database: {out}");
+    assert!(
+        !elsewhere.join("data").exists(),
+        "no second database elsewhere"
+    );
+
+    let (ok, out, err) = command_line(&home, &["user", "list"], "");
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("boss@example.com") && out.contains("admin"),
+        "{out}"
+    );
+    let (ok, out, err) = command_line(&home, &["user", "set-role", "1", "driver"], "");
+    assert!(ok && out.contains("driver"), "{out}{err}");
+    let (ok, _, err) = command_line(&home, &["user", "reset-password", "1"], "short\n");
+    assert!(
+        !ok && err.contains("password"),
+        "a weak password is refused: {err}"
+    );
+    let (ok, out, err) = command_line(
+        &home,
+        &["user", "reset-password", "1"],
+        "another long password\n",
+    );
+    assert!(ok && out.contains("reset"), "{out}{err}");
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -114,3 +114,36 @@ async fn indonesian_display_follows_accept_language() {
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["data"]["status_display"], "Menunggu");
 }
+
+#[actix_web::test]
+async fn the_snapshot_and_order_answers_carry_what_is_stored() {
+    let app = spawn_app().await;
+    let (_, token) = app.customer("Siti").await;
+    let (_, admin) = app.staff("Budi", "admin").await;
+    let order = app.create_order(&token, "Nasi Goreng").await;
+    let moved = app
+        .put(
+            &format!("/api/orders/{order}/status"),
+            &admin,
+            serde_json::json!({"status": "Dikirim", "notes": "Driver on the way"}),
+        )
+        .await;
+    assert_eq!(moved.status, 200);
+    let mut ws = app.ws(&format!("/ws/orders/{order}"), &token).await;
+    let snapshot = next_json(&mut ws).await;
+    assert_eq!(snapshot["type"], "order.snapshot");
+    assert_eq!(snapshot["notes"], "Driver on the way");
+    assert_eq!(snapshot["updated_by"], "Budi");
+
+    let paid = app
+        .request(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/orders/{order}/payment"),
+            Some(&admin),
+            Some(serde_json::json!({"payment_status": "confirmed"})),
+        )
+        .await;
+    assert_eq!(paid.body["data"]["payment_status"], "confirmed");
+    let shown = app.get(&format!("/api/orders/{order}"), &token).await;
+    assert_eq!(shown.body["data"]["payment_status"], "confirmed");
+}
