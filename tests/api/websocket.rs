@@ -391,3 +391,35 @@ async fn a_websocket_upgrade_to_a_plain_route_gets_its_ordinary_answer() {
     assert_eq!(status, 401);
     assert_eq!(body["status"], "error");
 }
+
+#[actix_web::test]
+async fn the_1013_close_arrives_even_while_the_client_keeps_pinging() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let app = spawn_app_tuned(|settings| {
+        settings.ws.outbound_queue = 1;
+    })
+    .await;
+    let (id, token) = app.customer("Pinger").await;
+    let (_, admin) = app.staff("Admin", "admin").await;
+    let (mut sink, mut stream) = slow_reader(&app, &token).await.split();
+    // The client keeps talking while it does not read: bytes the server has not read when it
+    // closes would make the kernel reset the connection and lose the close frame.
+    let pinger = actix_web::rt::spawn(async move {
+        while sink.send(Message::Ping(vec![1, 2, 3].into())).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    send_blobs(&app, &admin, id, 2500).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let close = loop {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(Ok(Message::Close(frame)))) => break frame,
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("the close frame was lost: {other:?}"),
+        }
+    };
+    assert_eq!(close.expect("a close frame").code, CloseCode::Again);
+    pinger.abort();
+}
