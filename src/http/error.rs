@@ -38,6 +38,10 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("Content-Type must be application/json")]
     UnsupportedMediaType,
+    #[error("The URL is longer than {0} bytes")]
+    UriTooLong(usize),
+    #[error("The request headers are larger than {0} bytes")]
+    HeadersTooLarge(usize),
     #[error("{0}")]
     Unprocessable(String),
     #[error("Too many requests, retry in {} seconds", retry_secs(.0))]
@@ -72,6 +76,8 @@ impl ResponseError for ApiError {
             ApiError::Conflict(_) | ApiError::Shortage(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,

@@ -16,7 +16,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{web, Error};
+use actix_web::{web, Error, ResponseError};
 use futures_util::FutureExt;
 
 use super::envelope;
@@ -36,11 +36,18 @@ pub async fn observe(
     let method_label = method_label(req.method());
     let path = req.path().to_string();
 
+    let outcome = match oversized_head(&req) {
+        Some(refusal) => Ok(Ok(req.into_response(refusal.error_response()))),
+        None => AssertUnwindSafe(next.call(req))
+            .catch_unwind()
+            .await
+            .map(|r| r.map(ServiceResponse::map_into_boxed_body)),
+    };
     // Errors leave as `Err`: actix answers them with their `error_response`, our envelope.
-    let (result, route) = match AssertUnwindSafe(next.call(req)).catch_unwind().await {
+    let (result, route) = match outcome {
         Ok(Ok(res)) => {
             let route = res.request().match_pattern();
-            let mut res = ensure_envelope(res.map_into_boxed_body());
+            let mut res = ensure_envelope(res);
             secure_headers(res.headers_mut());
             (Ok(res), route)
         }
@@ -69,6 +76,26 @@ pub async fn observe(
     }
     tracing::info!(%method, %path, status = status.as_u16(), ms = elapsed.as_secs_f64() * 1000.0, "request");
     result
+}
+
+/// Longest URL (path and query) a request may have: no route of ours needs more.
+const MAX_URL_BYTES: usize = 8 * 1024;
+/// Most header bytes a request may carry (names and values).
+const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// A URL or headers larger than any client of ours sends. Heads too large even for
+/// actix-http's parser (128 KiB) never get here: `early_errors` envelopes its answer.
+fn oversized_head(req: &ServiceRequest) -> Option<ApiError> {
+    let url = req.uri().path().len() + req.query_string().len();
+    if url > MAX_URL_BYTES {
+        return Some(ApiError::UriTooLong(MAX_URL_BYTES));
+    }
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    (headers > MAX_HEADER_BYTES).then_some(ApiError::HeadersTooLarge(MAX_HEADER_BYTES))
 }
 
 /// The method as a metric label: one of the standard methods, else `other`.

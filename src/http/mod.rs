@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod cart;
 pub mod checkout;
+pub mod early_errors;
 pub mod envelope;
 pub mod error;
 pub mod extract;

@@ -6,12 +6,15 @@ use std::io;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use actix_http::HttpService;
+use actix_http::{HttpService, Protocol};
 use actix_server::Server;
+use actix_service::fn_service;
 use actix_service::{IntoServiceFactory, ServiceFactoryExt};
 use actix_web::dev::AppConfig;
 use actix_web::web;
+use tokio::net::TcpStream;
 
+use super::early_errors::Enveloped;
 use super::upgrade;
 use crate::state::AppState;
 
@@ -31,7 +34,7 @@ pub fn start(listener: TcpListener, state: web::Data<AppState>) -> io::Result<Se
         let app = super::app(state.clone())
             .into_factory()
             .map_err(|err| err.error_response());
-        HttpService::build()
+        let http = HttpService::build()
             // As `HttpServer` sets it: a connection being closed gets a second to finish.
             .client_disconnect_timeout(Duration::from_secs(1))
             .graceful_shutdown_signal(move || {
@@ -39,8 +42,14 @@ pub fn start(listener: TcpListener, state: web::Data<AppState>) -> io::Result<Se
                 async move { shutdown.notified().await }
             })
             .upgrade(upgrade::factory(state.clone()))
-            .finish(actix_service::map_config(app, |_| AppConfig::default()))
-            .tcp()
+            .finish(actix_service::map_config(app, |_| AppConfig::default()));
+        // What `HttpService::tcp` does, with the connection wrapped so the parser's own error
+        // answers are enveloped too (`early_errors`).
+        fn_service(|io: TcpStream| async move {
+            let peer = io.peer_addr().ok();
+            Ok((Enveloped::new(io), Protocol::Http1, peer))
+        })
+        .and_then(http)
     })?;
     Ok(builder.run())
 }

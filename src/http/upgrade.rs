@@ -35,10 +35,10 @@ use bytes::BytesMut;
 use futures_util::{stream, Stream, StreamExt, TryStreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::time::timeout;
 
+use super::early_errors::Enveloped;
 use crate::state::AppState;
 
 /// How long a closed socket keeps reading (and discarding) what its client still sends, so the
@@ -53,7 +53,7 @@ const READ_CHUNK: usize = 512;
 pub fn factory(
     state: web::Data<AppState>,
 ) -> impl ServiceFactory<
-    (Request, Framed<TcpStream, Codec>),
+    (Request, Framed<Enveloped, Codec>),
     Config = (),
     Response = (),
     Error = Infallible,
@@ -108,7 +108,7 @@ struct Upgraded {
 async fn handshake<S, B>(
     app: Rc<S>,
     req: Request,
-    framed: Framed<TcpStream, Codec>,
+    framed: Framed<Enveloped, Codec>,
 ) -> io::Result<Option<Upgraded>>
 where
     S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
@@ -120,7 +120,7 @@ where
         read_buf,
         ..
     } = framed.into_parts();
-    let (read, mut write) = io.into_split();
+    let (read, mut write) = io.into_inner().into_split();
     // Bytes the client sent right behind its request are the start of the body.
     let early = read_buf.freeze();
     let (back, read_back) = oneshot::channel();

@@ -315,3 +315,63 @@ async fn a_nul_character_anywhere_is_a_400_naming_the_field() {
     let kept = app.get(&format!("/api/orders/{order}"), &token).await;
     assert_eq!(kept.body["data"]["status"], "pending");
 }
+
+/// Sends `request` as raw bytes and reads the answer until the server closes.
+async fn raw_http(app: &TestApp, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut stream = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(WAIT, stream.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[actix_web::test]
+async fn oversized_heads_and_garbage_get_the_envelope_too() {
+    let app = spawn_app().await;
+    let header = |size: usize| {
+        format!(
+            "GET /api/me HTTP/1.1\r\nhost: x\r\nconnection: close\r\nx-filler: {}\r\n\r\n",
+            "a".repeat(size)
+        )
+    };
+    let url = |size: usize| {
+        format!(
+            "GET /api/{} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+            "b".repeat(size)
+        )
+    };
+    let many_headers = format!(
+        "GET /api/me HTTP/1.1\r\nhost: x\r\n{}\r\n",
+        (0..200)
+            .map(|i| format!("x-h{i}: v\r\n"))
+            .collect::<String>()
+    );
+    // Ours (over 32 KiB of headers, 8 KiB of URL) and the parser's (over its 128 KiB buffer or
+    // its 96 headers), and a request line it cannot read.
+    for (request, status) in [
+        (header(40 * 1024), "431"),
+        (url(20 * 1024), "414"),
+        (header(200 * 1024), "431"),
+        (url(200 * 1024), "431"),
+        (many_headers, "431"),
+        ("GARBAGE\x01 / HTTP/1.1\r\n\r\n".to_string(), "400"),
+    ] {
+        let request = request.as_bytes();
+        let answer = raw_http(&app, request).await;
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{answer:.200}"
+        );
+        let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+        let body: Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("{answer:.300}"));
+        assert_eq!(body["status"], "error");
+        assert!(body["message"].is_string());
+    }
+    // The server is unharmed.
+    let (_, token) = app.customer("After").await;
+    assert_eq!(app.get("/api/me", &token).await.status, 200);
+}
