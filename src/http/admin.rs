@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use super::envelope;
 use super::error::ApiError;
 use super::extract::AuthUser;
+use super::messages::Msg;
 use super::orders::{list_page, status_change, ListQuery};
 use super::tracking::{self, active_json, ACTIVE};
 use crate::actors::order::change_status;
@@ -49,7 +50,7 @@ async fn active(
         .map(|s| active_json(s, user.locale, true))
         .collect();
     Ok(envelope::page(
-        "Active orders retrieved successfully",
+        Msg::ActiveOrdersRetrieved.text(user.locale),
         data,
         page.meta(total, rows.len()),
     ))
@@ -71,7 +72,7 @@ async fn update_tracking(
         .find(|h| h.seq == order.version)
         .ok_or_else(|| ApiError::internal("the new history entry is missing"))?;
     Ok(envelope::ok(
-        "Order tracking updated successfully",
+        Msg::TrackingUpdated.text(user.locale),
         json!({
             "id": entry.id,
             "order_id": order.id,
@@ -98,7 +99,7 @@ async fn stats(
 ) -> Result<HttpResponse, ApiError> {
     let stats = queries::stats(&state.pool, report_range(&user, &query)?).await?;
     Ok(envelope::ok(
-        "Tracking statistics retrieved successfully",
+        Msg::TrackingStatsRetrieved.text(user.locale),
         stats,
     ))
 }
@@ -110,7 +111,7 @@ async fn analytics(
 ) -> Result<HttpResponse, ApiError> {
     let analytics = queries::analytics(&state.pool, report_range(&user, &query)?).await?;
     Ok(envelope::ok(
-        "Tracking analytics retrieved successfully",
+        Msg::TrackingAnalyticsRetrieved.text(user.locale),
         analytics,
     ))
 }

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::envelope;
 use super::error::ApiError;
-use super::extract::AuthUser;
+use super::extract::{request_locale, AuthUser};
+use super::messages::Msg;
 use super::views::UserView;
 use crate::auth::password;
 use crate::auth::throttle::LoginThrottle;
@@ -31,12 +32,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// Registration always creates a customer, whatever the body says about roles.
 async fn register(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let new_user = body.into_inner().parse()?;
     let hash = password::hash(new_user.password.clone(), state.settings.auth.bcrypt_cost).await?;
     let user = users::insert(&state.pool, &new_user, &hash, Role::User).await?;
-    Ok(envelope::created("User registered", UserView::from(&user)))
+    Ok(envelope::created(
+        Msg::UserRegistered.text(request_locale(&req, user.locale)),
+        UserView::from(&user),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -119,7 +124,7 @@ async fn login(
     state.login_throttle.record_success(&keys);
     super::totp::second_factor(&state, &user, body_totp.as_deref()).await?;
     Ok(envelope::ok(
-        "Login successful",
+        Msg::LoginSuccessful.text(request_locale(&req, user.locale)),
         LoginAnswer {
             issued: IssuedToken::new(&state, user.id, user.role, user.token_version),
             user: UserView::from(&user),
@@ -128,7 +133,10 @@ async fn login(
 }
 
 async fn me(user: AuthUser) -> HttpResponse {
-    envelope::ok("Current user", UserView::from(&user.user))
+    envelope::ok(
+        Msg::CurrentUser.text(user.locale),
+        UserView::from(&user.user),
+    )
 }
 
 #[derive(Deserialize)]
@@ -156,7 +164,10 @@ async fn update_me(
     let updated = users::update_profile(&state.pool, user.id(), name.as_deref(), locale)
         .await?
         .ok_or(ApiError::Unauthorized("Unauthorized"))?;
-    Ok(envelope::ok("Profile updated", UserView::from(&updated)))
+    Ok(envelope::ok(
+        Msg::ProfileUpdated.text(user.locale),
+        UserView::from(&updated),
+    ))
 }
 
 /// Revokes every token of the caller, on every device and server process.
@@ -166,7 +177,7 @@ async fn logout_everywhere(
 ) -> Result<HttpResponse, ApiError> {
     users::bump_token_version(&state.pool, user.id()).await?;
     Ok(envelope::ok(
-        "Logged out everywhere",
+        Msg::LoggedOutEverywhere.text(user.locale),
         serde_json::json!({"revoked": true}),
     ))
 }
@@ -190,5 +201,8 @@ async fn change_role(
     let updated = users::set_role(&state.pool, *id, role)
         .await?
         .ok_or(ApiError::NotFound("User"))?;
-    Ok(envelope::ok("Role changed", UserView::from(&updated)))
+    Ok(envelope::ok(
+        Msg::RoleChanged.text(user.locale),
+        UserView::from(&updated),
+    ))
 }

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use super::envelope;
 use super::error::ApiError;
 use super::extract::AuthUser;
+use super::messages::Msg;
 use crate::db::carts;
 use crate::domain::commerce;
 use crate::state::AppState;
@@ -25,14 +26,14 @@ async fn add_item(
     let item = commerce::cart_item(&body)?;
     let id = carts::add_item(&state.pool, user.id(), item.product_id, item.quantity).await?;
     Ok(envelope::created(
-        "item berhasil ditambahkan ke cart",
+        Msg::CartItemAdded.text(user.locale),
         json!({"cart_item_id": id}),
     ))
 }
 
 async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     Ok(envelope::ok(
-        "carts",
+        Msg::CartsRetrieved.text(user.locale),
         carts::list(&state.pool, user.id()).await?,
     ))
 }
@@ -45,7 +46,10 @@ async fn delete_cart(
     if !carts::delete_cart(&state.pool, user.id(), *id).await? {
         return Err(ApiError::NotFound("Cart"));
     }
-    Ok(envelope::ok("cart berhasil dihapus", json!({"id": *id})))
+    Ok(envelope::ok(
+        Msg::CartDeleted.text(user.locale),
+        json!({"id": *id}),
+    ))
 }
 
 async fn delete_item(
@@ -57,7 +61,7 @@ async fn delete_item(
         return Err(ApiError::NotFound("Cart item"));
     }
     Ok(envelope::ok(
-        "cart item berhasil dihapus",
+        Msg::CartItemDeleted.text(user.locale),
         json!({"id": *id}),
     ))
 }

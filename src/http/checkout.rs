@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::envelope;
 use super::error::ApiError;
 use super::extract::AuthUser;
+use super::messages::Msg;
 use super::views::OrderView;
 use crate::actors::warehouse;
 use crate::db::checkout::{self, CheckoutJob, Job, JobError, Outcome, Placed};
@@ -122,7 +123,7 @@ async fn replay(
 
 fn answer(user: &AuthUser, placed: &Placed) -> HttpResponse {
     envelope::created(
-        "order created successfully",
+        Msg::OrderCreated.text(user.locale),
         OrderView::new(&placed.order, user.locale).with_items(&placed.items),
     )
 }

@@ -92,17 +92,21 @@ async fn check(state: &AppState, token: &str, req: &HttpRequest) -> Result<AuthU
     if user.token_version != claims.ver {
         return Err(INVALID);
     }
-    let locale = req
-        .headers()
+    Ok(AuthUser {
+        locale: request_locale(req, user.locale),
+        user,
+        token_exp: claims.exp,
+    })
+}
+
+/// The language to answer in: the request's `Accept-Language` if it names one we speak, else
+/// `fallback` (the user's own).
+pub fn request_locale(req: &HttpRequest, fallback: Locale) -> Locale {
+    req.headers()
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
         .and_then(Locale::from_accept_language)
-        .unwrap_or(user.locale);
-    Ok(AuthUser {
-        user,
-        locale,
-        token_exp: claims.exp,
-    })
+        .unwrap_or(fallback)
 }
 
 /// A token checked earlier in this request, and its user if it passed.

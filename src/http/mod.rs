@@ -10,6 +10,7 @@ pub mod envelope;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod messages;
 pub mod middleware;
 pub mod notifications;
 pub mod nul_guard;

@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 use super::envelope;
 use super::error::ApiError;
 use super::extract::AuthUser;
+use super::messages::Msg;
 use super::pagination::PageQuery;
 use crate::db::notifications::{self, ListFilter, MarkRead, NotificationRow};
 use crate::domain::notification::SendRequest;
@@ -66,9 +67,9 @@ async fn send(
     data["user_id"] = json!(request.user_id);
     data["delivered_live"] = json!(online);
     let message = if online {
-        "Notification sent"
+        Msg::NotificationSent.text(user.locale)
     } else {
-        "Notification stored; the user is offline"
+        Msg::NotificationStored.text(user.locale)
     };
     Ok(envelope::created(message, data))
 }
@@ -112,7 +113,7 @@ async fn list(
     let (rows, total) = notifications::list(&state.pool, user.id(), filter, page.window()).await?;
     let views: Vec<NotificationView> = rows.iter().map(NotificationView::from).collect();
     Ok(envelope::page(
-        "Notifications",
+        Msg::NotificationsRetrieved.text(user.locale),
         views,
         page.meta(total, rows.len()),
     ))
@@ -124,7 +125,7 @@ async fn unread_count(
 ) -> Result<HttpResponse, ApiError> {
     let unread = notifications::unread_count(&state.pool, user.id()).await?;
     Ok(envelope::ok(
-        "Unread notifications",
+        Msg::UnreadCount.text(user.locale),
         json!({"unread": unread}),
     ))
 }
@@ -138,7 +139,7 @@ async fn read_one(
         .await?
         .ok_or(ApiError::NotFound("Notification"))?;
     Ok(envelope::ok(
-        "Notification marked as read",
+        Msg::NotificationRead.text(user.locale),
         json!({"updated": changed}),
     ))
 }
@@ -148,7 +149,7 @@ async fn read_all(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResp
         .await?
         .unwrap_or(0);
     Ok(envelope::ok(
-        "All notifications marked as read",
+        Msg::AllNotificationsRead.text(user.locale),
         json!({"updated": changed}),
     ))
 }

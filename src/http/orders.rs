@@ -8,6 +8,7 @@ use super::checkout::checkout;
 use super::envelope;
 use super::error::ApiError;
 use super::extract::AuthUser;
+use super::messages::Msg;
 use super::pagination::PageQuery;
 use super::views::{HistoryView, OrderView};
 use crate::access::visible_order;
@@ -59,7 +60,7 @@ async fn create(
         .parse()?;
     let created = orders::insert(&state.pool, user.id(), &order).await?;
     Ok(envelope::created(
-        "Order created",
+        Msg::OrderCreated.text(user.locale),
         OrderView::new(&created, user.locale),
     ))
 }
@@ -91,7 +92,7 @@ pub async fn list_page(
     let page = query.page.parse()?;
     let (rows, total) = orders::list(&state.pool, owner, status, page.window()).await?;
     Ok(envelope::page(
-        "Orders",
+        Msg::OrdersRetrieved.text(user.locale),
         OrderView::list(&rows, user.locale),
         page.meta(total, rows.len()),
     ))
@@ -134,7 +135,10 @@ async fn detail(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let order = visible_order(&state.pool, &user, id.into_inner()).await?;
-    Ok(envelope::ok("Order", OrderView::new(&order, user.locale)))
+    Ok(envelope::ok(
+        Msg::OrderRetrieved.text(user.locale),
+        OrderView::new(&order, user.locale),
+    ))
 }
 
 async fn history(
@@ -148,7 +152,10 @@ async fn history(
         .iter()
         .map(|h| HistoryView::new(h, user.locale))
         .collect();
-    Ok(envelope::ok("Order history", views))
+    Ok(envelope::ok(
+        Msg::StatusHistoryRetrieved.text(user.locale),
+        views,
+    ))
 }
 
 /// The change `user` asks for: staff move any order, a customer only their own.
@@ -176,7 +183,7 @@ async fn update_status(
     let update = body.into_inner().parse()?;
     let order = change_status(&state, status_change(&user, id.into_inner(), update)).await?;
     Ok(envelope::ok(
-        "Order status updated",
+        Msg::OrderStatusUpdated.text(user.locale),
         OrderView::new(&order, user.locale),
     ))
 }
@@ -202,7 +209,7 @@ async fn delete(
     };
     let order = change_status(&state, change).await?;
     Ok(envelope::ok(
-        "Order cancelled and deleted",
+        Msg::OrderCancelled.text(user.locale),
         OrderView::new(&order, user.locale),
     ))
 }
@@ -232,7 +239,7 @@ async fn update_payment(
     }
     let order = visible_order(&state.pool, &user, *id).await?;
     Ok(envelope::ok(
-        "Payment status updated",
+        Msg::PaymentUpdated.text(user.locale),
         OrderView::new(&order, user.locale),
     ))
 }

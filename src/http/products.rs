@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::envelope;
 use super::error::ApiError;
 use super::extract::AuthUser;
+use super::messages::Msg;
 use crate::db::products::{self, ProductRow};
 use crate::domain::commerce;
 use crate::domain::role::Role;
@@ -35,17 +36,23 @@ async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let input = commerce::product(&body)?;
     let product = products::insert(&state.pool, user.id(), &input).await?;
-    Ok(envelope::created("product created successfully", product))
+    Ok(envelope::created(
+        Msg::ProductCreated.text(user.locale),
+        product,
+    ))
 }
 
-async fn list(state: web::Data<AppState>, _user: AuthUser) -> Result<HttpResponse, ApiError> {
-    Ok(envelope::ok("products", products::list(&state.pool).await?))
+async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    Ok(envelope::ok(
+        Msg::ProductsRetrieved.text(user.locale),
+        products::list(&state.pool).await?,
+    ))
 }
 
 /// `/products/12` by id, `/products/Laptop%20ASUS%20ROG` by name (seed 004 reads by name).
 async fn by_id_or_name(
     state: web::Data<AppState>,
-    _user: AuthUser,
+    user: AuthUser,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let key = key.into_inner();
@@ -54,7 +61,7 @@ async fn by_id_or_name(
         Err(_) => products::find_by_name(&state.pool, &key).await?,
     };
     Ok(envelope::ok(
-        "product",
+        Msg::ProductRetrieved.text(user.locale),
         product.ok_or(ApiError::NotFound("Product"))?,
     ))
 }
@@ -82,7 +89,7 @@ async fn replace(
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let product = owned(&state, &user, &key).await?;
-    save(&state, product.id, &body).await
+    save(&state, &user, product.id, &body).await
 }
 
 async fn patch(
@@ -93,16 +100,21 @@ async fn patch(
 ) -> Result<HttpResponse, ApiError> {
     let product = owned(&state, &user, &key).await?;
     let merged = commerce::overlay(&product, &body)?;
-    save(&state, product.id, &merged).await
+    save(&state, &user, product.id, &merged).await
 }
 
 /// Writes the product as `body` describes it whole.
-async fn save(state: &AppState, id: i64, body: &Value) -> Result<HttpResponse, ApiError> {
+async fn save(
+    state: &AppState,
+    user: &AuthUser,
+    id: i64,
+    body: &Value,
+) -> Result<HttpResponse, ApiError> {
     let input = commerce::product(body)?;
     let updated = products::update(&state.pool, id, &input)
         .await?
         .ok_or(ApiError::NotFound("Product"))?;
-    Ok(envelope::ok("Product updated successfully", updated))
+    Ok(envelope::ok(Msg::ProductUpdated.text(user.locale), updated))
 }
 
 async fn delete(
@@ -113,7 +125,7 @@ async fn delete(
     let product = owned(&state, &user, &key).await?;
     products::delete(&state.pool, product.id).await?;
     Ok(envelope::ok(
-        "product deleted successfully",
+        Msg::ProductDeleted.text(user.locale),
         serde_json::json!({"id": product.id}),
     ))
 }

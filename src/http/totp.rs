@@ -18,6 +18,7 @@ use super::auth::IssuedToken;
 use super::envelope;
 use super::error::ApiError;
 use super::extract::AuthUser;
+use super::messages::Msg;
 use crate::auth::password;
 use crate::auth::totp::{unix_now, TotpKeys};
 use crate::db::totp::{self as store, TotpState};
@@ -138,7 +139,7 @@ async fn setup(
         .unwrap_or(&account.name);
     let enrollment = state.totp.enrollment(&secret, label);
     Ok(envelope::ok(
-        "Scan the QR code, then verify a code to enable two-factor login",
+        Msg::TotpSetUp.text(user.locale),
         json!({
             "secret": enrollment.secret_base32,
             "otpauth_uri": enrollment.otpauth_uri,
@@ -171,7 +172,7 @@ async fn verify(
     let token = (account.id == user.id())
         .then(|| IssuedToken::new(&state, account.id, account.role, version));
     Ok(envelope::ok(
-        "Two-factor login enabled",
+        Msg::TotpEnabled.text(user.locale),
         Enabled {
             enabled: true,
             token,
@@ -212,7 +213,7 @@ async fn disable(
     }
     store::disable(&state.pool, account.id).await?;
     Ok(envelope::ok(
-        "Two-factor login disabled",
+        Msg::TotpDisabled.text(user.locale),
         json!({"enabled": false}),
     ))
 }

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use super::envelope;
 use super::error::ApiError;
 use super::extract::AuthUser;
+use super::messages::Msg;
 use super::pagination::{Page, PageQuery};
 use crate::access::visible_order;
 use crate::db::orders;
@@ -56,7 +57,7 @@ pub async fn status(
         o.status.owner_may_cancel()
     };
     Ok(envelope::ok(
-        "Order status retrieved successfully",
+        Msg::OrderStatusRetrieved.text(user.locale),
         json!({
             "order_id": o.id,
             "order_number": o.order_number,
@@ -139,7 +140,7 @@ async fn timeline(
         })
         .collect();
     Ok(envelope::ok(
-        "Order timeline retrieved successfully",
+        Msg::TimelineRetrieved.text(user.locale),
         timeline,
     ))
 }
@@ -165,7 +166,10 @@ async fn submit_feedback(
         .ok_or(ApiError::Conflict(
             "Feedback has already been submitted for this order".into(),
         ))?;
-    Ok(envelope::created("Feedback submitted successfully", stored))
+    Ok(envelope::created(
+        Msg::FeedbackSubmitted.text(user.locale),
+        stored,
+    ))
 }
 
 /// An active order as the member and admin lists show it.
@@ -285,7 +289,7 @@ async fn active(
         .map(|s| active_json(s, user.locale, false))
         .collect();
     Ok(envelope::page(
-        "Active orders retrieved successfully",
+        Msg::ActiveOrdersRetrieved.text(user.locale),
         data,
         page.meta(total, rows.len()),
     ))
@@ -320,5 +324,8 @@ async fn history(
     let mut body =
         serde_json::to_value(page.meta(total, rows.len())).map_err(ApiError::internal)?;
     body["data"] = Value::Array(data);
-    Ok(envelope::ok("Order history retrieved successfully", body))
+    Ok(envelope::ok(
+        Msg::OrderHistoryRetrieved.text(user.locale),
+        body,
+    ))
 }

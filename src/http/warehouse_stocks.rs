@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use super::envelope;
 use super::error::ApiError;
 use super::extract::AuthUser;
+use super::messages::Msg;
 use crate::actors::warehouse;
 use crate::db::checkout::{Job, Outcome};
 use crate::db::warehouses::{self, StockRow};
@@ -46,21 +47,21 @@ async fn create(
     let input = commerce::stock(&body)?;
     let stock = warehouses::insert_stock(&state.pool, &input).await?;
     Ok(envelope::created(
-        "warehouse stock created successfully",
+        Msg::StockCreated.text(user.locale),
         stock,
     ))
 }
 
-async fn list(state: web::Data<AppState>, _user: AuthUser) -> Result<HttpResponse, ApiError> {
+async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     Ok(envelope::ok(
-        "warehouse stocks",
+        Msg::StocksRetrieved.text(user.locale),
         warehouses::list_stocks(&state.pool, None).await?,
     ))
 }
 
 async fn by_warehouse(
     state: web::Data<AppState>,
-    _user: AuthUser,
+    user: AuthUser,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let warehouse = warehouses::find(&state.pool, *id)
@@ -68,7 +69,7 @@ async fn by_warehouse(
         .ok_or(ApiError::NotFound("Warehouse"))?;
     let stocks = warehouses::list_stocks(&state.pool, Some(warehouse.id)).await?;
     Ok(envelope::ok(
-        "warehouse stocks",
+        Msg::StocksRetrieved.text(user.locale),
         json!({"warehouse": warehouse, "stocks": stocks}),
     ))
 }
@@ -100,7 +101,7 @@ async fn update(
         quantity: quantity.unwrap_or_default() as i32,
     };
     Ok(envelope::ok(
-        "stock quantity updated successfully",
+        Msg::StockUpdated.text(user.locale),
         set(&state, input).await?,
     ))
 }
@@ -179,9 +180,9 @@ async fn bulk_update(
     }
     let results: Vec<ItemResult> = results.into_iter().flatten().collect();
     let message = if results.iter().all(|r| r.success) {
-        "all stocks updated successfully"
+        Msg::StocksUpdated.text(user.locale)
     } else {
-        "some stock updates failed; see results"
+        Msg::StocksPartlyUpdated.text(user.locale)
     };
     Ok(envelope::results(message, results))
 }
@@ -196,7 +197,7 @@ async fn delete(
         return Err(ApiError::NotFound("Warehouse stock"));
     }
     Ok(envelope::ok(
-        "warehouse stock deleted successfully",
+        Msg::StockDeleted.text(user.locale),
         json!({"id": *id}),
     ))
 }

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::envelope;
 use super::error::ApiError;
 use super::extract::AuthUser;
+use super::messages::Msg;
 use crate::db::warehouses;
 use crate::domain::commerce;
 use crate::state::AppState;
@@ -35,27 +36,30 @@ async fn create(
     user.require_admin()?;
     let input = commerce::warehouse(&body)?;
     Ok(envelope::created(
-        "warehouse created successfully",
+        Msg::WarehouseCreated.text(user.locale),
         warehouses::insert(&state.pool, &input).await?,
     ))
 }
 
-async fn list(state: web::Data<AppState>, _user: AuthUser) -> Result<HttpResponse, ApiError> {
+async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     Ok(envelope::ok(
-        "warehouses",
+        Msg::WarehousesRetrieved.text(user.locale),
         warehouses::list(&state.pool).await?,
     ))
 }
 
 async fn detail(
     state: web::Data<AppState>,
-    _user: AuthUser,
+    user: AuthUser,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let warehouse = warehouses::find(&state.pool, *id)
         .await?
         .ok_or(ApiError::NotFound("Warehouse"))?;
-    Ok(envelope::ok("warehouse", warehouse))
+    Ok(envelope::ok(
+        Msg::WarehouseRetrieved.text(user.locale),
+        warehouse,
+    ))
 }
 
 async fn replace(
@@ -65,7 +69,7 @@ async fn replace(
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_admin()?;
-    save(&state, *id, &body).await
+    save(&state, &user, *id, &body).await
 }
 
 async fn patch(
@@ -79,16 +83,24 @@ async fn patch(
         .await?
         .ok_or(ApiError::NotFound("Warehouse"))?;
     let merged = commerce::overlay(&current, &body)?;
-    save(&state, *id, &merged).await
+    save(&state, &user, *id, &merged).await
 }
 
 /// Writes the warehouse as `body` describes it whole.
-async fn save(state: &AppState, id: i64, body: &Value) -> Result<HttpResponse, ApiError> {
+async fn save(
+    state: &AppState,
+    user: &AuthUser,
+    id: i64,
+    body: &Value,
+) -> Result<HttpResponse, ApiError> {
     let input = commerce::warehouse(body)?;
     let updated = warehouses::update(&state.pool, id, &input)
         .await?
         .ok_or(ApiError::NotFound("Warehouse"))?;
-    Ok(envelope::ok("Warehouse updated successfully", updated))
+    Ok(envelope::ok(
+        Msg::WarehouseUpdated.text(user.locale),
+        updated,
+    ))
 }
 
 async fn delete(
@@ -101,7 +113,7 @@ async fn delete(
         return Err(ApiError::NotFound("Warehouse"));
     }
     Ok(envelope::ok(
-        "warehouse deleted successfully",
+        Msg::WarehouseDeleted.text(user.locale),
         serde_json::json!({"id": *id}),
     ))
 }
