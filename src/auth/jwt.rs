@@ -91,7 +91,8 @@ impl JwtKeys {
         let now = Utc::now().timestamp();
         let leeway = LEEWAY_SECS as i64;
         let started = claims.iat.max(claims.nbf.unwrap_or(i64::MIN));
-        let timely = started <= now + leeway && claims.exp - claims.iat <= self.ttl_secs + leeway;
+        let lifetime = claims.exp.saturating_sub(claims.iat);
+        let timely = started <= now + leeway && lifetime <= self.ttl_secs + leeway;
         timely.then_some(claims).ok_or(InvalidToken)
     }
 }

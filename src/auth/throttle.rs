@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 /// Most keys remembered at once; beyond this, entries whose wait has passed are dropped first.
 const MAX_TRACKED: usize = 100_000;
+/// Longest account name kept as a key.
+const MAX_KEY_CHARS: usize = 256;
 /// Addresses are shared by many people (offices, carrier NAT), so they get more free failures.
 const ADDRESS_FREE_FACTOR: u32 = 4;
 
@@ -43,10 +45,14 @@ impl LoginThrottle {
     /// names one, else the login as typed, lower-cased).
     pub fn keys(account: &str, address: Option<&str>) -> Vec<String> {
         let addr = address.unwrap_or("unknown");
-        vec![
-            format!("acct:{}@{addr}", account.trim().to_lowercase()),
-            format!("addr:{addr}"),
-        ]
+        // A made-up login may be as long as a body allows; what is remembered stays small.
+        let account: String = account
+            .trim()
+            .to_lowercase()
+            .chars()
+            .take(MAX_KEY_CHARS)
+            .collect();
+        vec![format!("acct:{account}@{addr}"), format!("addr:{addr}")]
     }
 
     /// `Err(wait)` while any key must still wait before its next attempt.

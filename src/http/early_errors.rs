@@ -110,7 +110,10 @@ impl AsyncWrite for Enveloped {
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         std::task::ready!(this.poll_pending(cx))?;
-        if buf.starts_with(b"HTTP/1.1 4") || contains(buf, b"\r\n\r\nHTTP/1.1 4") {
+        // Only a write that ends with a bodiless head can hold one: bodies are JSON.
+        let early = buf.ends_with(b"\r\n\r\n")
+            && (buf.starts_with(b"HTTP/1.1 4") || contains(buf, b"\r\n\r\nHTTP/1.1 4"));
+        if early {
             if let Some(answer) = replacement(buf) {
                 // Taken whole: the replacement goes out in place of these bytes.
                 this.pending = answer;

@@ -225,15 +225,7 @@ async fn health_readiness_and_metrics() {
     let (_, token) = app.customer("Metric").await;
     let _ws = app.ws("/ws", &token).await;
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     assert!(text.contains("order_tracker_websocket_open 1"), "{text}");
     assert!(text.contains("order_tracker_http_request_duration_seconds_bucket"));
     assert!(text.contains("order_tracker_db_pool_max 8"));

@@ -76,15 +76,7 @@ async fn a_client_that_stops_reading_loses_its_connection() {
     // The client never reads again; the server must let go of the connection on its own.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
-        let text = app
-            .client
-            .get(format!("{}/metrics", app.address))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = app.metrics().await;
         if text.contains("order_tracker_websocket_open 0") {
             break;
         }

@@ -260,6 +260,18 @@ impl TestApp {
         )
     }
 
+    /// The Prometheus text of `/metrics` (tests reach it over loopback, so no token is needed).
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.address))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// Runs SQL directly, for test set-ups the API cannot make (such as backdating a row).
     pub async fn sql(&self, statement: &str) -> u64 {
         let (client, connection) =
