@@ -385,3 +385,25 @@ async fn user_commands_find_the_servers_database_from_any_folder() {
     assert!(ok && out.contains("reset"), "{out}{err}");
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[actix_web::test]
+async fn logs_off_a_terminal_are_plain_and_quiet() {
+    let workdir =
+        std::env::temp_dir().join(format!("order-tracker-logs-{:x}", rand::random::<u32>()));
+    std::fs::create_dir_all(&workdir).unwrap();
+    // The second run finds the migration table there: PostgreSQL would say so in a NOTICE.
+    for _ in 0..2 {
+        let out = binary(&workdir)
+            .env("ORDER_TRACKER__LOG__LEVEL", "info")
+            .arg("migrate")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let all = [out.stdout, out.stderr].concat();
+        let text = String::from_utf8_lossy(&all);
+        assert!(text.contains("migrations applied to the embedded PostgreSQL at"), "{text}");
+        assert!(!text.contains('\u{1b}'), "no colour codes in a pipe: {text}");
+        assert!(!text.contains("NOTICE") && !text.contains("already exists"), "{text}");
+    }
+    let _ = std::fs::remove_dir_all(&workdir);
+}
