@@ -704,3 +704,38 @@ async fn patch_changes_only_the_fields_it_names() {
         .await;
     assert_eq!(bad.status, 400, "a patch is checked like a whole product");
 }
+
+#[actix_web::test]
+async fn a_committed_checkout_is_answered_from_its_own_transaction() {
+    let app = spawn_app().await;
+    let shop = shop(&app, 5).await;
+    let (_, buyer) = app.customer("Unlucky").await;
+    // As the checkout commits, the order lines' table goes away: any query after the commit
+    // fails, as it would with the database gone. The order committed, so the buyer must hear so.
+    app.sql_batch(
+        "CREATE FUNCTION hide_items() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN ALTER TABLE order_items RENAME TO order_items_hidden; RETURN NULL; END $$;
+         CREATE CONSTRAINT TRIGGER hide_items_at_commit AFTER INSERT ON orders
+         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION hide_items();",
+    )
+    .await;
+    let res = app
+        .post(
+            "/api/orders/",
+            Some(&buyer),
+            json!({"items": [{"product_id": shop.product, "quantity": 2}]}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!(res.body["data"]["order_items"][0]["quantity"], 2);
+    assert_eq!(
+        res.body["data"]["order_items"][0]["product_name"],
+        "Laptop ASUS ROG"
+    );
+    app.sql_batch(
+        "DROP TRIGGER hide_items_at_commit ON orders;
+         ALTER TABLE order_items_hidden RENAME TO order_items;",
+    )
+    .await;
+    assert_eq!(stock_of(&app, &shop, shop.warehouse).await, 3);
+}

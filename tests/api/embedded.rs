@@ -401,9 +401,18 @@ async fn logs_off_a_terminal_are_plain_and_quiet() {
         assert!(out.status.success());
         let all = [out.stdout, out.stderr].concat();
         let text = String::from_utf8_lossy(&all);
-        assert!(text.contains("migrations applied to the embedded PostgreSQL at"), "{text}");
-        assert!(!text.contains('\u{1b}'), "no colour codes in a pipe: {text}");
-        assert!(!text.contains("NOTICE") && !text.contains("already exists"), "{text}");
+        assert!(
+            text.contains("migrations applied to the embedded PostgreSQL at"),
+            "{text}"
+        );
+        assert!(
+            !text.contains('\u{1b}'),
+            "no colour codes in a pipe: {text}"
+        );
+        assert!(
+            !text.contains("NOTICE") && !text.contains("already exists"),
+            "{text}"
+        );
     }
     let _ = std::fs::remove_dir_all(&workdir);
 }
