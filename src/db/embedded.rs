@@ -71,6 +71,7 @@ impl EmbeddedPostgres {
     /// Starts (initialising on first use) the cluster in `data_dir` and creates our database.
     pub async fn start(data_dir: &Path) -> Result<Self, EmbeddedError> {
         let bin_dir = find_bin_dir().ok_or(EmbeddedError::BinariesNotFound)?;
+        // SAFETY: geteuid has no preconditions, cannot fail and touches no memory of ours.
         let run_as = if unsafe { libc::geteuid() } == 0 {
             Some(postgres_user().ok_or(EmbeddedError::NoPostgresUser)?)
         } else {

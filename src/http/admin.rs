@@ -8,7 +8,7 @@ use super::envelope;
 use super::error::ApiError;
 use super::extract::AuthUser;
 use super::messages::Msg;
-use super::orders::{list_page, status_change, ListQuery};
+use super::orders::{list_page, status_change, OrderListQuery};
 use super::tracking::{self, active_json, ACTIVE};
 use crate::actors::order::change_status;
 use crate::db::orders;
@@ -31,7 +31,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 async fn all_orders(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<ListQuery>,
+    query: web::Query<OrderListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_staff()?;
     list_page(&state, &user, None, &query).await
@@ -40,7 +40,7 @@ async fn all_orders(
 async fn active(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<tracking::ListQuery>,
+    query: web::Query<tracking::StatusRangeQuery>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_admin()?;
     let (status, page, _) = query.parse(&ACTIVE)?;
@@ -87,7 +87,7 @@ async fn update_tracking(
 }
 
 /// The day range of an admin report, for admins only.
-fn report_range(user: &AuthUser, query: &tracking::ListQuery) -> Result<DayRange, ApiError> {
+fn report_range(user: &AuthUser, query: &tracking::StatusRangeQuery) -> Result<DayRange, ApiError> {
     user.require_admin()?;
     Ok(query.parse(&OrderStatus::ALL)?.2)
 }
@@ -95,7 +95,7 @@ fn report_range(user: &AuthUser, query: &tracking::ListQuery) -> Result<DayRange
 async fn stats(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<tracking::ListQuery>,
+    query: web::Query<tracking::StatusRangeQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let stats = queries::stats(&state.pool, report_range(&user, &query)?).await?;
     Ok(envelope::ok(
@@ -107,7 +107,7 @@ async fn stats(
 async fn analytics(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<tracking::ListQuery>,
+    query: web::Query<tracking::StatusRangeQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let analytics = queries::analytics(&state.pool, report_range(&user, &query)?).await?;
     Ok(envelope::ok(

@@ -75,7 +75,7 @@ async fn send(
 }
 
 #[derive(Deserialize)]
-struct ListQuery {
+struct NotificationListQuery {
     unread: Option<String>,
     since_id: Option<String>,
     #[serde(flatten)]
@@ -85,7 +85,7 @@ struct ListQuery {
 async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<ListQuery>,
+    query: web::Query<NotificationListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let mut errors = FieldErrors::default();
     let unread_only = match query.unread.as_deref() {

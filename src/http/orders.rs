@@ -66,7 +66,7 @@ async fn create(
 }
 
 #[derive(Deserialize)]
-pub struct ListQuery {
+pub struct OrderListQuery {
     pub status: Option<String>,
     #[serde(flatten)]
     pub page: PageQuery,
@@ -86,7 +86,7 @@ pub async fn list_page(
     state: &AppState,
     user: &AuthUser,
     owner: Option<i64>,
-    query: &ListQuery,
+    query: &OrderListQuery,
 ) -> Result<HttpResponse, ApiError> {
     let status = parse_status_filter(query.status.as_deref())?;
     let page = query.page.parse()?;
@@ -101,7 +101,7 @@ pub async fn list_page(
 async fn list_own(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<ListQuery>,
+    query: web::Query<OrderListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     list_page(&state, &user, Some(user.id()), &query).await
 }
@@ -114,7 +114,7 @@ async fn list_by_status(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let owner = (!user.role().is_staff()).then(|| user.id());
-    let query = ListQuery {
+    let query = OrderListQuery {
         status: Some(status.into_inner()),
         page: query.into_inner(),
     };

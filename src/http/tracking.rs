@@ -195,7 +195,7 @@ pub fn active_json(s: &OrderSummary, locale: Locale, with_contact: bool) -> Valu
 }
 
 #[derive(Deserialize)]
-pub struct ListQuery {
+pub struct StatusRangeQuery {
     pub status: Option<String>,
     pub start_date: Option<String>,
     pub end_date: Option<String>,
@@ -203,7 +203,7 @@ pub struct ListQuery {
     pub page: PageQuery,
 }
 
-impl ListQuery {
+impl StatusRangeQuery {
     /// The status filter, limited to `allowed`; the page; the day range. All errors at once.
     pub fn parse(
         &self,
@@ -279,7 +279,7 @@ pub const ACTIVE: [OrderStatus; 4] = [
 async fn active(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<ListQuery>,
+    query: web::Query<StatusRangeQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (status, page, _) = query.parse(&ACTIVE)?;
     let (rows, total) =
@@ -299,7 +299,7 @@ async fn active(
 async fn history(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<ListQuery>,
+    query: web::Query<StatusRangeQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (status, page, range) = query.parse(&OrderStatus::ALL)?;
     let (rows, total) =

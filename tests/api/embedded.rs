@@ -50,6 +50,7 @@ async fn wait_ready(client: &reqwest::Client, base: &str) {
 }
 
 fn signal(pid: i32, sig: i32) {
+    // SAFETY: kill takes plain integers and touches no memory of ours.
     unsafe { libc::kill(pid, sig) };
 }
 

@@ -61,6 +61,7 @@ fn admin_config() -> tokio_postgres::Config {
         let dir = std::env::temp_dir().join(format!("order-tracker-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let pg = start_cluster(dir.clone());
+        // SAFETY: `stop_cluster` is an `extern "C" fn()` that never unwinds into C.
         unsafe { libc::atexit(stop_cluster) };
         Cluster {
             pg: Mutex::new(pg),

@@ -170,6 +170,8 @@ pub async fn connect(url: &str, token: Option<&str>, source: SocketAddr) -> Resu
     // Choose the source port at connect time, per destination: a plain bind() would take a
     // port from one pool shared by every destination, and many generators exhaust it.
     let one: libc::c_int = 1;
+    // SAFETY: the descriptor is the live socket above; the option value points at `one`, an int
+    // that outlives the call, with its size given.
     let set = unsafe {
         libc::setsockopt(
             std::os::fd::AsRawFd::as_raw_fd(&socket),

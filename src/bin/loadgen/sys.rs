@@ -13,6 +13,7 @@ pub fn raise_fd_limit() -> u64 {
         rlim_cur: 0,
         rlim_max: 0,
     };
+    // SAFETY: `limit` is a valid, exclusively borrowed rlimit for the calls to read and write.
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
             limit.rlim_cur = limit.rlim_max;
@@ -90,6 +91,7 @@ impl Stat {
 }
 
 fn ticks_to_secs(ticks: u64) -> f64 {
+    // SAFETY: sysconf takes a constant name and touches no memory of ours.
     ticks as f64 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
 }
 
