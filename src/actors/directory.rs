@@ -5,7 +5,11 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Mutex;
 
-use actix::{Actor, Addr};
+use actix::dev::ToEnvelope;
+use actix::{Actor, Addr, Handler, MailboxError, Message};
+
+/// How many times a message is sent again after finding its actor stopped.
+const STALE_ADDRESS_RETRIES: usize = 3;
 
 pub struct Directory<K, A: Actor> {
     live: Mutex<HashMap<K, Addr<A>>>,
@@ -31,6 +35,31 @@ impl<K: Eq + Hash + Clone, A: Actor> Directory<K, A> {
                 addr
             }
         }
+    }
+
+    /// Sends `msg` to the actor for `key`, started with `start` if there is none. An actor that
+    /// stopped idle between the lookup and the send is forgotten and a fresh one started, a few
+    /// times at most (then `Closed`).
+    pub async fn send<M>(
+        &self,
+        key: &K,
+        start: impl Fn() -> Addr<A>,
+        msg: M,
+    ) -> Result<M::Result, MailboxError>
+    where
+        M: Message + Send + Clone + 'static,
+        M::Result: Send,
+        A: Handler<M>,
+        A::Context: ToEnvelope<A, M>,
+    {
+        for _ in 0..STALE_ADDRESS_RETRIES {
+            let addr = self.get_or_start(key, &start);
+            match addr.send(msg.clone()).await {
+                Err(MailboxError::Closed) => self.remove(key, &addr),
+                answered => return answered,
+            }
+        }
+        Err(MailboxError::Closed)
     }
 
     /// Forgets `key` if it still points at `addr` (a newer actor may have taken its place).

@@ -18,9 +18,6 @@ use crate::db::orders::{self, ChangeError, OrderRow, StatusChange};
 use crate::http::error::ApiError;
 use crate::state::AppState;
 
-/// How often we retry when the actor we found had just stopped idle.
-const STALE_ADDRESS_RETRIES: usize = 3;
-
 pub struct OrderActor {
     order_id: i64,
     /// The pool, and the directory this actor removes itself from when it stops.
@@ -64,7 +61,7 @@ impl Actor for OrderActor {
 }
 
 /// Apply one status change; answered with the order as it is afterwards.
-#[derive(Message)]
+#[derive(Message, Clone)]
 #[rtype(result = "Result<OrderRow, ChangeError>")]
 pub struct ChangeStatus(pub StatusChange);
 
@@ -97,19 +94,15 @@ pub async fn change_status(
     change: StatusChange,
 ) -> Result<OrderRow, ApiError> {
     let id = change.order_id;
-    for _ in 0..STALE_ADDRESS_RETRIES {
-        let addr = state.orders.get_or_start(&id, || {
-            let state = state.clone();
-            OrderActor::start_in_arbiter(&state.database_thread.clone(), move |_| {
-                OrderActor::new(id, state)
-            })
-        });
-        match addr.send(ChangeStatus(change.clone())).await {
-            Ok(result) => return result.map_err(ApiError::from),
-            // It stopped idle between lookup and send: forget it and start a fresh one.
-            Err(actix::MailboxError::Closed) => state.orders.remove(&id, &addr),
-            Err(e) => return Err(e.into()),
-        }
+    let start = || {
+        let state = state.clone();
+        OrderActor::start_in_arbiter(&state.database_thread.clone(), move |_| {
+            OrderActor::new(id, state)
+        })
+    };
+    match state.orders.send(&id, start, ChangeStatus(change)).await {
+        Ok(result) => result.map_err(ApiError::from),
+        Err(actix::MailboxError::Closed) => Err(ApiError::internal("order actor kept stopping")),
+        Err(e) => Err(e.into()),
     }
-    Err(ApiError::internal("order actor kept stopping"))
 }

@@ -94,7 +94,7 @@ impl Actor for WarehouseActor {
 }
 
 /// One job for this warehouse; answered once its batch has committed (or it failed alone).
-#[derive(Message)]
+#[derive(Message, Clone)]
 #[rtype(result = "Result<Outcome, JobError>")]
 pub struct Submit(pub Job);
 
@@ -128,21 +128,20 @@ pub async fn submit(
             .await
             .remove(0);
     }
-    for _ in 0..3 {
-        let addr = state.warehouses.get_or_start(&warehouse_id, || {
-            let state = state.clone();
-            WarehouseActor::start_in_arbiter(&state.database_thread.clone(), move |_| {
-                WarehouseActor::new(warehouse_id, state)
-            })
-        });
-        match addr.send(Submit(job.clone())).await {
-            Ok(result) => return result,
-            // It stopped idle between lookup and send: forget it and start a fresh one.
-            Err(actix::MailboxError::Closed) => state.warehouses.remove(&warehouse_id, &addr),
-            Err(e) => return Err(JobError::Db(DbError::Batch(e.to_string()))),
-        }
+    let start = || {
+        let state = state.clone();
+        WarehouseActor::start_in_arbiter(&state.database_thread.clone(), move |_| {
+            WarehouseActor::new(warehouse_id, state)
+        })
+    };
+    match state
+        .warehouses
+        .send(&warehouse_id, start, Submit(job))
+        .await
+    {
+        Ok(result) => result,
+        Err(e) => Err(JobError::Db(DbError::Batch(format!(
+            "warehouse actor: {e}"
+        )))),
     }
-    Err(JobError::Db(DbError::Batch(
-        "warehouse actor kept stopping".into(),
-    )))
 }
