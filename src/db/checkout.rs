@@ -12,13 +12,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use deadpool_postgres::{GenericClient, Pool, Transaction};
 use rust_decimal::Decimal;
-use serde::Serialize;
 
 use super::orders::{self, OrderItemRow, OrderRow};
 use super::warehouses::{self, StockError, StockRow};
 use super::DbError;
+pub use crate::domain::checkout::Shortage;
+use crate::domain::checkout::{self as verdict, Line, Locked, Refusal, Request};
 use crate::domain::commerce::StockInput;
-use crate::domain::money;
 
 /// One checkout, fully parsed: product id -> quantity, summed.
 #[derive(Debug, Clone)]
@@ -51,27 +51,11 @@ pub struct Placed {
     pub items: Vec<OrderItemRow>,
 }
 
-/// A product the warehouse cannot supply in the asked quantity.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Shortage {
-    pub product_id: i64,
-    pub requested: i32,
-    pub available: i32,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
-    #[error("products no longer available: {0:?}")]
-    ProductsUnavailable(Vec<i64>),
-    #[error("insufficient stock")]
-    InsufficientStock(Vec<Shortage>),
-    #[error("the cart is not open")]
-    CartNotOpen,
-    #[error("a request with this idempotency key was already made")]
-    IdempotencyKeyUsed,
-    /// The order's total, or total plus shipping, is beyond what the money columns hold.
-    #[error("the order total is too large")]
-    TotalTooLarge,
+    /// The verdict refused the checkout (`domain::checkout`).
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     #[error(transparent)]
     Stock(StockError),
     #[error(transparent)]
@@ -203,7 +187,7 @@ async fn checkout_run_isolated(
 struct Accepted<'a> {
     job: &'a CheckoutJob,
     number: &'a str,
-    lines: Vec<(i64, String, Decimal, i32)>,
+    lines: Vec<Line>,
 }
 
 /// Checks every checkout of the run in order against the stock, products, carts and keys it
@@ -237,7 +221,7 @@ async fn checkout_run<C: GenericClient>(
              WHERE warehouse_id = $1 AND product_id = ANY($2) ORDER BY product_id FOR UPDATE",
         )
         .await?;
-    let mut left: BTreeMap<i64, i32> = client
+    let left: BTreeMap<i64, i32> = client
         .query(&stock, &[&warehouse_id, &ids])
         .await?
         .iter()
@@ -279,86 +263,37 @@ async fn checkout_run<C: GenericClient>(
             .collect();
     }
 
-    let mut verdicts: Vec<Result<usize, JobError>> = Vec::with_capacity(run.len());
+    let requests: Vec<Request> = run
+        .iter()
+        .map(|(job, _)| Request {
+            user_id: job.user_id,
+            lines: &job.lines,
+            shipping_cost: job.shipping_cost,
+            cart_id: job.cart_id,
+            idempotency_key: job.idempotency.as_ref().map(|(k, _)| k.as_str()),
+        })
+        .collect();
+    let locked = Locked {
+        products,
+        stock: left,
+        open_carts,
+        used_keys,
+    };
     let mut accepted: Vec<Accepted> = Vec::new();
-    for (job, number) in run {
-        let missing: Vec<i64> = job
-            .lines
-            .keys()
-            .copied()
-            .filter(|p| !products.contains_key(p))
-            .collect();
-        let short: Vec<Shortage> = job
-            .lines
-            .iter()
-            .map(|(p, q)| Shortage {
-                product_id: *p,
-                requested: *q,
-                available: left.get(p).copied().unwrap_or(0),
-            })
-            .filter(|s| s.available < s.requested)
-            .collect();
-        let key = job
-            .idempotency
-            .as_ref()
-            .map(|(k, _)| (job.user_id, k.clone()));
-        let verdict = if !missing.is_empty() {
-            Err(JobError::ProductsUnavailable(missing))
-        } else if !short.is_empty() {
-            Err(JobError::InsufficientStock(short))
-        } else if job
-            .cart_id
-            .is_some_and(|c| open_carts.get(&c) != Some(&job.user_id))
-        {
-            Err(JobError::CartNotOpen)
-        } else if key.as_ref().is_some_and(|k| used_keys.contains(k)) {
-            Err(JobError::IdempotencyKeyUsed)
-        } else if !total_fits(job, &products) {
-            Err(JobError::TotalTooLarge)
-        } else {
-            Ok(())
-        };
-        match verdict {
-            Ok(()) => {
-                for (p, q) in &job.lines {
-                    *left.get_mut(p).expect("checked above") -= q;
-                }
-                if let Some(cart) = job.cart_id {
-                    open_carts.remove(&cart);
-                }
-                used_keys.extend(key);
-                let lines = job
-                    .lines
-                    .iter()
-                    .map(|(p, q)| (*p, products[p].0.clone(), products[p].1, *q))
-                    .collect();
-                accepted.push(Accepted { job, number, lines });
-                verdicts.push(Ok(accepted.len() - 1));
-            }
-            Err(e) => verdicts.push(Err(e)),
-        }
-    }
+    let verdicts: Vec<Result<usize, JobError>> = verdict::decide(&requests, locked)
+        .into_iter()
+        .zip(run)
+        .map(|(verdict, (job, number))| {
+            let lines = verdict?;
+            accepted.push(Accepted { job, number, lines });
+            Ok(accepted.len() - 1)
+        })
+        .collect();
     let written = write_orders(client, warehouse_id, &accepted).await?;
     Ok(verdicts
         .into_iter()
         .map(|v| v.map(|i| written[i].clone()))
         .collect())
-}
-
-/// Whether every line's total, the order's total and the total with shipping fit the money
-/// columns (checked, never overflowing: quantities and prices are bounded only by their types).
-fn total_fits(job: &CheckoutJob, products: &BTreeMap<i64, (String, Decimal)>) -> bool {
-    let mut total = Some(Decimal::ZERO);
-    for (p, q) in &job.lines {
-        let line = products[p].1.checked_mul(Decimal::from(*q));
-        total = match (total, line) {
-            (Some(t), Some(l)) if money::fits(l) => t.checked_add(l),
-            _ => None,
-        };
-    }
-    total
-        .and_then(|t| t.checked_add(job.shipping_cost).filter(|_| money::fits(t)))
-        .is_some_and(money::fits)
 }
 
 /// Writes the accepted checkouts: stock, orders, items, first history rows, carts, keys.
@@ -372,8 +307,8 @@ async fn write_orders<C: GenericClient>(
     }
     let mut taken: BTreeMap<i64, i32> = BTreeMap::new();
     for a in accepted {
-        for (p, _, _, q) in &a.lines {
-            *taken.entry(*p).or_default() += q;
+        for line in &a.lines {
+            *taken.entry(line.product_id).or_default() += line.quantity;
         }
     }
     let (products, quantities): (Vec<i64>, Vec<i32>) = taken.into_iter().unzip();
@@ -399,7 +334,7 @@ async fn write_orders<C: GenericClient>(
         .map(|a| {
             a.lines
                 .iter()
-                .map(|(_, n, _, q)| format!("{n} x{q}"))
+                .map(|line| format!("{} x{}", line.name, line.quantity))
                 .collect::<Vec<_>>()
                 .join(", ")
         })
@@ -410,7 +345,7 @@ async fn write_orders<C: GenericClient>(
         .map(|a| {
             a.lines
                 .iter()
-                .map(|(_, _, price, q)| price * Decimal::from(*q))
+                .map(|line| line.unit_price * Decimal::from(line.quantity))
                 .sum()
         })
         .collect();
@@ -448,13 +383,13 @@ async fn write_orders<C: GenericClient>(
     let (mut item_products, mut item_names, mut item_prices, mut item_quantities, mut item_totals) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (a, order_id) in accepted.iter().zip(&order_ids) {
-        for (p, name, price, q) in &a.lines {
+        for line in &a.lines {
             item_orders.push(*order_id);
-            item_products.push(*p);
-            item_names.push(name.as_str());
-            item_prices.push(*price);
-            item_quantities.push(*q);
-            item_totals.push(price * Decimal::from(*q));
+            item_products.push(line.product_id);
+            item_names.push(line.name.as_str());
+            item_prices.push(line.unit_price);
+            item_quantities.push(line.quantity);
+            item_totals.push(line.unit_price * Decimal::from(line.quantity));
         }
     }
     let items = client

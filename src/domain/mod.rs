@@ -1,5 +1,6 @@
 //! Pure domain rules: no I/O, so every rule here is unit tested on its own.
 
+pub mod checkout;
 pub mod commerce;
 pub mod feedback;
 pub mod locale;

@@ -14,6 +14,7 @@ use crate::actors::warehouse;
 use crate::db::checkout::{self, CheckoutJob, Job, JobError, Outcome, Placed};
 use crate::db::orders;
 use crate::db::{carts, warehouses};
+use crate::domain::checkout::Refusal;
 use crate::domain::commerce::{CheckoutInput, Source};
 use crate::state::AppState;
 
@@ -75,10 +76,10 @@ pub async fn checkout(
         Ok(Outcome::Order(placed)) => Ok(answer(user, &placed)),
         Ok(Outcome::Stock(_)) => Err(ApiError::internal("a checkout answered with a stock row")),
         // A concurrent retry with the same key won: answer with its order.
-        Err(JobError::IdempotencyKeyUsed) => {
+        Err(JobError::Refused(Refusal::IdempotencyKeyUsed)) => {
             match replay(state, user, key.as_deref().unwrap_or(""), &canonical).await? {
                 Some(placed) => Ok(answer(user, &placed)),
-                None => Err(JobError::IdempotencyKeyUsed.into()),
+                None => Err(Refusal::IdempotencyKeyUsed.into()),
             }
         }
         Err(e) => Err(e.into()),

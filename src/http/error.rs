@@ -14,6 +14,7 @@ use crate::db::orders::ChangeError;
 use crate::db::users::CreateUserError;
 use crate::db::warehouses::StockError;
 use crate::db::DbError;
+use crate::domain::checkout::Refusal;
 use crate::domain::status::TransitionError;
 use crate::domain::validation::FieldErrors;
 
@@ -203,15 +204,23 @@ impl From<CartError> for ApiError {
 impl From<JobError> for ApiError {
     fn from(e: JobError) -> Self {
         match e {
-            JobError::InsufficientStock(short) => ApiError::Shortage(short),
-            JobError::ProductsUnavailable(_)
-            | JobError::CartNotOpen
-            | JobError::IdempotencyKeyUsed => ApiError::Conflict(capitalize(&e.to_string())),
-            JobError::TotalTooLarge => {
-                FieldErrors::single("total_amount", "The order total is too large.").into()
-            }
+            JobError::Refused(refusal) => refusal.into(),
             JobError::Stock(stock) => stock.into(),
             JobError::Db(db) => db.into(),
+        }
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(e: Refusal) -> Self {
+        match e {
+            Refusal::InsufficientStock(short) => ApiError::Shortage(short),
+            Refusal::TotalTooLarge => {
+                FieldErrors::single("total_amount", "The order total is too large.").into()
+            }
+            Refusal::ProductsUnavailable(_)
+            | Refusal::CartNotOpen
+            | Refusal::IdempotencyKeyUsed => ApiError::Conflict(capitalize(&e.to_string())),
         }
     }
 }
