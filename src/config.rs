@@ -41,6 +41,8 @@ pub struct ServerSettings {
     pub port: u16,
     pub workers: usize,
     pub max_body_bytes: usize,
+    /// Seconds a request body may send nothing before the request is answered 408.
+    pub body_timeout_secs: u64,
     pub shutdown_timeout_secs: u64,
 }
 

@@ -33,6 +33,8 @@ use crate::http::extract::AuthUser;
 use crate::http::ws::SUBPROTOCOL;
 use crate::state::AppState;
 
+/// What actix-ws says when a message's fragments add up past `ws.max_frame_bytes`.
+const CONTINUATION_TOO_LARGE: &str = "Exceeded maximum continuation size";
 /// Stored events read per catch-up query; a longer backlog takes several.
 const CATCH_UP_BATCH: i64 = 500;
 /// Close code for an expired token: the client should log in again and reconnect.
@@ -265,14 +267,19 @@ impl SocketActor {
         self.close(CloseCode::Other(CLOSE_REVOKED), "session revoked", ctx);
     }
 
-    /// Closes the socket if its session was revoked while no announcement could reach us.
-    fn recheck_session(&mut self, ctx: &mut Context<Self>) {
+    /// Closes the socket if its session was revoked while no announcement could reach it, else
+    /// goes on with `then`. (A database that cannot answer is no proof of revocation: the
+    /// socket goes on, and its subscriptions meet the same database.)
+    fn recheck_session(
+        &mut self,
+        ctx: &mut Context<Self>,
+        then: impl FnOnce(&mut Self, &mut Context<Self>) + 'static,
+    ) {
         let (state, user) = (self.state.clone(), self.user.clone());
         let check = async move { current(&state, &user).await };
-        ctx.spawn(check.into_actor(self).map(|result, act, ctx| {
-            if let Ok(None) = result {
-                act.revoked(ctx);
-            }
+        ctx.spawn(check.into_actor(self).map(|result, act, ctx| match result {
+            Ok(None) => act.revoked(ctx),
+            _ => then(act, ctx),
         }));
     }
 
@@ -390,9 +397,15 @@ impl Actor for SocketActor {
         ctx.run_later(Duration::from_secs(left.max(0) as u64), |act, ctx| {
             act.close(CloseCode::Other(CLOSE_TOKEN_EXPIRED), "token expired", ctx);
         });
-        for (topic, since) in std::mem::take(&mut self.initial) {
-            self.subscribe(topic, since, ctx);
-        }
+        // Revocations announced from now on reach this socket through the table it just joined;
+        // one committed between the handshake and now is caught by asking the database before
+        // the first subscription opens, so a revoked session never hears an event.
+        let initial = std::mem::take(&mut self.initial);
+        self.recheck_session(ctx, move |act, ctx| {
+            for (topic, since) in initial {
+                act.subscribe(topic, since, ctx);
+            }
+        });
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
@@ -415,6 +428,10 @@ impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for SocketActor {
             }
             Ok(AggregatedMessage::Close(_)) => self.close(CloseCode::Normal, "bye", ctx),
             Err(ProtocolError::Overflow) => self.close(CloseCode::Size, "frame too large", ctx),
+            // actix-ws reports a fragmented message over its limit only as this I/O error.
+            Err(ProtocolError::Io(e)) if e.to_string().contains(CONTINUATION_TOO_LARGE) => {
+                self.close(CloseCode::Size, "message too large", ctx)
+            }
             Err(e) => {
                 tracing::debug!(error = %e, "websocket protocol error");
                 self.close(CloseCode::Protocol, "protocol error", ctx);
@@ -463,7 +480,7 @@ impl Handler<Resync> for SocketActor {
 
     fn handle(&mut self, _: Resync, ctx: &mut Context<Self>) {
         // A revocation announced while the listener was away was missed too.
-        self.recheck_session(ctx);
+        self.recheck_session(ctx, |_, _| {});
         let idle: Vec<Topic> = self
             .delivery
             .borrow()

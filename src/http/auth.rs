@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::envelope;
 use super::error::ApiError;
-use super::extract::{request_locale, AuthUser};
+use super::extract::{client_address, request_locale, AuthUser};
 use super::messages::Msg;
 use super::views::UserView;
 use crate::auth::password;
@@ -103,8 +103,7 @@ async fn login(
     // The user first, so every spelling of one account (email, username, case) counts as one.
     let user = users::find_by_login(&state.pool, &login).await?;
     let account = user.as_ref().map_or(login, |u| u.id.to_string());
-    let address = req.peer_addr().map(|a| a.ip().to_string());
-    let keys = LoginThrottle::keys(&account, address.as_deref());
+    let keys = LoginThrottle::keys(&account, Some(&client_address(&req)));
     state
         .login_throttle
         .check(&keys)

@@ -65,13 +65,21 @@ impl Enveloped {
     }
 }
 
-/// The enveloped answer for `buf`, if `buf` ends with a bodiless early error head.
+/// The enveloped answer for `buf`, if `buf` ends with a bodiless early error head (possibly
+/// behind the answers to earlier requests on the same connection).
 fn replacement(buf: &[u8]) -> Option<Vec<u8>> {
-    if !buf.ends_with(b"\r\n\r\n") || !contains(buf, b"\r\ncontent-length: 0\r\n") {
+    if !buf.ends_with(b"\r\n\r\n") {
         return None;
     }
     EARLY.iter().find_map(|(line, status, message)| {
         let at = find_last(buf, line)?;
+        let head = &buf[at..];
+        // One head, to the end of the write, that says it has no body.
+        let bodiless = contains(head, b"\r\ncontent-length: 0\r\n")
+            && head.windows(4).filter(|w| w == b"\r\n\r\n").count() == 1;
+        if !bodiless {
+            return None;
+        }
         let body = envelope::failure_body(message, None, None);
         let head = format!(
             "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
@@ -111,8 +119,7 @@ impl AsyncWrite for Enveloped {
         let this = &mut *self;
         std::task::ready!(this.poll_pending(cx))?;
         // Only a write that ends with a bodiless head can hold one: bodies are JSON.
-        let early = buf.ends_with(b"\r\n\r\n")
-            && (buf.starts_with(b"HTTP/1.1 4") || contains(buf, b"\r\n\r\nHTTP/1.1 4"));
+        let early = buf.ends_with(b"\r\n\r\n") && contains(buf, b"HTTP/1.1 4");
         if early {
             if let Some(answer) = replacement(buf) {
                 // Taken whole: the replacement goes out in place of these bytes.
@@ -152,5 +159,11 @@ mod tests {
         assert!(replacement(ours).is_none(), "our own answers carry a body");
         let fine = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
         assert!(replacement(fine).is_none());
+
+        let pipelined = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}\
+                          HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n";
+        let answer = String::from_utf8(replacement(pipelined).unwrap()).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}HTTP/1.1 400 "));
+        assert!(answer.ends_with('}'));
     }
 }

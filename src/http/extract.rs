@@ -99,6 +99,13 @@ async fn check(state: &AppState, token: &str, req: &HttpRequest) -> Result<AuthU
     })
 }
 
+/// The client's address, as the throttles and limits count it.
+pub fn client_address(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default()
+}
+
 /// The language to answer in: the request's `Accept-Language` if it names one we speak, else
 /// `fallback` (the user's own).
 pub fn request_locale(req: &HttpRequest, fallback: Locale) -> Locale {

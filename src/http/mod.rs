@@ -10,10 +10,10 @@ pub mod envelope;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod input_guard;
 pub mod messages;
 pub mod middleware;
 pub mod notifications;
-pub mod nul_guard;
 pub mod orders;
 pub mod pagination;
 pub mod products;
@@ -78,7 +78,7 @@ pub fn app(
         .app_data(extract::path_config())
         .app_data(extract::query_config())
         .configure(|cfg| routes(cfg, metrics_here))
-        .wrap(from_fn(nul_guard::refuse_nul))
+        .wrap(from_fn(input_guard::guard))
         .wrap(from_fn(rate_limit::limit))
         .wrap(NormalizePath::trim())
         .wrap(from_fn(middleware::observe))

@@ -8,6 +8,9 @@ use crate::domain::validation::FieldErrors;
 pub const DEFAULT_PER_PAGE: i64 = 15;
 /// Larger asks are clamped to this rather than refused.
 pub const MAX_PER_PAGE: i64 = 100;
+/// Highest page or page size a client may ask for: far past any real list, and small enough that
+/// offsets and counts computed from it cannot overflow.
+const MAX_PAGE: i64 = 1_000_000_000;
 
 #[derive(Debug, Deserialize)]
 pub struct PageQuery {
@@ -28,11 +31,11 @@ impl PageQuery {
         {
             None | Some("") => default,
             Some(v) => match v.trim().parse::<i64>() {
-                Ok(n) if n >= 1 => n,
+                Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
                 _ => {
                     errors.add(
                         field,
-                        format!("The {field} must be a whole number of at least 1."),
+                        format!("The {field} must be a whole number from 1 to {MAX_PAGE}."),
                     );
                     default
                 }

@@ -4,7 +4,8 @@
 //! times, the user's token version), so a revoked or forged token spends its sender's address
 //! budget, never its user's. Registration has a budget of its own per address
 //! (`register_per_hour`): it answers whether an e-mail is taken, so it must not be a fast oracle.
-//! Fixed windows, counted per process, on every API route and every WebSocket handshake alike.
+//! Fixed windows, counted per process, on every route (API and WebSocket handshakes alike) but
+//! the operational probes.
 //! Every answer carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`; a
 //! refused one is a 429 with `Retry-After`.
 
@@ -19,7 +20,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpRequest};
 
 use super::error::ApiError;
-use super::extract::{authenticate, credentials};
+use super::extract::{authenticate, client_address, credentials};
 use crate::config::RateLimitSettings;
 use crate::domain::role::Role;
 use crate::state::AppState;
@@ -92,29 +93,31 @@ impl RateLimiter {
                 (format!("user:{}", user.id()), limit)
             }
             None => (
-                format!("addr:{}", address(req)),
+                format!("addr:{}", client_address(req)),
                 self.settings.member_per_minute,
             ),
         }
     }
 }
 
-fn address(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default()
+/// The path as routing sees it (percent-escapes decoded), so `/%61pi/me` is `/api/me` here too.
+fn routed_path(req: &ServiceRequest) -> &str {
+    req.match_info().get_ref().path()
 }
 
-/// Whether the request falls under the limits: the API and the WebSocket handshakes; not the
-/// operational probes, which a load balancer calls as often as it likes.
+/// Whether the request falls under the limits: everything but the operational probes, which a
+/// load balancer or scraper calls as often as it likes. Limiting by exclusion means no spelling
+/// of a path can slip out of the limits.
 fn is_limited(path: &str) -> bool {
-    path.starts_with("/api") || path == "/ws" || path.starts_with("/ws/")
+    !matches!(
+        path.trim_end_matches('/'),
+        "/healthz" | "/readyz" | "/metrics"
+    )
 }
 
 fn is_registration(req: &ServiceRequest) -> bool {
     req.method() == actix_web::http::Method::POST
-        && req
-            .path()
+        && routed_path(req)
             .trim_end_matches('/')
             .rsplit('/')
             .next()
@@ -130,7 +133,8 @@ pub async fn limit(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let Some(state) = state.filter(|s| s.settings.rate_limit.enabled && is_limited(req.path()))
+    let Some(state) =
+        state.filter(|s| s.settings.rate_limit.enabled && is_limited(routed_path(&req)))
     else {
         return next
             .call(req)
@@ -143,7 +147,7 @@ pub async fn limit(
         limiter.hit(&key, limit, WINDOW)
     };
     if verdict.allowed && is_registration(&req) {
-        let key = format!("register:{}", address(req.request()));
+        let key = format!("register:{}", client_address(req.request()));
         verdict = limiter.hit(
             &key,
             state.settings.rate_limit.register_per_hour,

@@ -2,14 +2,16 @@
 //! login shares with them.
 //!
 //! Policy: a bearer token alone never changes how an account logs in. Setup writes a pending
-//! secret that login ignores; only a code from it (verify) puts it in force, which also ends
-//! every other session of the account (the caller gets a fresh token). While two-factor login is
-//! on, a new setup and turning it off both need a current code from the secret in force.
+//! secret that login ignores; only a code from it together with the account's password (verify)
+//! puts it in force, which also ends every other session of the account (the caller gets a fresh
+//! token). While two-factor login is on, a new setup needs a current code from the secret in
+//! force, and turning it off a current code or the password. Passwords given here count against
+//! the same throttle as logins. An admin managing another account needs no password of theirs.
 //! A wrong code here is a 422, not a 401: the caller's token is fine, only the code is not.
 
 use std::time::Duration;
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -17,9 +19,10 @@ use serde_json::json;
 use super::auth::IssuedToken;
 use super::envelope;
 use super::error::ApiError;
-use super::extract::AuthUser;
+use super::extract::{client_address, AuthUser};
 use super::messages::Msg;
 use crate::auth::password;
+use crate::auth::throttle::LoginThrottle;
 use crate::auth::totp::{unix_now, TotpKeys};
 use crate::db::totp::{self as store, TotpState};
 use crate::db::users::UserRow;
@@ -153,14 +156,29 @@ async fn setup(
 /// caller, if it is the account itself, gets a fresh token to go on with.
 async fn verify(
     state: web::Data<AppState>,
+    req: HttpRequest,
     user: AuthUser,
     id: web::Path<i64>,
     body: web::Json<CodeBody>,
 ) -> Result<HttpResponse, ApiError> {
     let account = account(&state, &user, id.into_inner()).await?;
+    let body = body.into_inner();
     let code = body
         .code()
         .ok_or_else(|| FieldErrors::single("code", "The code field is required."))?;
+    if account.id == user.id() {
+        let password = body
+            .password
+            .clone()
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| {
+                FieldErrors::single(
+                    "password",
+                    "The password is required to turn on two-factor login.",
+                )
+            })?;
+        require_password(&state, &req, &account, password).await?;
+    }
     let pending = check_code(&state, account.id, code, Secret::Pending).await?;
     let version = store::enable_pending(&state.pool, account.id, &pending)
         .await?
@@ -191,6 +209,7 @@ struct Enabled {
 /// Turning it off takes a current code, or the account's password.
 async fn disable(
     state: web::Data<AppState>,
+    req: HttpRequest,
     user: AuthUser,
     id: web::Path<i64>,
     body: web::Json<CodeBody>,
@@ -201,12 +220,7 @@ async fn disable(
         (Some(code), _) => {
             check_code(&state, account.id, code, Secret::InForce).await?;
         }
-        (None, Some(password)) => {
-            let cost = state.settings.auth.bcrypt_cost;
-            if !password::verify(password, Some(account.password_hash), cost).await? {
-                return Err(ApiError::Unprocessable("Invalid password".into()));
-            }
-        }
+        (None, Some(password)) => require_password(&state, &req, &account, password).await?,
         (None, None) => {
             return Err(FieldErrors::single("code", "A code or the password is required.").into())
         }
@@ -216,6 +230,28 @@ async fn disable(
         Msg::TotpDisabled.text(user.locale),
         json!({"enabled": false}),
     ))
+}
+
+/// The account's password, checked as a login attempt is: throttled per account and address,
+/// so these routes are no way around the login throttle. Wrong: 422 (the token is fine).
+async fn require_password(
+    state: &AppState,
+    req: &HttpRequest,
+    account: &UserRow,
+    password: String,
+) -> Result<(), ApiError> {
+    let keys = LoginThrottle::keys(&account.id.to_string(), Some(&client_address(req)));
+    state
+        .login_throttle
+        .check(&keys)
+        .map_err(ApiError::TooManyRequests)?;
+    let cost = state.settings.auth.bcrypt_cost;
+    if !password::verify(password, Some(account.password_hash.clone()), cost).await? {
+        state.login_throttle.record_failure(&keys);
+        return Err(ApiError::Unprocessable("Invalid password".into()));
+    }
+    state.login_throttle.record_success(&keys);
+    Ok(())
 }
 
 /// Accepts `code` for the user once: throttled after repeated failures (counted in the

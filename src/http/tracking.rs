@@ -2,7 +2,7 @@
 //! `/orders/{id}/feedback`, `/orders/active`, `/orders/history`.
 
 use actix_web::{web, HttpResponse};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -235,13 +235,17 @@ impl StatusRangeQuery {
             .filter(|v| !v.is_empty())
         {
             None => None,
-            Some(v) => NaiveDate::parse_from_str(v, "%Y-%m-%d").ok().or_else(|| {
-                errors.add(
-                    field,
-                    format!("The {field} must be a date in the format YYYY-MM-DD."),
-                );
-                None
-            }),
+            // Years PostgreSQL and every client agree on; year -5000 is well-formed but nobody's.
+            Some(v) => NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                .ok()
+                .filter(|d| (1..=9999).contains(&d.year()))
+                .or_else(|| {
+                    errors.add(
+                        field,
+                        format!("The {field} must be a date in the format YYYY-MM-DD."),
+                    );
+                    None
+                }),
         };
         let start = date("start_date", &self.start_date);
         let end = date("end_date", &self.end_date);

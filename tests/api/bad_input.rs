@@ -367,3 +367,76 @@ async fn oversized_heads_and_garbage_get_the_envelope_too() {
     let (_, token) = app.customer("After").await;
     assert_eq!(app.get("/api/me", &token).await.status, 200);
 }
+
+#[actix_web::test]
+async fn bodies_are_read_within_size_and_time() {
+    let app = spawn_app_tuned(|settings| {
+        settings.server.body_timeout_secs = 1;
+    })
+    .await;
+    // A declared length over the limit is refused before a byte of it is read.
+    let huge = raw_http(
+        &app,
+        b"POST /api/login HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+          content-length: 2000000\r\nconnection: close\r\n\r\n{}",
+    )
+    .await;
+    assert!(huge.starts_with("HTTP/1.1 413 "), "{huge:.200}");
+    // A body that stops arriving is given up.
+    let stalled = raw_http(
+        &app,
+        b"POST /api/login HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+          content-length: 50\r\nconnection: close\r\n\r\n{\"em",
+    )
+    .await;
+    assert!(stalled.starts_with("HTTP/1.1 408 "), "{stalled:.200}");
+    // Broken chunking is a 400 in the envelope, with the usual headers.
+    let broken = raw_http(
+        &app,
+        b"POST /api/login HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+          transfer-encoding: chunked\r\nconnection: close\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+    )
+    .await;
+    assert!(broken.starts_with("HTTP/1.1 400 "), "{broken:.300}");
+    assert!(
+        broken.contains("application/json") && broken.contains("nosniff"),
+        "{broken:.400}"
+    );
+    for answer in [&huge, &stalled, &broken] {
+        let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+        let body: Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("{answer:.300}"));
+        assert_eq!(body["status"], "error");
+    }
+}
+
+#[actix_web::test]
+async fn extreme_dates_and_pages_are_refused_not_crashed_on() {
+    let app = spawn_app().await;
+    let (_, token) = app.customer("Extreme").await;
+    let (_, admin) = app.staff("Admin", "admin").await;
+    for (path, who, field) in [
+        (
+            "/api/v1/orders/history?start_date=-5000-01-01",
+            &token,
+            "start_date",
+        ),
+        (
+            "/api/v1/admin/orders/tracking-stats?end_date=+99999-01-01",
+            &admin,
+            "end_date",
+        ),
+        ("/api/orders?page=9223372036854775807", &token, "page"),
+        (
+            "/api/notifications?per_page=9223372036854775807",
+            &token,
+            "per_page",
+        ),
+        ("/api/v1/orders/active?page=99999999999", &token, "page"),
+    ] {
+        let res = app.get(path, who).await;
+        assert_eq!(res.status, 400, "{path}: {}", res.body);
+        assert!(res.body["errors"][field].is_array(), "{path}: {}", res.body);
+    }
+    let far = app.get("/api/orders?page=1000000000", &token).await;
+    assert_eq!(far.status, 200, "the last page allowed is just empty");
+}

@@ -297,3 +297,24 @@ async fn answers_carry_protective_headers() {
             .contains("frame-ancestors 'none'"));
     }
 }
+
+#[actix_web::test]
+async fn no_spelling_of_a_path_slips_past_the_limits() {
+    let app = spawn_app_tuned(|settings| {
+        settings.rate_limit.enabled = true;
+        settings.rate_limit.member_per_minute = 3;
+    })
+    .await;
+    let (_, token) = app.customer("Speller").await;
+    let mut statuses = Vec::new();
+    for path in [
+        "/%61pi/me",
+        "/api/m%65",
+        "/%61pi/me",
+        "/api/me",
+        "/%61pi/me",
+    ] {
+        statuses.push(app.get(path, &token).await.status);
+    }
+    assert_eq!(statuses, [200, 200, 200, 429, 429]);
+}

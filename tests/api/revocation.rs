@@ -97,3 +97,39 @@ async fn a_deleted_user_loses_their_sockets() {
     app.sql(&format!("DELETE FROM users WHERE id = {id}")).await;
     assert_eq!(closed_with(&mut ws).await, 4002);
 }
+
+#[actix_web::test]
+async fn sockets_opening_while_the_session_is_revoked_close_too() {
+    use futures_util::future::join_all;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let app = spawn_app().await;
+    let (_, token) = app.customer("Racer").await;
+    // Handshakes spread over 60 ms, the revocation in the middle: some are checked before it
+    // and start their socket after it.
+    let handshakes = (0..60u64).map(|i| {
+        let mut request = format!("{}/api/ws", app.ws_address)
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        async move {
+            tokio::time::sleep(Duration::from_millis(i)).await;
+            ws_connect(request).await
+        }
+    });
+    let revoke = async {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        app.post("/api/logout-all", Some(&token), json!({}))
+            .await
+            .status
+    };
+    let (sockets, revoked) = tokio::join!(join_all(handshakes), revoke);
+    assert_eq!(revoked, 200);
+    // A handshake after the revocation is refused; every socket that opened is closed.
+    for socket in sockets.into_iter().flatten() {
+        let mut ws = socket;
+        assert_eq!(closed_with(&mut ws).await, 4002);
+    }
+}

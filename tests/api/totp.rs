@@ -48,19 +48,38 @@ async fn enrolled(app: &TestApp) -> (String, i64, String, String) {
         .as_str()
         .unwrap()
         .starts_with("data:image/png;base64,iVBOR"));
+    let verify_path = format!("/api/totp/verify/{id}");
+    // A token alone cannot turn two-factor on: the password is asked for, and checked.
+    let no_password = app
+        .post(
+            &verify_path,
+            Some(&token),
+            json!({"code": code(&secret, 0)}),
+        )
+        .await;
+    assert_eq!(no_password.status, 400, "{}", no_password.body);
+    assert!(no_password.body["errors"]["password"].is_array());
+    let wrong_password = app
+        .post(
+            &verify_path,
+            Some(&token),
+            json!({"code": code(&secret, 0), "password": "not-the-password"}),
+        )
+        .await;
+    assert_eq!(wrong_password.status, 422);
     let wrong = app
         .post(
-            &format!("/api/totp/verify/{id}"),
+            &verify_path,
             Some(&token),
-            json!({"code": "000000"}),
+            json!({"code": "000000", "password": PASSWORD}),
         )
         .await;
     assert_eq!(wrong.status, 422, "a wrong code is not a signed-out caller");
     let verify = app
         .post(
-            &format!("/api/totp/verify/{id}"),
+            &verify_path,
             Some(&token),
-            json!({"code": code(&secret, 0)}),
+            json!({"code": code(&secret, 0), "password": PASSWORD}),
         )
         .await;
     assert_eq!(verify.status, 200, "{}", verify.body);
@@ -197,4 +216,25 @@ async fn a_pending_setup_does_not_change_how_login_works() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["user"]["totp_enabled"], false);
     assert_eq!(app.get("/api/me", &token).await.status, 200);
+}
+
+#[actix_web::test]
+async fn password_guesses_on_the_two_factor_routes_are_throttled_like_logins() {
+    let app = spawn_app_tuned(|settings| {
+        settings.auth.login_free_failures = 3;
+    })
+    .await;
+    let (_, id, token, _) = enrolled(&app).await;
+    let disable = format!("/api/totp/disable/{id}");
+    let mut statuses = Vec::new();
+    for i in 0..5 {
+        let guess = json!({"password": format!("guess-number-{i}")});
+        statuses.push(app.post(&disable, Some(&token), guess).await.status);
+    }
+    assert_eq!(statuses, [422, 422, 422, 429, 429]);
+    // The right password waits too while the wait lasts: guessing gains nothing.
+    let right = app
+        .post(&disable, Some(&token), json!({"password": PASSWORD}))
+        .await;
+    assert_eq!(right.status, 429);
 }

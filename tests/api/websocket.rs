@@ -423,3 +423,28 @@ async fn the_1013_close_arrives_even_while_the_client_keeps_pinging() {
     assert_eq!(close.expect("a close frame").code, CloseCode::Again);
     pinger.abort();
 }
+
+#[actix_web::test]
+async fn a_fragmented_message_too_large_in_total_closes_with_1009() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::{Frame, FrameHeader};
+
+    let app = spawn_app().await;
+    let (_, token) = app.customer("Fragments").await;
+    let mut ws = app.ws("/ws", &token).await;
+    // Eight fragments of 10 KB: each is small, together they pass the 64 KiB limit.
+    for i in 0..8 {
+        let header = FrameHeader {
+            is_final: i == 7,
+            opcode: OpCode::Data(if i == 0 { Data::Text } else { Data::Continue }),
+            ..FrameHeader::default()
+        };
+        let frame = Frame::from_payload(header, vec![b'x'; 10_000].into());
+        if ws.send(Message::Frame(frame)).await.is_err() {
+            break;
+        }
+    }
+    let frame = next_close(&mut ws).await.expect("a close frame");
+    assert_eq!(frame.code, CloseCode::Size);
+}

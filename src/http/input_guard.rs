@@ -1,10 +1,14 @@
-//! Refuses a NUL character anywhere in a request's text, in one place for every route:
-//! PostgreSQL cannot store `0x00` in text, so without this a NUL in any field would reach the
-//! database and come back as a 500. The path, each query parameter and every string (and key)
-//! of a JSON body are checked; the answer is a 400 naming the field.
+//! A request's input, checked once at the edge for every route.
 //!
-//! JSON can carry a NUL only as the escape `\u0000` (raw control characters are malformed), so a
-//! body without that byte sequence is passed on after one scan, unparsed.
+//! - A NUL character anywhere in its text is refused: PostgreSQL cannot store `0x00` in text, so
+//!   without this a NUL in any field would reach the database and come back as a 500. The path,
+//!   each query parameter and every string (and key) of a JSON body are checked; the answer is a
+//!   400 naming the field. JSON can carry a NUL only as the escape `\u0000` (raw control
+//!   characters are malformed), so a body without that byte sequence is passed on after one
+//!   scan, unparsed.
+//! - A JSON body is read here, whole, within bounds: a declared length over
+//!   `server.max_body_bytes` is a 413 before anything is read, a body that sends nothing for
+//!   `server.body_timeout_secs` is a 408, a broken one (bad chunking) a 400, all in the envelope.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -14,6 +18,7 @@ use actix_web::web::{self, BytesMut};
 use actix_web::{Error, HttpMessage, ResponseError};
 use futures_util::StreamExt;
 use serde_json::Value;
+use std::time::Duration;
 
 use super::error::ApiError;
 use crate::domain::validation::FieldErrors;
@@ -22,7 +27,7 @@ use crate::state::AppState;
 const ESCAPED_NUL: &[u8] = b"\\u0000";
 const PERCENT_NUL: &str = "%00";
 
-pub async fn refuse_nul(
+pub async fn guard(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
@@ -30,18 +35,41 @@ pub async fn refuse_nul(
         return Ok(req.into_response(ApiError::Validation(errors).error_response()));
     }
     if is_json(&req) {
-        let limit = req
+        let (limit, stall) = req
             .app_data::<web::Data<AppState>>()
-            .map_or(usize::MAX, |s| s.settings.server.max_body_bytes);
+            .map(|s| {
+                let server = &s.settings.server;
+                (
+                    server.max_body_bytes,
+                    Duration::from_secs(server.body_timeout_secs),
+                )
+            })
+            .unwrap_or((usize::MAX, Duration::MAX));
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > limit) {
+            let error = ApiError::PayloadTooLarge(limit);
+            return Ok(req.into_response(error.error_response()));
+        }
         let mut body = BytesMut::new();
         let mut payload = req.take_payload();
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk?;
-            body.extend_from_slice(&chunk);
-            if body.len() > limit {
-                let error = ApiError::PayloadTooLarge(limit);
-                return Ok(req.into_response(error.error_response()));
-            }
+        loop {
+            let refusal = match tokio::time::timeout(stall, payload.next()).await {
+                Ok(None) => break,
+                Ok(Some(Ok(chunk))) => {
+                    body.extend_from_slice(&chunk);
+                    if body.len() <= limit {
+                        continue;
+                    }
+                    ApiError::PayloadTooLarge(limit)
+                }
+                Ok(Some(Err(_))) => ApiError::BadRequest("Could not read the request body".into()),
+                Err(_) => ApiError::RequestTimeout,
+            };
+            return Ok(req.into_response(refusal.error_response()));
         }
         if let Some(errors) = nul_in_json(&body) {
             return Ok(req.into_response(ApiError::Validation(errors).error_response()));
