@@ -17,6 +17,18 @@ pub fn parse_amount(value: &Value) -> Result<Decimal, String> {
         Value::String(s) => s.trim().to_string(),
         _ => return Err("must be a number".into()),
     };
+    // The decimal parser takes `1_000` and rounds past 28 places (0.000…01 became 0): only
+    // plain digits are amounts, and their places are counted as written.
+    let plain = text.strip_prefix('-').unwrap_or(&text);
+    let (whole, fraction) = plain.split_once('.').unwrap_or((plain, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let scientific = plain.contains(['e', 'E']);
+    if !scientific && (whole.is_empty() || !digits(whole) || !digits(fraction)) {
+        return Err("must be a number".into());
+    }
+    if !scientific && fraction.trim_end_matches('0').len() > 2 {
+        return Err("may have at most two decimal places".into());
+    }
     let amount = Decimal::from_str(&text)
         .or_else(|_| Decimal::from_scientific(&text))
         .map_err(|_| "must be a number".to_string())?
@@ -63,6 +75,9 @@ mod tests {
             json!("abc"),
             json!(true),
             json!(1e20),
+            json!("1_000"),
+            json!("0.000000000000000000000000000001"),
+            json!(".5"),
         ] {
             assert!(parse_amount(&bad).is_err(), "{bad}");
         }
