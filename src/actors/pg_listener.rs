@@ -21,6 +21,8 @@ use crate::events::{self, Encoded};
 
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const MAX_RETRY: Duration = Duration::from_secs(5);
+/// Notifications read from the connection but not yet published, at most.
+const NOTIFICATION_BACKLOG: usize = 4096;
 
 pub struct PgListener {
     /// Where to open the LISTEN connection (the pool's connections are not kept long enough).
@@ -94,14 +96,16 @@ async fn listen_once(
     registries: &Registries,
 ) -> Result<(), tokio_postgres::Error> {
     let (client, mut connection) = config.connect(NoTls).await?;
-    let (tx, mut rx) = mpsc::unbounded_channel::<Notification>();
+    // Bounded: when publishing falls behind, the driver stops reading the connection and the
+    // notifications wait in PostgreSQL's own queue instead of growing our memory.
+    let (tx, mut rx) = mpsc::channel::<Notification>(NOTIFICATION_BACKLOG);
     // The connection must be polled for queries to complete and notifications to arrive.
     let driver = actix::spawn(async move {
         let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
         while let Some(message) = messages.next().await {
             match message {
                 Ok(AsyncMessage::Notification(n)) => {
-                    if tx.send(n).is_err() {
+                    if tx.send(n).await.is_err() {
                         break;
                     }
                 }

@@ -1,5 +1,5 @@
-//! Seed 001's flow (English order tracking): `description` orders, the admin list, and a
-//! WebSocket authenticated by its `Authorization` header.
+//! Orders as seed 001 (English order tracking) uses them: `description` orders, the admin list,
+//! a WebSocket authenticated by its `Authorization` header, the owner cancelling and deleting.
 
 use serde_json::json;
 

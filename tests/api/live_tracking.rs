@@ -1,4 +1,6 @@
-//! Seed 000's own test list (Indonesian order tracking), automated.
+//! Live tracking end to end, as seed 000 (Indonesian order tracking) lists it: register, order,
+//! follow it over WebSocket, recover what was missed offline, the display language, and what a
+//! new subscriber's snapshot carries.
 
 use serde_json::json;
 
