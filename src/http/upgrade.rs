@@ -41,8 +41,7 @@ use tokio::time::timeout;
 use super::early_errors::Enveloped;
 use crate::state::AppState;
 
-/// How long a closed socket keeps reading (and discarding) what its client still sends, so the
-/// close frame arrives rather than a reset.
+/// How long a closed socket waits for its read half to come back from the socket actor.
 const LINGER: Duration = Duration::from_secs(2);
 
 /// Bytes read from an upgraded connection at a time. Client frames are small (subscribe,
@@ -178,7 +177,9 @@ async fn pump(upgraded: Upgraded, write_timeout: Duration) -> io::Result<()> {
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "client stopped reading"))??;
     if let Ok(Ok(mut read)) = timeout(LINGER, read_back).await {
         let mut sink = [0u8; READ_CHUNK];
-        let _ = timeout(LINGER, async {
+        // As long as a write may stay blocked: a client busy elsewhere still gets its close
+        // frame instead of a reset, and one that never reads is let go as a stalled write is.
+        let _ = timeout(write_timeout, async {
             while matches!(read.read(&mut sink).await, Ok(n) if n > 0) {}
         })
         .await;
