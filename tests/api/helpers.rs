@@ -338,13 +338,24 @@ impl TestApp {
     }
 
     pub async fn ws(&self, path: &str, token: &str) -> Ws {
+        ws_connect(self.ws_request(path, token))
+            .await
+            .expect("websocket handshake")
+    }
+
+    /// A handshake request for `path`, with the token in the `Authorization` header.
+    pub fn ws_request(
+        &self,
+        path: &str,
+        token: &str,
+    ) -> tokio_tungstenite::tungstenite::handshake::client::Request {
         let mut request = format!("{}{}", self.ws_address, path)
             .into_client_request()
             .unwrap();
         request
             .headers_mut()
             .insert("authorization", format!("Bearer {token}").parse().unwrap());
-        ws_connect(request).await.expect("websocket handshake")
+        request
     }
 }
 

@@ -154,16 +154,9 @@ async fn websocket_handshakes_are_rate_limited_and_capped_per_user() {
 
 /// A handshake expected to be refused: its status and body.
 async fn refused_handshake(app: &TestApp, path: &str, token: &str) -> (u16, String) {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     use tokio_tungstenite::tungstenite::Error;
 
-    let mut request = format!("{}{}", app.ws_address, path)
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    match ws_connect(request).await {
+    match ws_connect(app.ws_request(path, token)).await {
         Err(Error::Http(res)) => (
             res.status().as_u16(),
             String::from_utf8_lossy(res.body().as_deref().unwrap_or_default()).into_owned(),

@@ -101,19 +101,13 @@ async fn a_deleted_user_loses_their_sockets() {
 #[actix_web::test]
 async fn sockets_opening_while_the_session_is_revoked_close_too() {
     use futures_util::future::join_all;
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
     let app = spawn_app().await;
     let (_, token) = app.customer("Racer").await;
     // Handshakes spread over 60 ms, the revocation in the middle: some are checked before it
     // and start their socket after it.
     let handshakes = (0..60u64).map(|i| {
-        let mut request = format!("{}/api/ws", app.ws_address)
-            .into_client_request()
-            .unwrap();
-        request
-            .headers_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let request = app.ws_request("/api/ws", &token);
         async move {
             tokio::time::sleep(Duration::from_millis(i)).await;
             ws_connect(request).await
