@@ -399,6 +399,8 @@ async fn the_1013_close_arrives_even_while_the_client_keeps_pinging() {
 
     let app = spawn_app_tuned(|settings| {
         settings.ws.outbound_queue = 1;
+        // The pings below must not trip the flood limit (1008) before the backlog fills.
+        settings.ws.messages_per_minute = 100_000;
     })
     .await;
     let (id, token) = app.customer("Pinger").await;
