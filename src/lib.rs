@@ -10,6 +10,6 @@ pub mod domain;
 pub mod events;
 pub mod http;
 pub mod metrics;
+pub mod realtime;
 pub mod startup;
-pub mod state;
 pub mod telemetry;

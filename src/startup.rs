@@ -8,23 +8,27 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Actor, Addr, Arbiter};
+use actix::{Actor, Arbiter};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::web;
 
-use crate::actors::pg_listener::{PgListener, StopListening};
-use crate::actors::registries::Registries;
-use crate::actors::retention::Retention;
+use crate::access::TopicAccess;
+use crate::actors::order::Orders;
+use crate::actors::warehouse::Warehouses;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::totp::TotpKeys;
 use crate::config::{Settings, MIN_JWT_SECRET_BYTES};
 use crate::db::embedded::{EmbeddedError, EmbeddedPostgres, DATABASE_NAME};
 use crate::db::migrate::{self, MigrateError};
+use crate::db::notifications::retention::Retention;
 use crate::http;
-use crate::http::rate_limit::RateLimiter;
+use crate::http::state::AppState;
 use crate::metrics::Metrics;
-use crate::state::AppState;
+use crate::realtime::broker::Broker;
+use crate::realtime::hub::Hub;
+use crate::realtime::postgres::{PgBroker, PgHistory};
+use crate::realtime::services::Services;
 
 /// Time for close frames to reach clients before connections are torn down.
 const CLOSE_FRAME_GRACE: Duration = Duration::from_millis(200);
@@ -99,8 +103,7 @@ pub struct Application {
     server: Server,
     /// `/metrics` on an address of its own (`metrics.address`), if set.
     metrics_server: Option<Server>,
-    registries: Registries,
-    pg_listener: Addr<PgListener>,
+    hub: Hub,
     /// Pool connections and order actors (`db::thread`); stopped before the embedded database.
     database_thread: Arbiter,
     embedded: Option<EmbeddedPostgres>,
@@ -133,13 +136,16 @@ impl Application {
         );
         let secret = kept_secret(&settings.auth.jwt_secret, &settings, "jwt_secret")?;
         let totp_key = kept_secret(&settings.auth.totp_key, &settings, "totp_key")?;
-        let registries = Registries::default();
-        let pg_listener = PgListener::new(pg_config, pool.clone(), registries.clone()).start();
+        let broker = Arc::new(PgBroker::new(pg_config, pool.clone()));
+        let hub = Hub::new(broker.clone());
+        broker.start(hub.clone());
         Retention::new(pool.clone(), settings.notifications.clone()).start();
+        let metrics = Arc::new(Metrics::default());
+        let idle = Duration::from_secs(settings.actors.idle_secs);
 
         let auth = &settings.auth;
         let state = web::Data::new(AppState {
-            pool,
+            pool: pool.clone(),
             jwt: JwtKeys::new(
                 secret.as_bytes(),
                 &auth.jwt_issuer,
@@ -147,17 +153,27 @@ impl Application {
                 auth.jwt_ttl_secs,
             ),
             totp: TotpKeys::new(&totp_key, &auth.totp_issuer),
-            rate_limiter: RateLimiter::new(settings.rate_limit.clone()),
+            rate_limiter: Default::default(),
             login_throttle: LoginThrottle::new(
                 auth.login_free_failures,
                 Duration::from_secs(auth.login_max_delay_secs),
             ),
-            registries: registries.clone(),
+            hub: hub.clone(),
+            realtime: Arc::new(Services {
+                history: Arc::new(PgHistory(pool.clone())),
+                authorize: Arc::new(TopicAccess(pool.clone())),
+                settings: settings.ws.clone(),
+                delivered: metrics.events_delivered.clone(),
+            }),
             socket_slots: Default::default(),
-            database_thread: database_thread.handle(),
-            orders: Default::default(),
-            warehouses: Default::default(),
-            metrics: Arc::new(Metrics::default()),
+            orders: Orders::new(pool.clone(), database_thread.handle(), idle),
+            warehouses: Warehouses::new(
+                pool.clone(),
+                database_thread.handle(),
+                settings.commerce.clone(),
+                idle,
+            ),
+            metrics,
             settings: settings.clone(),
         });
 
@@ -181,8 +197,7 @@ impl Application {
             metrics_port,
             server,
             metrics_server,
-            registries,
-            pg_listener,
+            hub,
             database_thread,
             embedded,
         })
@@ -201,8 +216,7 @@ impl Application {
         Stopper {
             server: self.server.handle(),
             metrics_server: self.metrics_server.as_ref().map(Server::handle),
-            registries: self.registries.clone(),
-            pg_listener: self.pg_listener.clone(),
+            hub: self.hub.clone(),
         }
     }
 
@@ -237,22 +251,22 @@ impl Application {
 pub struct Stopper {
     server: ServerHandle,
     metrics_server: Option<ServerHandle>,
-    registries: Registries,
-    /// Stopped before the embedded database, so its going away is not reported as a failure.
-    pg_listener: Addr<PgListener>,
+    /// Its broker is stopped before the embedded database, so the database going away is not
+    /// reported as a failure.
+    hub: Hub,
 }
 
 impl Stopper {
     /// Sockets get a close frame, in-flight requests finish, then the server stops.
     pub async fn stop(&self) {
-        if self.registries.close_all().await > 0 {
+        if self.hub.close_all().await > 0 {
             tokio::time::sleep(CLOSE_FRAME_GRACE).await;
         }
         self.server.stop(true).await;
         if let Some(metrics) = &self.metrics_server {
             metrics.stop(true).await;
         }
-        let _ = self.pg_listener.send(StopListening).await;
+        self.hub.broker().stop().await;
     }
 }
 

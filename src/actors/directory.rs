@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use actix::dev::ToEnvelope;
 use actix::{Actor, Addr, Handler, MailboxError, Message};
@@ -11,14 +11,23 @@ use actix::{Actor, Addr, Handler, MailboxError, Message};
 /// How many times a message is sent again after finding its actor stopped.
 const STALE_ADDRESS_RETRIES: usize = 3;
 
+/// Cheap to clone: the actors hold it too, to leave it when they stop.
 pub struct Directory<K, A: Actor> {
-    live: Mutex<HashMap<K, Addr<A>>>,
+    live: Arc<Mutex<HashMap<K, Addr<A>>>>,
+}
+
+impl<K, A: Actor> Clone for Directory<K, A> {
+    fn clone(&self) -> Self {
+        Directory {
+            live: self.live.clone(),
+        }
+    }
 }
 
 impl<K: Eq + Hash + Clone, A: Actor> Default for Directory<K, A> {
     fn default() -> Self {
         Directory {
-            live: Mutex::new(HashMap::new()),
+            live: Arc::default(),
         }
     }
 }

@@ -9,19 +9,61 @@
 use std::time::Duration;
 
 use actix::{
-    Actor, ActorContext, ActorFutureExt, AsyncContext, AtomicResponse, Context, Handler, Message,
-    SpawnHandle, WrapFuture,
+    Actor, ActorContext, ActorFutureExt, ArbiterHandle, AsyncContext, AtomicResponse, Context,
+    Handler, MailboxError, Message, SpawnHandle, WrapFuture,
 };
-use actix_web::web;
+use deadpool_postgres::Pool;
 
+use super::directory::Directory;
 use crate::db::orders::{self, ChangeError, OrderRow, StatusChange};
-use crate::http::error::ApiError;
-use crate::state::AppState;
+
+/// The way to every order's actor on this node.
+#[derive(Clone)]
+pub struct Orders {
+    /// What the actors change orders through.
+    pool: Pool,
+    /// Where the actors run, next to the pool's connections (`db::thread`).
+    thread: ArbiterHandle,
+    /// The live actors, so one order's changes are serialized on this node.
+    live: Directory<i64, OrderActor>,
+    /// How long an actor waits for work before it stops (`actors.idle_secs`).
+    idle: Duration,
+}
+
+impl Orders {
+    pub fn new(pool: Pool, thread: ArbiterHandle, idle: Duration) -> Self {
+        Orders {
+            pool,
+            thread,
+            live: Directory::default(),
+            idle,
+        }
+    }
+
+    /// Routes a status change through the order's actor, starting it if needed. The outer
+    /// error says the actor could not be reached; the inner one is the change's own answer.
+    pub async fn change_status(
+        &self,
+        change: StatusChange,
+    ) -> Result<Result<OrderRow, ChangeError>, MailboxError> {
+        let id = change.order_id;
+        let start = || {
+            let orders = self.clone();
+            OrderActor::start_in_arbiter(&self.thread, move |_| OrderActor {
+                order_id: id,
+                orders,
+                idle: None,
+                known: None,
+            })
+        };
+        self.live.send(&id, start, ChangeStatus(change)).await
+    }
+}
 
 pub struct OrderActor {
     order_id: i64,
-    /// The pool, and the directory this actor removes itself from when it stops.
-    state: web::Data<AppState>,
+    /// The pool, the idle time, and the directory this actor leaves when it stops.
+    orders: Orders,
     /// The pending idle stop, pushed back by every message.
     idle: Option<SpawnHandle>,
     /// The order as the last change here left it; `None` until then, or after a failed change
@@ -30,21 +72,11 @@ pub struct OrderActor {
 }
 
 impl OrderActor {
-    fn new(order_id: i64, state: web::Data<AppState>) -> Self {
-        OrderActor {
-            order_id,
-            state,
-            idle: None,
-            known: None,
-        }
-    }
-
     fn rearm_idle(&mut self, ctx: &mut Context<Self>) {
         if let Some(handle) = self.idle.take() {
             ctx.cancel_future(handle);
         }
-        let idle = Duration::from_secs(self.state.settings.actors.idle_secs);
-        self.idle = Some(ctx.run_later(idle, |_, ctx| ctx.stop()));
+        self.idle = Some(ctx.run_later(self.orders.idle, |_, ctx| ctx.stop()));
     }
 }
 
@@ -56,7 +88,7 @@ impl Actor for OrderActor {
     }
 
     fn stopped(&mut self, ctx: &mut Context<Self>) {
-        self.state.orders.remove(&self.order_id, &ctx.address());
+        self.orders.live.remove(&self.order_id, &ctx.address());
     }
 }
 
@@ -75,7 +107,7 @@ impl Handler<ChangeStatus> for OrderActor {
         ctx: &mut Context<Self>,
     ) -> Self::Result {
         self.rearm_idle(ctx);
-        let pool = self.state.pool.clone();
+        let pool = self.orders.pool.clone();
         let known = self.known.take();
         AtomicResponse::new(Box::pin(
             async move { orders::change_status(&pool, &change, known).await }
@@ -85,24 +117,5 @@ impl Handler<ChangeStatus> for OrderActor {
                     result
                 }),
         ))
-    }
-}
-
-/// Routes a status change through the order's actor, starting it if needed.
-pub async fn change_status(
-    state: &web::Data<AppState>,
-    change: StatusChange,
-) -> Result<OrderRow, ApiError> {
-    let id = change.order_id;
-    let start = || {
-        let state = state.clone();
-        OrderActor::start_in_arbiter(&state.database_thread.clone(), move |_| {
-            OrderActor::new(id, state)
-        })
-    };
-    match state.orders.send(&id, start, ChangeStatus(change)).await {
-        Ok(result) => result.map_err(ApiError::from),
-        Err(actix::MailboxError::Closed) => Err(ApiError::internal("order actor kept stopping")),
-        Err(e) => Err(e.into()),
     }
 }

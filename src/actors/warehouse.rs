@@ -7,25 +7,123 @@
 
 use std::time::Duration;
 
+use actix::dev::ToEnvelope;
 use actix::{
-    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message, ResponseFuture,
-    SpawnHandle, WrapFuture,
+    Actor, ActorContext, ActorFutureExt, ArbiterHandle, AsyncContext, Context, Handler, Message,
+    ResponseFuture, SpawnHandle, WrapFuture,
 };
-use actix_web::web;
+use deadpool_postgres::Pool;
 use tokio::sync::oneshot;
 
-use crate::db::checkout::{self, Job, JobError, Outcome};
+use super::directory::Directory;
+use crate::config::CommerceSettings;
+use crate::db::checkout::{self, CheckoutJob, Job, JobError, Placed, Reply};
+use crate::db::warehouses::StockRow;
 use crate::db::DbError;
-use crate::state::AppState;
+use crate::domain::commerce::StockInput;
 
-type Reply = oneshot::Sender<Result<Outcome, JobError>>;
+/// The way to every warehouse's actor on this node.
+#[derive(Clone)]
+pub struct Warehouses {
+    /// What the batches run on.
+    pool: Pool,
+    /// Where the actors run, next to the pool's connections (`db::thread`).
+    thread: ArbiterHandle,
+    /// The live actors, so one warehouse's stock changes are batched on this node.
+    live: Directory<i64, WarehouseActor>,
+    /// Whether jobs are batched at all, and how many at most (`commerce.*`).
+    settings: CommerceSettings,
+    /// How long an actor waits for work before it stops (`actors.idle_secs`).
+    idle: Duration,
+}
+
+impl Warehouses {
+    pub fn new(
+        pool: Pool,
+        thread: ArbiterHandle,
+        settings: CommerceSettings,
+        idle: Duration,
+    ) -> Self {
+        Warehouses {
+            pool,
+            thread,
+            live: Directory::default(),
+            settings,
+            idle,
+        }
+    }
+
+    /// Places a checkout; answered once it has committed.
+    pub async fn checkout(&self, warehouse_id: i64, job: CheckoutJob) -> Result<Placed, JobError> {
+        self.submit(warehouse_id, Checkout(job), |Checkout(job), reply| {
+            Job::Checkout(job, reply)
+        })
+        .await
+    }
+
+    /// Sets a stock quantity; answered once it has committed.
+    pub async fn set_stock(&self, input: StockInput) -> Result<StockRow, JobError> {
+        self.submit(
+            input.warehouse_id,
+            SetStock(input),
+            |SetStock(input), reply| Job::SetStock(input, reply),
+        )
+        .await
+    }
+
+    /// Runs a job for `warehouse_id`: through its actor, or, with `commerce.batch_checkouts`
+    /// off, as a transaction of its own (`alone` makes it a job of a batch of one).
+    async fn submit<M, T>(
+        &self,
+        warehouse_id: i64,
+        msg: M,
+        alone: impl FnOnce(M, Reply<T>) -> Job,
+    ) -> Result<T, JobError>
+    where
+        M: Message<Result = Result<T, JobError>> + Send + Clone + 'static,
+        T: Send + 'static,
+        WarehouseActor: Handler<M>,
+        Context<WarehouseActor>: ToEnvelope<WarehouseActor, M>,
+    {
+        if !self.settings.batch_checkouts {
+            let (reply, answer) = oneshot::channel();
+            checkout::run_batch(&self.pool, warehouse_id, vec![alone(msg, reply)]).await;
+            return answered(answer).await;
+        }
+        let start = || {
+            let warehouses = self.clone();
+            WarehouseActor::start_in_arbiter(&self.thread, move |_| WarehouseActor {
+                warehouse_id,
+                warehouses,
+                queue: Vec::new(),
+                busy: false,
+                idle: None,
+            })
+        };
+        match self.live.send(&warehouse_id, start, msg).await {
+            Ok(result) => result,
+            Err(e) => Err(JobError::Db(DbError::Batch(format!(
+                "warehouse actor: {e}"
+            )))),
+        }
+    }
+}
+
+/// A job's answer; a batch that ended without answering (its actor stopped) is a failed one.
+async fn answered<T>(answer: oneshot::Receiver<Result<T, JobError>>) -> Result<T, JobError> {
+    answer.await.unwrap_or_else(|_| {
+        Err(JobError::Db(DbError::Batch(
+            "warehouse actor stopped".into(),
+        )))
+    })
+}
 
 pub struct WarehouseActor {
     warehouse_id: i64,
     /// The pool, settings, and the directory this actor leaves when it stops.
-    state: web::Data<AppState>,
-    /// Jobs waiting for the next batch, with where to send each answer.
-    queue: Vec<(Job, Reply)>,
+    warehouses: Warehouses,
+    /// Jobs waiting for the next batch, each with where its answer goes.
+    queue: Vec<Job>,
     /// A batch transaction is running.
     busy: bool,
     /// The pending idle stop, pushed back by every message.
@@ -33,22 +131,11 @@ pub struct WarehouseActor {
 }
 
 impl WarehouseActor {
-    fn new(warehouse_id: i64, state: web::Data<AppState>) -> Self {
-        WarehouseActor {
-            warehouse_id,
-            state,
-            queue: Vec::new(),
-            busy: false,
-            idle: None,
-        }
-    }
-
     fn rearm_idle(&mut self, ctx: &mut Context<Self>) {
         if let Some(handle) = self.idle.take() {
             ctx.cancel_future(handle);
         }
-        let idle = Duration::from_secs(self.state.settings.actors.idle_secs);
-        self.idle = Some(ctx.run_later(idle, |act, ctx| {
+        self.idle = Some(ctx.run_later(self.warehouses.idle, |act, ctx| {
             if act.busy || !act.queue.is_empty() {
                 act.rearm_idle(ctx);
             } else {
@@ -57,21 +144,31 @@ impl WarehouseActor {
         }));
     }
 
+    /// Queues a job for the next batch and answers with its result once that batch is done.
+    fn enqueue<T: Send + 'static>(
+        &mut self,
+        job: impl FnOnce(Reply<T>) -> Job,
+        ctx: &mut Context<Self>,
+    ) -> ResponseFuture<Result<T, JobError>> {
+        self.rearm_idle(ctx);
+        let (reply, answer) = oneshot::channel();
+        self.queue.push(job(reply));
+        self.run_next_batch(ctx);
+        Box::pin(answered(answer))
+    }
+
     fn run_next_batch(&mut self, ctx: &mut Context<Self>) {
         if self.busy || self.queue.is_empty() {
             return;
         }
         self.busy = true;
-        let take = self.queue.len().min(self.state.settings.commerce.max_batch);
-        let (jobs, replies): (Vec<Job>, Vec<Reply>) = self.queue.drain(..take).unzip();
-        let (pool, warehouse_id) = (self.state.pool.clone(), self.warehouse_id);
+        let take = self.queue.len().min(self.warehouses.settings.max_batch);
+        let jobs: Vec<Job> = self.queue.drain(..take).collect();
+        let (pool, warehouse_id) = (self.warehouses.pool.clone(), self.warehouse_id);
         ctx.spawn(
             async move { checkout::run_batch(&pool, warehouse_id, jobs).await }
                 .into_actor(self)
-                .map(move |results, act, ctx| {
-                    for (reply, result) in replies.into_iter().zip(results) {
-                        let _ = reply.send(result);
-                    }
+                .map(move |(), act, ctx| {
                     act.busy = false;
                     act.run_next_batch(ctx);
                 }),
@@ -87,61 +184,34 @@ impl Actor for WarehouseActor {
     }
 
     fn stopped(&mut self, ctx: &mut Context<Self>) {
-        self.state
-            .warehouses
+        self.warehouses
+            .live
             .remove(&self.warehouse_id, &ctx.address());
     }
 }
 
-/// One job for this warehouse; answered once its batch has committed (or it failed alone).
+/// A checkout for this warehouse; answered once its batch has committed (or it failed alone).
 #[derive(Message, Clone)]
-#[rtype(result = "Result<Outcome, JobError>")]
-pub struct Submit(pub Job);
+#[rtype(result = "Result<Placed, JobError>")]
+pub struct Checkout(pub CheckoutJob);
 
-impl Handler<Submit> for WarehouseActor {
-    type Result = ResponseFuture<Result<Outcome, JobError>>;
+impl Handler<Checkout> for WarehouseActor {
+    type Result = ResponseFuture<Result<Placed, JobError>>;
 
-    fn handle(&mut self, Submit(job): Submit, ctx: &mut Context<Self>) -> Self::Result {
-        self.rearm_idle(ctx);
-        let (reply, answer) = oneshot::channel();
-        self.queue.push((job, reply));
-        self.run_next_batch(ctx);
-        Box::pin(async move {
-            answer.await.unwrap_or_else(|_| {
-                Err(JobError::Db(DbError::Batch(
-                    "warehouse actor stopped".into(),
-                )))
-            })
-        })
+    fn handle(&mut self, Checkout(job): Checkout, ctx: &mut Context<Self>) -> Self::Result {
+        self.enqueue(|reply| Job::Checkout(job, reply), ctx)
     }
 }
 
-/// Runs a job for `warehouse_id`: through its actor, or, with `commerce.batch_checkouts` off,
-/// as its own transaction.
-pub async fn submit(
-    state: &web::Data<AppState>,
-    warehouse_id: i64,
-    job: Job,
-) -> Result<Outcome, JobError> {
-    if !state.settings.commerce.batch_checkouts {
-        return checkout::run_batch(&state.pool, warehouse_id, vec![job])
-            .await
-            .remove(0);
-    }
-    let start = || {
-        let state = state.clone();
-        WarehouseActor::start_in_arbiter(&state.database_thread.clone(), move |_| {
-            WarehouseActor::new(warehouse_id, state)
-        })
-    };
-    match state
-        .warehouses
-        .send(&warehouse_id, start, Submit(job))
-        .await
-    {
-        Ok(result) => result,
-        Err(e) => Err(JobError::Db(DbError::Batch(format!(
-            "warehouse actor: {e}"
-        )))),
+/// A new quantity for one of this warehouse's stock rows; answered like a checkout.
+#[derive(Message, Clone)]
+#[rtype(result = "Result<StockRow, JobError>")]
+pub struct SetStock(pub StockInput);
+
+impl Handler<SetStock> for WarehouseActor {
+    type Result = ResponseFuture<Result<StockRow, JobError>>;
+
+    fn handle(&mut self, SetStock(input): SetStock, ctx: &mut Context<Self>) -> Self::Result {
+        self.enqueue(|reply| Job::SetStock(input, reply), ctx)
     }
 }

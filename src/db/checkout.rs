@@ -8,10 +8,11 @@
 //! Overselling is impossible whatever calls this: stock only goes down through a conditional
 //! `UPDATE ... WHERE quantity >= n` on locked rows, and `CHECK (quantity >= 0)` backs it up.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use deadpool_postgres::{GenericClient, Pool, Transaction};
 use rust_decimal::Decimal;
+use tokio::sync::oneshot;
 
 use super::orders::{self, OrderItemRow, OrderRow};
 use super::warehouses::{self, StockError, StockRow};
@@ -31,16 +32,13 @@ pub struct CheckoutJob {
     pub idempotency: Option<(String, String)>,
 }
 
-#[derive(Debug, Clone)]
-pub enum Job {
-    Checkout(CheckoutJob),
-    SetStock(StockInput),
-}
+/// How a job's answer gets back to whoever submitted it, once its batch has committed.
+pub type Reply<T> = oneshot::Sender<Result<T, JobError>>;
 
-#[derive(Debug, Clone)]
-pub enum Outcome {
-    Order(Box<Placed>),
-    Stock(StockRow),
+/// One unit of a warehouse's stock-changing work, with where its answer goes.
+pub enum Job {
+    Checkout(CheckoutJob, Reply<Placed>),
+    SetStock(StockInput, Reply<StockRow>),
 }
 
 /// An order a checkout wrote, as the transaction that wrote it returned it: once it has
@@ -68,78 +66,155 @@ impl From<tokio_postgres::Error> for JobError {
     }
 }
 
-/// Runs `jobs` against `warehouse_id` in one transaction; one result per job, in order.
-pub async fn run_batch(
-    pool: &Pool,
-    warehouse_id: i64,
-    jobs: Vec<Job>,
-) -> Vec<Result<Outcome, JobError>> {
-    let count = jobs.len();
-    match try_batch(pool, warehouse_id, jobs).await {
-        Ok(results) => results,
-        Err(e) => {
-            let message = e.to_string();
-            tracing::warn!(error = %message, warehouse_id, "warehouse batch failed");
-            let unavailable = e.is_unavailable();
-            (0..count)
-                .map(|_| {
-                    Err(JobError::Db(match unavailable {
-                        true => DbError::BatchUnavailable(message.clone()),
-                        false => DbError::Batch(message.clone()),
-                    }))
-                })
-                .collect()
+/// Consecutive jobs as the batch runs them: a stock change alone, checkouts as one run.
+enum Segment {
+    Stock(StockInput, Reply<StockRow>),
+    Checkouts(Vec<(CheckoutJob, Reply<Placed>)>),
+}
+
+/// A segment that ran; its answers go out once the batch has committed.
+enum Done {
+    Stock(Reply<StockRow>, Result<StockRow, JobError>),
+    Checkouts(Vec<(Reply<Placed>, Result<Placed, JobError>)>),
+}
+
+fn segments(jobs: Vec<Job>) -> VecDeque<Segment> {
+    let mut segments = VecDeque::new();
+    for job in jobs {
+        match (job, segments.back_mut()) {
+            (Job::Checkout(job, reply), Some(Segment::Checkouts(run))) => run.push((job, reply)),
+            (Job::Checkout(job, reply), _) => {
+                segments.push_back(Segment::Checkouts(vec![(job, reply)]))
+            }
+            (Job::SetStock(input, reply), _) => segments.push_back(Segment::Stock(input, reply)),
+        }
+    }
+    segments
+}
+
+/// What every job of a failed batch is answered: nothing of it was written.
+fn batch_failed(e: &DbError) -> JobError {
+    JobError::Db(match e.is_unavailable() {
+        true => DbError::BatchUnavailable(e.to_string()),
+        false => DbError::Batch(e.to_string()),
+    })
+}
+
+impl Segment {
+    fn fail(self, e: &DbError) {
+        match self {
+            Segment::Stock(_, reply) => drop(reply.send(Err(batch_failed(e)))),
+            Segment::Checkouts(run) => run
+                .into_iter()
+                .for_each(|(_, reply)| drop(reply.send(Err(batch_failed(e))))),
         }
     }
 }
 
+impl Done {
+    fn send(self) {
+        match self {
+            Done::Stock(reply, answer) => drop(reply.send(answer)),
+            Done::Checkouts(run) => run
+                .into_iter()
+                .for_each(|(reply, answer)| drop(reply.send(answer))),
+        }
+    }
+
+    fn fail(self, e: &DbError) {
+        match self {
+            Done::Stock(reply, _) => drop(reply.send(Err(batch_failed(e)))),
+            Done::Checkouts(run) => run
+                .into_iter()
+                .for_each(|(reply, _)| drop(reply.send(Err(batch_failed(e))))),
+        }
+    }
+}
+
+/// Runs `jobs` against `warehouse_id` in one transaction and answers each of them, in order,
+/// once it has committed (or each with the error that stopped it).
+pub async fn run_batch(pool: &Pool, warehouse_id: i64, jobs: Vec<Job>) {
+    let mut waiting = segments(jobs);
+    let mut done = Vec::with_capacity(waiting.len());
+    match try_batch(pool, warehouse_id, &mut waiting, &mut done).await {
+        Ok(()) => done.into_iter().for_each(Done::send),
+        Err(e) => {
+            tracing::warn!(error = %e, warehouse_id, "warehouse batch failed");
+            done.into_iter().for_each(|d| d.fail(&e));
+            waiting.into_iter().for_each(|s| s.fail(&e));
+        }
+    }
+}
+
+/// Runs the segments in `waiting`, moving each to `done` as it runs; on an error the segment
+/// that met it is put back, so every job is still answered.
 async fn try_batch(
     pool: &Pool,
     warehouse_id: i64,
-    jobs: Vec<Job>,
-) -> Result<Vec<Result<Outcome, JobError>>, DbError> {
+    waiting: &mut VecDeque<Segment>,
+    done: &mut Vec<Done>,
+) -> Result<(), DbError> {
     let mut client = pool.get().await?;
-    let checkouts = jobs
+    let checkouts = waiting
         .iter()
-        .filter(|j| matches!(j, Job::Checkout(_)))
-        .count();
+        .map(|s| match s {
+            Segment::Checkouts(run) => run.len(),
+            Segment::Stock(..) => 0,
+        })
+        .sum();
     let mut numbers = orders::allocate_numbers(&client, checkouts)
         .await?
         .into_iter();
     let mut tx = client.transaction().await?;
-    let mut results = Vec::with_capacity(jobs.len());
-    let mut jobs = jobs.into_iter().peekable();
-    while let Some(job) = jobs.next() {
-        match job {
-            Job::SetStock(s) => {
-                let sp = tx.savepoint("stock").await?;
-                match warehouses::set_quantity(&sp, &s).await {
-                    Ok(row) => {
-                        sp.commit().await?;
-                        results.push(Ok(Outcome::Stock(row)));
-                    }
+    while let Some(segment) = waiting.pop_front() {
+        match segment {
+            Segment::Stock(input, reply) => match set_stock(&mut tx, &input).await {
+                Ok(answer) => done.push(Done::Stock(reply, answer)),
+                Err(e) => {
+                    waiting.push_front(Segment::Stock(input, reply));
+                    return Err(e);
+                }
+            },
+            Segment::Checkouts(run) => {
+                // Written with a handful of set-based statements whatever the run's length.
+                let numbered: Vec<(&CheckoutJob, String)> = run
+                    .iter()
+                    .map(|(job, _)| (job, numbers.next().expect("one number per checkout")))
+                    .collect();
+                match checkout_run_isolated(&mut tx, warehouse_id, &numbered).await {
+                    Ok(answers) => done.push(Done::Checkouts(
+                        run.into_iter()
+                            .map(|(_, reply)| reply)
+                            .zip(answers)
+                            .collect(),
+                    )),
                     Err(e) => {
-                        sp.rollback().await?;
-                        results.push(Err(JobError::Stock(e)));
+                        waiting.push_front(Segment::Checkouts(run));
+                        return Err(e);
                     }
                 }
-            }
-            Job::Checkout(first) => {
-                // Consecutive checkouts are one run, written with a handful of set-based
-                // statements whatever its length.
-                let mut run = vec![(first, numbers.next().expect("one number per checkout"))];
-                while let Some(Job::Checkout(_)) = jobs.peek() {
-                    let Some(Job::Checkout(next)) = jobs.next() else {
-                        unreachable!()
-                    };
-                    run.push((next, numbers.next().expect("one number per checkout")));
-                }
-                results.extend(checkout_run_isolated(&mut tx, warehouse_id, &run).await?);
             }
         }
     }
-    tx.commit().await?;
-    Ok(results)
+    tx.commit().await.map_err(DbError::from)
+}
+
+/// One stock change in a savepoint, so a refused one leaves the rest of the batch alone.
+async fn set_stock(
+    tx: &mut Transaction<'_>,
+    input: &StockInput,
+) -> Result<Result<StockRow, JobError>, DbError> {
+    let sp = tx.savepoint("stock").await?;
+    match warehouses::set_quantity(&sp, input).await {
+        Ok(row) => {
+            sp.commit().await?;
+            Ok(Ok(row))
+        }
+        Err(e) => {
+            sp.rollback().await?;
+            Ok(Err(JobError::Stock(e)))
+        }
+    }
 }
 
 /// A run of checkouts in a savepoint; if the database refuses the run as a whole (which the
@@ -147,16 +222,13 @@ async fn try_batch(
 async fn checkout_run_isolated(
     tx: &mut Transaction<'_>,
     warehouse_id: i64,
-    run: &[(CheckoutJob, String)],
-) -> Result<Vec<Result<Outcome, JobError>>, DbError> {
+    run: &[(&CheckoutJob, String)],
+) -> Result<Vec<Result<Placed, JobError>>, DbError> {
     let sp = tx.savepoint("run").await?;
     match checkout_run(&sp, warehouse_id, run).await {
         Ok(results) => {
             sp.commit().await?;
-            return Ok(results
-                .into_iter()
-                .map(|r| r.map(|o| Outcome::Order(Box::new(o))))
-                .collect());
+            return Ok(results);
         }
         Err(e) => {
             sp.rollback().await?;
@@ -172,7 +244,7 @@ async fn checkout_run_isolated(
         match checkout_run(&sp, warehouse_id, one).await {
             Ok(mut result) => {
                 sp.commit().await?;
-                results.push(result.remove(0).map(|o| Outcome::Order(Box::new(o))));
+                results.push(result.remove(0));
             }
             Err(e) => {
                 sp.rollback().await?;
@@ -195,7 +267,7 @@ struct Accepted<'a> {
 async fn checkout_run<C: GenericClient>(
     client: &C,
     warehouse_id: i64,
-    run: &[(CheckoutJob, String)],
+    run: &[(&CheckoutJob, String)],
 ) -> Result<Vec<Result<Placed, JobError>>, DbError> {
     let ids: Vec<i64> = run
         .iter()

@@ -1,19 +1,10 @@
-//! Stored events by topic: what NOTIFY carries, and what subscribers catch up from.
+//! Stored events by topic: what subscribers start from and catch up from (`PgHistory`).
 
-use deadpool_postgres::{GenericClient, Pool};
+use deadpool_postgres::Pool;
 
 use super::{notifications, orders, DbError};
 use crate::domain::topic::Topic;
-use crate::events::{self, Encoded};
-
-/// Queues the event for delivery when (and only if) the surrounding transaction commits.
-pub async fn notify<C: GenericClient>(client: &C, event: &Encoded) -> Result<(), DbError> {
-    let stmt = client.prepare_cached("SELECT pg_notify($1, $2)").await?;
-    client
-        .execute(&stmt, &[&events::CHANNEL, &events::notify_payload(event)])
-        .await?;
-    Ok(())
-}
+use crate::events::Encoded;
 
 /// Up to `limit` stored events of `topic` with seq greater than `after_seq`, in seq order.
 pub async fn after(

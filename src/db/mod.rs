@@ -6,6 +6,7 @@ pub mod checkout;
 pub mod embedded;
 pub mod events;
 pub mod migrate;
+pub mod named;
 pub mod notifications;
 pub mod orders;
 pub mod products;
@@ -35,6 +36,9 @@ pub enum DbError {
     /// A whole warehouse batch failed because the database could not be reached.
     #[error("warehouse batch, database unavailable: {0}")]
     BatchUnavailable(String),
+    /// A statement's named parameter was given no value (`named`): a mistake in our code.
+    #[error("statement parameter :{0} has no value")]
+    Unbound(String),
 }
 
 impl DbError {
@@ -46,7 +50,7 @@ impl DbError {
             DbError::Pool(PoolError::Timeout(_) | PoolError::Backend(_) | PoolError::Closed) => {
                 true
             }
-            DbError::Pool(_) | DbError::Batch(_) => false,
+            DbError::Pool(_) | DbError::Batch(_) | DbError::Unbound(_) => false,
             DbError::Query(e) => connection_lost(e),
             DbError::BatchUnavailable(_) => true,
         }

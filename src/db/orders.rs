@@ -7,9 +7,9 @@ use std::sync::LazyLock;
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::{GenericClient, Pool};
 use rust_decimal::Decimal;
-use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
+use super::named::{Named, Param};
 use super::notifications::{Staged, STAGE_NOTIFICATION};
 use super::{paged, DbError, Window};
 use crate::domain::locale::Locale;
@@ -433,25 +433,27 @@ async fn visible<C: GenericClient>(client: &C, id: i64) -> Result<OrderRow, Chan
 /// The statement of [`change_from`], built once: it runs on every status change. Public so the
 /// load generator can hand pgbench this very statement as the database's baseline.
 /// Cancelled is final, so the stock goes back at most once; `stock_returned` records it.
-pub static STATUS_CHANGE: LazyLock<String> = LazyLock::new(|| {
-    format!(
+pub static STATUS_CHANGE: LazyLock<Named> = LazyLock::new(|| {
+    Named::new(&format!(
         "WITH o AS (
-             UPDATE orders SET status = $15, version = version + 1,
-                    estimated_time = COALESCE($16, estimated_time), updated_at = $18,
-                    deleted_at = CASE WHEN $17 THEN $18 ELSE deleted_at END,
-                    actual_ready_time = CASE WHEN $15 = 'ready'
-                                             THEN COALESCE(actual_ready_time, $18)
+             UPDATE orders SET status = :to, version = version + 1,
+                    estimated_time = COALESCE(:estimated_time, estimated_time), updated_at = :at,
+                    deleted_at = CASE WHEN :hide THEN :at ELSE deleted_at END,
+                    actual_ready_time = CASE WHEN :to = 'ready'
+                                             THEN COALESCE(actual_ready_time, :at)
                                              ELSE actual_ready_time END,
                     stock_returned = stock_returned
-                                     OR ($15 = 'cancelled' AND warehouse_id IS NOT NULL)
-             WHERE id = $12 AND version = $13 AND deleted_at IS NULL
-               AND EXISTS (SELECT 1 FROM users u WHERE u.id = orders.user_id AND u.locale = $14)
+                                     OR (:to = 'cancelled' AND warehouse_id IS NOT NULL)
+             WHERE id = :order_id AND version = :version AND deleted_at IS NULL
+               AND EXISTS (SELECT 1 FROM users u
+                           WHERE u.id = orders.user_id AND u.locale = :owner_locale)
              RETURNING *
          ),
          h AS (
              INSERT INTO order_status_history
                  (order_id, seq, from_status, status, notes, estimated_time, updated_by, created_at)
-             SELECT id, version, $19, status, $20, $16, $21, updated_at FROM o
+             SELECT id, version, :from, status, :notes, :estimated_time, :by_user, updated_at
+             FROM o
          ),
          owner AS (SELECT user_id FROM o),
          {STAGE_NOTIFICATION},
@@ -465,8 +467,8 @@ pub static STATUS_CHANGE: LazyLock<String> = LazyLock::new(|| {
              DO UPDATE SET quantity = warehouse_stocks.quantity + EXCLUDED.quantity,
                            updated_at = now()
          )
-         SELECT {COLUMNS}, pg_notify($22, $23) FROM o JOIN users ou ON ou.id = o.user_id"
-    )
+         SELECT {COLUMNS}, pg_notify(:channel, :payload) FROM o JOIN users ou ON ou.id = o.user_id"
+    ))
 });
 
 /// Checks the change against `current` and writes it in one statement (its own transaction):
@@ -490,7 +492,7 @@ async fn change_from<C: GenericClient>(
     let has_news = change.notes.is_some() || change.estimated_time.is_some();
     check_transition(current.status, change.to, change.mover, has_news)?;
 
-    let stmt = client.prepare_cached(&STATUS_CHANGE).await?;
+    let stmt = client.prepare_cached(STATUS_CHANGE.sql()).await?;
     let at = super::now();
     let event = StatusEntry {
         order_id: current.id,
@@ -517,23 +519,24 @@ async fn change_from<C: GenericClient>(
     let payload = events::notify_payload(&event);
     let to = change.to.as_str();
     let (locale, from) = (current.owner_locale.as_str(), current.status.as_str());
-    let own: [&(dyn ToSql + Sync); 12] = [
-        &change.order_id,
-        &current.version,
-        &locale,
-        &to,
-        &change.estimated_time,
-        &change.hide,
-        &at,
-        &from,
-        &change.notes,
-        &change.by_user,
-        &events::CHANNEL,
-        &payload,
+    let own: [Param; 11] = [
+        ("order_id", &change.order_id),
+        ("version", &current.version),
+        ("owner_locale", &locale),
+        ("to", &to),
+        ("estimated_time", &change.estimated_time),
+        ("hide", &change.hide),
+        ("at", &at),
+        ("from", &from),
+        ("notes", &change.notes),
+        ("by_user", &change.by_user),
+        ("payload", &payload),
     ];
     let mut params = note.params().to_vec();
     params.extend_from_slice(&own);
-    let row = client.query_opt(&stmt, &params).await?;
+    let row = client
+        .query_opt(&stmt, &STATUS_CHANGE.bind(&params)?)
+        .await?;
     Ok(row.as_ref().map(OrderRow::from_row))
 }
 

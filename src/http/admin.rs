@@ -6,16 +6,15 @@ use serde_json::{json, Value};
 
 use super::envelope;
 use super::error::ApiError;
-use super::extract::AuthUser;
 use super::messages::Msg;
 use super::orders::{list_page, status_change, OrderListQuery};
+use super::state::AppState;
 use super::tracking::{self, active_json, ACTIVE};
-use crate::actors::order::change_status;
+use crate::auth::caller::AuthUser;
 use crate::db::orders;
 use crate::db::tracking::{self as queries, DayRange};
 use crate::domain::status::OrderStatus;
 use crate::domain::status_update::StatusUpdateRequest;
-use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/admin/orders").route(web::get().to(all_orders)))
@@ -65,7 +64,8 @@ async fn update_tracking(
 ) -> Result<HttpResponse, ApiError> {
     user.require_admin()?;
     let update = body.into_inner().parse()?;
-    let order = change_status(&state, status_change(&user, *id, update)).await?;
+    let change = status_change(&user, *id, update);
+    let order = state.orders.change_status(change).await??;
     let history = orders::history(&state.pool, order.id).await?;
     let entry = history
         .iter()

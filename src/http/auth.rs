@@ -5,9 +5,12 @@ use serde::{Deserialize, Serialize};
 
 use super::envelope;
 use super::error::ApiError;
-use super::extract::{client_address, request_locale, AuthUser};
+use super::extract::{client_address, request_locale};
+use super::issued_token::IssuedToken;
 use super::messages::Msg;
+use super::state::AppState;
 use super::views::UserView;
+use crate::auth::caller::AuthUser;
 use crate::auth::password;
 use crate::auth::throttle::LoginThrottle;
 use crate::db::users;
@@ -15,7 +18,6 @@ use crate::domain::locale::Locale;
 use crate::domain::registration::{RegisterRequest, MAX_NAME_CHARS};
 use crate::domain::role::Role;
 use crate::domain::validation::FieldErrors;
-use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/register").route(web::post().to(register)))
@@ -50,25 +52,6 @@ struct LoginRequest {
     username: Option<String>,
     password: Option<String>,
     totp: Option<String>,
-}
-
-/// A freshly signed token, as login and two-factor verification hand it out.
-#[derive(Serialize)]
-pub struct IssuedToken {
-    pub token: String,
-    pub token_type: &'static str,
-    pub expires_at: chrono::DateTime<chrono::Utc>,
-}
-
-impl IssuedToken {
-    pub fn new(state: &AppState, user_id: i64, role: Role, version: i32) -> Self {
-        let (token, expires_at) = state.jwt.issue(user_id, role.as_str(), version);
-        IssuedToken {
-            token,
-            token_type: "Bearer",
-            expires_at,
-        }
-    }
 }
 
 #[derive(Serialize)]

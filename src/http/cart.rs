@@ -5,11 +5,11 @@ use serde_json::{json, Value};
 
 use super::envelope;
 use super::error::ApiError;
-use super::extract::AuthUser;
 use super::messages::Msg;
+use super::state::AppState;
+use crate::auth::caller::AuthUser;
 use crate::db::carts;
 use crate::domain::commerce;
-use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/cart").route(web::get().to(list)))

@@ -7,16 +7,15 @@ use serde_json::Value;
 
 use super::envelope;
 use super::error::ApiError;
-use super::extract::AuthUser;
 use super::messages::Msg;
+use super::state::AppState;
 use super::views::OrderView;
-use crate::actors::warehouse;
-use crate::db::checkout::{self, CheckoutJob, Job, JobError, Outcome, Placed};
+use crate::auth::caller::AuthUser;
+use crate::db::checkout::{self, CheckoutJob, JobError, Placed};
 use crate::db::orders;
 use crate::db::{carts, warehouses};
 use crate::domain::checkout::Refusal;
 use crate::domain::commerce::{CheckoutInput, Source};
-use crate::state::AppState;
 
 const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 
@@ -70,11 +69,10 @@ pub async fn checkout(
         cart_id,
         idempotency: key.clone().map(|k| (k, canonical.clone())),
     };
-    match warehouse::submit(state, warehouse_id, Job::Checkout(job)).await {
+    match state.warehouses.checkout(warehouse_id, job).await {
         // Committed: the answer is built from what the transaction returned, so a database
         // that fails from here on cannot turn a placed order into an error.
-        Ok(Outcome::Order(placed)) => Ok(answer(user, &placed)),
-        Ok(Outcome::Stock(_)) => Err(ApiError::internal("a checkout answered with a stock row")),
+        Ok(placed) => Ok(answer(user, &placed)),
         // A concurrent retry with the same key won: answer with its order.
         Err(JobError::Refused(Refusal::IdempotencyKeyUsed)) => {
             match replay(state, user, key.as_deref().unwrap_or(""), &canonical).await? {

@@ -7,6 +7,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 
 use super::envelope;
+use crate::auth::caller::AccessError;
 use crate::auth::password::PasswordError;
 use crate::db::carts::CartError;
 use crate::db::checkout::{JobError, Shortage};
@@ -133,6 +134,16 @@ impl From<DbError> for ApiError {
             ApiError::Unavailable
         } else {
             ApiError::internal(e)
+        }
+    }
+}
+
+impl From<AccessError> for ApiError {
+    fn from(e: AccessError) -> Self {
+        match e {
+            AccessError::Forbidden(message) => ApiError::Forbidden(message),
+            AccessError::NotFound(what) => ApiError::NotFound(what),
+            AccessError::Db(e) => e.into(),
         }
     }
 }

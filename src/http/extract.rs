@@ -10,48 +10,10 @@ use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
 use super::error::ApiError;
-use crate::db::users::{self, UserRow};
+use super::state::AppState;
+use crate::auth::caller::AuthUser;
+use crate::db::users;
 use crate::domain::locale::Locale;
-use crate::domain::role::Role;
-use crate::state::AppState;
-
-/// The caller, proven by a valid, unrevoked token.
-#[derive(Debug, Clone)]
-pub struct AuthUser {
-    pub user: UserRow,
-    /// The language answers are written in: `Accept-Language` if supported, else the user's.
-    pub locale: Locale,
-    /// When the token expires (Unix seconds); a socket closes then.
-    pub token_exp: i64,
-}
-
-impl AuthUser {
-    pub fn id(&self) -> i64 {
-        self.user.id
-    }
-
-    pub fn role(&self) -> Role {
-        self.user.role
-    }
-
-    pub fn require_staff(&self) -> Result<(), ApiError> {
-        if self.role().is_staff() {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(
-                "This action is for admins and drivers only",
-            ))
-        }
-    }
-
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.role() == Role::Admin {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden("Access denied. Admin role required."))
-        }
-    }
-}
 
 /// Checks a token and loads its user; a token older than the user's token version is revoked.
 /// The outcome is kept with the request: the rate limiter asks first, and the extractor or the

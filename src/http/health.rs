@@ -10,7 +10,7 @@ use serde_json::json;
 use super::envelope;
 use super::error::ApiError;
 use super::extract::bearer_token;
-use crate::state::AppState;
+use super::state::AppState;
 use subtle::ConstantTimeEq;
 
 pub fn routes(cfg: &mut web::ServiceConfig, metrics_here: bool) {

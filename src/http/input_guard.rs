@@ -21,8 +21,8 @@ use serde_json::Value;
 use std::time::Duration;
 
 use super::error::ApiError;
+use super::state::AppState;
 use crate::domain::validation::FieldErrors;
-use crate::state::AppState;
 
 const ESCAPED_NUL: &[u8] = b"\\u0000";
 const PERCENT_NUL: &str = "%00";

@@ -21,8 +21,8 @@ use futures_util::FutureExt;
 
 use super::envelope;
 use super::error::ApiError;
+use super::state::AppState;
 use crate::metrics::RequestLabels;
-use crate::state::AppState;
 
 pub async fn observe(
     req: ServiceRequest,

@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod input_guard;
+pub mod issued_token;
 pub mod messages;
 pub mod middleware;
 pub mod notifications;
@@ -19,6 +20,7 @@ pub mod pagination;
 pub mod products;
 pub mod rate_limit;
 pub mod server;
+pub mod state;
 pub mod totp;
 pub mod tracking;
 pub mod upgrade;
@@ -32,7 +34,8 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{from_fn, NormalizePath};
 use actix_web::{web, App};
 
-use crate::state::AppState;
+use self::state::AppState;
+use crate::realtime::hub::ThreadHub;
 
 /// The routes of the JSON API, mounted under each prefix.
 fn api(cfg: &mut web::ServiceConfig) {
@@ -57,10 +60,12 @@ pub fn routes(cfg: &mut web::ServiceConfig, metrics_here: bool) {
         .service(web::scope("/api").configure(api));
 }
 
-/// The whole app: state, input limits, routes and the outer middleware. Each worker builds it
-/// twice: for ordinary requests and for those that switch protocols (see `upgrade`).
+/// The whole app: state, the worker's part of the hub, input limits, routes and the outer
+/// middleware. Each worker builds it twice: for ordinary requests and for those that switch
+/// protocols (see `upgrade`).
 pub fn app(
     state: web::Data<AppState>,
+    hub: ThreadHub,
 ) -> App<
     impl ServiceFactory<
         ServiceRequest,
@@ -74,6 +79,7 @@ pub fn app(
     let metrics_here = state.settings.metrics.address.is_empty();
     App::new()
         .app_data(state)
+        .app_data(hub)
         .app_data(extract::json_config(max_body))
         .app_data(extract::path_config())
         .app_data(extract::query_config())

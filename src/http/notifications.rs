@@ -7,14 +7,14 @@ use serde_json::{json, Map, Value};
 
 use super::envelope;
 use super::error::ApiError;
-use super::extract::AuthUser;
 use super::messages::Msg;
 use super::pagination::PageQuery;
+use super::state::AppState;
+use crate::auth::caller::AuthUser;
 use crate::db::notifications::{self, ListFilter, MarkRead, NotificationRow};
 use crate::domain::notification::SendRequest;
 use crate::domain::topic::Topic;
 use crate::domain::validation::FieldErrors;
-use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/notifications").route(web::get().to(list)))
@@ -59,7 +59,7 @@ async fn send(
         .await?
         .ok_or(ApiError::NotFound("User"))?;
     let online = state
-        .registries
+        .hub
         .has_subscribers(Topic::User(request.user_id))
         .await;
     let mut data =

@@ -7,12 +7,12 @@ use serde_json::Value;
 use super::checkout::checkout;
 use super::envelope;
 use super::error::ApiError;
-use super::extract::AuthUser;
 use super::messages::Msg;
 use super::pagination::PageQuery;
+use super::state::AppState;
 use super::views::{HistoryView, OrderView};
 use crate::access::visible_order;
-use crate::actors::order::change_status;
+use crate::auth::caller::AuthUser;
 use crate::db::orders::{self, StatusChange};
 use crate::domain::commerce;
 use crate::domain::new_order::CreateOrderRequest;
@@ -20,7 +20,6 @@ use crate::domain::role::Role;
 use crate::domain::status::{Mover, OrderStatus};
 use crate::domain::status_update::{StatusUpdate, StatusUpdateRequest};
 use crate::domain::validation::FieldErrors;
-use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -181,7 +180,8 @@ async fn update_status(
     body: web::Json<StatusUpdateRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let update = body.into_inner().parse()?;
-    let order = change_status(&state, status_change(&user, id.into_inner(), update)).await?;
+    let change = status_change(&user, id.into_inner(), update);
+    let order = state.orders.change_status(change).await??;
     Ok(envelope::ok(
         Msg::OrderStatusUpdated.text(user.locale),
         OrderView::new(&order, user.locale),
@@ -207,7 +207,7 @@ async fn delete(
         required_owner: (!is_admin).then(|| user.id()),
         hide: true,
     };
-    let order = change_status(&state, change).await?;
+    let order = state.orders.change_status(change).await??;
     Ok(envelope::ok(
         Msg::OrderCancelled.text(user.locale),
         OrderView::new(&order, user.locale),

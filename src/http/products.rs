@@ -7,12 +7,12 @@ use serde_json::Value;
 
 use super::envelope;
 use super::error::ApiError;
-use super::extract::AuthUser;
 use super::messages::Msg;
+use super::state::AppState;
+use crate::auth::caller::AuthUser;
 use crate::db::products::{self, ProductRow};
 use crate::domain::commerce;
 use crate::domain::role::Role;
-use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(

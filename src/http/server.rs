@@ -15,8 +15,8 @@ use actix_web::web;
 use tokio::net::TcpStream;
 
 use super::early_errors::Enveloped;
+use super::state::AppState;
 use super::upgrade;
-use crate::state::AppState;
 
 /// Starts serving `listener`; the server stops through its handle, never on its own signals.
 pub fn start(listener: TcpListener, state: web::Data<AppState>) -> io::Result<Server> {
@@ -31,7 +31,9 @@ pub fn start(listener: TcpListener, state: web::Data<AppState>) -> io::Result<Se
     let shutdown = builder.graceful_shutdown_signal();
     let builder = builder.listen("order-tracker", listener, move || {
         let shutdown = shutdown.clone();
-        let app = super::app(state.clone())
+        // Runs on the worker thread: its part of the hub lives there, shared by both apps.
+        let hub = state.hub.attach();
+        let app = super::app(state.clone(), hub.clone())
             .into_factory()
             .map_err(|err| err.error_response());
         let http = HttpService::build()
@@ -41,7 +43,7 @@ pub fn start(listener: TcpListener, state: web::Data<AppState>) -> io::Result<Se
                 let shutdown = shutdown.clone();
                 async move { shutdown.notified().await }
             })
-            .upgrade(upgrade::factory(state.clone()))
+            .upgrade(upgrade::factory(state.clone(), hub))
             .finish(actix_service::map_config(app, |_| AppConfig::default()));
         // What `HttpService::tcp` does, with the connection wrapped so the parser's own error
         // answers are enveloped too (`early_errors`).

@@ -16,11 +16,13 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::auth::IssuedToken;
 use super::envelope;
 use super::error::ApiError;
-use super::extract::{client_address, AuthUser};
+use super::extract::client_address;
+use super::issued_token::IssuedToken;
 use super::messages::Msg;
+use super::state::AppState;
+use crate::auth::caller::AuthUser;
 use crate::auth::password;
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::totp::{unix_now, TotpKeys};
@@ -28,7 +30,6 @@ use crate::db::totp::{self as store, TotpState};
 use crate::db::users::UserRow;
 use crate::domain::role::Role;
 use crate::domain::validation::FieldErrors;
-use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/totp/setup/{id:\\d+}").route(web::post().to(setup)))

@@ -8,17 +8,17 @@ use serde_json::{json, Value};
 
 use super::envelope;
 use super::error::ApiError;
-use super::extract::AuthUser;
 use super::messages::Msg;
 use super::pagination::{Page, PageQuery};
+use super::state::AppState;
 use crate::access::visible_order;
+use crate::auth::caller::AuthUser;
 use crate::db::orders;
 use crate::db::tracking::{self, DayRange, LatestUpdate, OrderSummary};
 use crate::domain::feedback;
 use crate::domain::locale::Locale;
 use crate::domain::status::OrderStatus;
 use crate::domain::validation::FieldErrors;
-use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/orders/active").route(web::get().to(active)))

@@ -39,7 +39,8 @@ use tokio::sync::oneshot;
 use tokio::time::timeout;
 
 use super::early_errors::Enveloped;
-use crate::state::AppState;
+use super::state::AppState;
+use crate::realtime::hub::ThreadHub;
 
 /// How long a closed socket waits for its read half to come back from the socket actor.
 const LINGER: Duration = Duration::from_secs(2);
@@ -51,6 +52,7 @@ const READ_CHUNK: usize = 512;
 /// The upgrade service of one worker: its own instance of the app, shared by its connections.
 pub fn factory(
     state: web::Data<AppState>,
+    hub: ThreadHub,
 ) -> impl ServiceFactory<
     (Request, Framed<Enveloped, Codec>),
     Config = (),
@@ -59,7 +61,7 @@ pub fn factory(
     InitError = (),
 > {
     fn_factory(move || {
-        let app = super::app(state.clone()).into_factory();
+        let app = super::app(state.clone(), hub.clone()).into_factory();
         let state = state.clone();
         async move {
             let app = Rc::new(app.new_service(AppConfig::default()).await?);

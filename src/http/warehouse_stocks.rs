@@ -10,14 +10,12 @@ use serde_json::{json, Value};
 
 use super::envelope;
 use super::error::ApiError;
-use super::extract::AuthUser;
 use super::messages::Msg;
-use crate::actors::warehouse;
-use crate::db::checkout::{Job, Outcome};
+use super::state::AppState;
+use crate::auth::caller::AuthUser;
 use crate::db::warehouses::{self, StockRow};
 use crate::domain::commerce::{self, Fields, StockInput};
 use crate::domain::validation::FieldErrors;
-use crate::state::AppState;
 
 /// Most items one bulk update may carry.
 const MAX_BULK_ITEMS: usize = 1000;
@@ -75,10 +73,7 @@ async fn by_warehouse(
 }
 
 async fn set(state: &web::Data<AppState>, input: StockInput) -> Result<StockRow, ApiError> {
-    match warehouse::submit(state, input.warehouse_id, Job::SetStock(input)).await? {
-        Outcome::Stock(row) => Ok(row),
-        Outcome::Order(_) => Err(ApiError::internal("a stock job answered with an order")),
-    }
+    Ok(state.warehouses.set_stock(input).await?)
 }
 
 /// Sets the quantity of the stock row `id` (seed 004 also sends its warehouse and product).

@@ -7,11 +7,11 @@ use serde_json::Value;
 
 use super::envelope;
 use super::error::ApiError;
-use super::extract::AuthUser;
 use super::messages::Msg;
+use super::state::AppState;
+use crate::auth::caller::AuthUser;
 use crate::db::warehouses;
 use crate::domain::commerce;
-use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(

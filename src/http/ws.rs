@@ -11,15 +11,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::error::ApiError;
-use super::extract::{authenticate, credentials, AuthUser};
+use super::extract::{authenticate, credentials};
+use super::state::AppState;
 use crate::access::visible_order;
-use crate::actors::socket::SocketActor;
-use crate::actors::socket_slots::SocketSlot;
+use crate::auth::caller::AuthUser;
 use crate::domain::topic::Topic;
-use crate::state::AppState;
-
-/// The subprotocol we answer with; the token half of the pair is never echoed.
-pub const SUBPROTOCOL: &str = "order-tracker";
+use crate::realtime::hub::ThreadHub;
+use crate::realtime::session::{Opening, Session};
 /// How long a client refused for holding too many sockets is asked to wait.
 const SOCKET_CAP_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -43,8 +41,8 @@ async fn multiplexed(
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (user, slot) = handshake_user(&state, &req).await?;
-    SocketActor::open(state, user, slot, Vec::new(), &req, body)
+    let user = handshake_user(&state, &req).await?;
+    open(&state, user, None, &req, body)
 }
 
 async fn one_order(
@@ -54,14 +52,13 @@ async fn one_order(
     query: web::Query<WsQuery>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (user, slot) = handshake_user(&state, &req).await?;
+    let user = handshake_user(&state, &req).await?;
     let since = parse_since(query.since.as_deref())?;
     let order = visible_order(&state.pool, &user, id.into_inner()).await?;
-    SocketActor::open(
-        state,
+    open(
+        &state,
         user,
-        slot,
-        vec![(Topic::Order(order.id), since)],
+        Some((Topic::Order(order.id), since)),
         &req,
         body,
     )
@@ -73,10 +70,38 @@ async fn own_notifications(
     query: web::Query<WsQuery>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (user, slot) = handshake_user(&state, &req).await?;
+    let user = handshake_user(&state, &req).await?;
     let since = parse_since(query.since.as_deref())?;
     let topic = Topic::User(user.id());
-    SocketActor::open(state, user, slot, vec![(topic, since)], &req, body)
+    open(&state, user, Some((topic, since)), &req, body)
+}
+
+/// Takes one of the user's socket slots and starts their session on this worker's hub, with
+/// its first subscription if the route names one (already authorized).
+fn open(
+    state: &AppState,
+    user: AuthUser,
+    initial: Option<(Topic, Option<i64>)>,
+    req: &HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let hub = req
+        .app_data::<ThreadHub>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal("the worker's hub is missing"))?;
+    let slot = state
+        .socket_slots
+        .take(user.id(), state.settings.ws.max_sockets_per_user)
+        .ok_or(ApiError::TooManyRequests(SOCKET_CAP_RETRY))?;
+    let opening = Opening {
+        services: state.realtime.clone(),
+        hub,
+        user,
+        slot,
+        initial: initial.into_iter().collect(),
+    };
+    Session::open(opening, req, body)
+        .map_err(|e| ApiError::BadRequest(format!("WebSocket handshake failed: {e}")))
 }
 
 fn parse_since(since: Option<&str>) -> Result<Option<i64>, ApiError> {
@@ -93,19 +118,11 @@ fn parse_since(since: Option<&str>) -> Result<Option<i64>, ApiError> {
     }
 }
 
-/// The caller and a socket slot of theirs, or why the handshake is refused.
-async fn handshake_user(
-    state: &AppState,
-    req: &HttpRequest,
-) -> Result<(AuthUser, SocketSlot), ApiError> {
+/// The caller, or why the handshake is refused.
+async fn handshake_user(state: &AppState, req: &HttpRequest) -> Result<AuthUser, ApiError> {
     check_origin(state, req)?;
     let token = credentials(req).ok_or(ApiError::Unauthorized("Unauthorized"))?;
-    let user = authenticate(state, &token, req).await?;
-    let slot = state
-        .socket_slots
-        .take(user.id(), state.settings.ws.max_sockets_per_user)
-        .ok_or(ApiError::TooManyRequests(SOCKET_CAP_RETRY))?;
-    Ok((user, slot))
+    authenticate(state, &token, req).await
 }
 
 /// Blocks cross-site WebSocket hijacking: a page from another site cannot ride the user's

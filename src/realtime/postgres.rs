@@ -1,21 +1,26 @@
-//! The listener: one dedicated PostgreSQL connection per node, LISTENing on the events channel.
+//! The PostgreSQL engine: the broker (`PgBroker`, LISTEN/NOTIFY) and the history (`PgHistory`).
 //!
-//! NOTIFY delivers only committed events, in commit order, to every node, so this one path
-//! serves a single process and many processes alike. Notifications sent while the connection is
-//! down are gone; after each reconnect the registries have every socket catch up from its last seq
-//! (and check that its session still stands). The same connection hears revoked sessions.
+//! One dedicated connection per process LISTENs on the events channel. NOTIFY delivers only
+//! committed events, in commit order, to every process, so this one path serves a single
+//! process and many alike; every process hears every topic, so following and unfollowing cost
+//! nothing here. Notifications sent while the connection is down are gone; after each
+//! reconnect the hub has every socket catch up from its last seq (and check that its session
+//! still stands). The same connection hears revoked sessions.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
-use actix::{Actor, ActorContext, ActorFutureExt, AsyncContext, Context, WrapFuture};
+use actix::{Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, WrapFuture};
 use deadpool_postgres::Pool;
-use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, NoTls, Notification};
 
-use super::registries::Registries;
-use crate::db;
+use super::broker::{Broker, History};
+use super::hub::Hub;
+use crate::db::{self, DbError};
 use crate::domain::topic::Topic;
 use crate::events::{self, Encoded};
 
@@ -24,47 +29,102 @@ const MAX_RETRY: Duration = Duration::from_secs(5);
 /// Notifications read from the connection but not yet published, at most.
 const NOTIFICATION_BACKLOG: usize = 4096;
 
-pub struct PgListener {
+pub struct PgBroker {
     /// Where to open the LISTEN connection (the pool's connections are not kept long enough).
     config: tokio_postgres::Config,
     /// To load events whose NOTIFY carried only a reference.
     pool: Pool,
-    registries: Registries,
+    /// The listening actor once started, so shutdown can stop it.
+    listener: Mutex<Option<Addr<Listener>>>,
 }
 
-impl PgListener {
-    pub fn new(config: tokio_postgres::Config, pool: Pool, registries: Registries) -> Self {
-        PgListener {
+impl PgBroker {
+    pub fn new(config: tokio_postgres::Config, pool: Pool) -> Self {
+        PgBroker {
             config,
             pool,
-            registries,
+            listener: Mutex::default(),
         }
     }
 }
 
-impl Actor for PgListener {
+impl Broker for PgBroker {
+    fn start(&self, hub: Hub) {
+        let listener = Listener {
+            config: self.config.clone(),
+            pool: self.pool.clone(),
+            hub,
+        }
+        .start();
+        *self.listener.lock().unwrap_or_else(|e| e.into_inner()) = Some(listener);
+    }
+
+    // LISTEN hears every topic.
+    fn follow(&self, _: Topic) {}
+
+    fn unfollow(&self, _: Topic) {}
+
+    fn stop(&self) -> BoxFuture<'static, ()> {
+        let listener = self
+            .listener
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        async move {
+            if let Some(listener) = listener {
+                let _ = listener.send(StopListening).await;
+            }
+        }
+        .boxed()
+    }
+}
+
+/// Stored events, read from the tables that hold each topic's history (`db::events`).
+pub struct PgHistory(pub Pool);
+
+impl History for PgHistory {
+    fn after(
+        &self,
+        topic: Topic,
+        after: i64,
+        limit: i64,
+    ) -> BoxFuture<'static, Result<Vec<Encoded>, DbError>> {
+        let pool = self.0.clone();
+        async move { db::events::after(&pool, topic, after, limit).await }.boxed()
+    }
+
+    fn snapshot(&self, topic: Topic) -> BoxFuture<'static, Result<Option<Encoded>, DbError>> {
+        let pool = self.0.clone();
+        async move { db::events::snapshot(&pool, topic).await }.boxed()
+    }
+}
+
+/// The actor that owns the LISTEN loop, so stopping it drops the loop quietly.
+struct Listener {
+    config: tokio_postgres::Config,
+    pool: Pool,
+    hub: Hub,
+}
+
+impl Actor for Listener {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let (config, pool, registries) = (
-            self.config.clone(),
-            self.pool.clone(),
-            self.registries.clone(),
-        );
+        let (config, pool, hub) = (self.config.clone(), self.pool.clone(), self.hub.clone());
         ctx.spawn(
-            listen_forever(config, pool, registries)
+            listen_forever(config, pool, hub)
                 .into_actor(self)
                 .map(|_, _, ctx| ctx.stop()),
         );
     }
 }
 
-/// Stops listening, before the database goes away at shutdown (dropping the loop quietly).
+/// Stops listening, before the database goes away at shutdown.
 #[derive(actix::Message)]
 #[rtype(result = "()")]
-pub struct StopListening;
+struct StopListening;
 
-impl actix::Handler<StopListening> for PgListener {
+impl actix::Handler<StopListening> for Listener {
     type Result = ();
 
     fn handle(&mut self, _: StopListening, ctx: &mut Context<Self>) {
@@ -72,10 +132,10 @@ impl actix::Handler<StopListening> for PgListener {
     }
 }
 
-async fn listen_forever(config: tokio_postgres::Config, pool: Pool, registries: Registries) {
+async fn listen_forever(config: tokio_postgres::Config, pool: Pool, hub: Hub) {
     let mut retry = FIRST_RETRY;
     loop {
-        match listen_once(&config, &pool, &registries).await {
+        match listen_once(&config, &pool, &hub).await {
             Ok(()) => {
                 tracing::warn!("event listener connection closed; reconnecting");
                 retry = FIRST_RETRY;
@@ -93,7 +153,7 @@ async fn listen_forever(config: tokio_postgres::Config, pool: Pool, registries: 
 async fn listen_once(
     config: &tokio_postgres::Config,
     pool: &Pool,
-    registries: &Registries,
+    hub: &Hub,
 ) -> Result<(), tokio_postgres::Error> {
     let (client, mut connection) = config.connect(NoTls).await?;
     // Bounded: when publishing falls behind, the driver stops reading the connection and the
@@ -126,15 +186,15 @@ async fn listen_once(
         .await?;
     tracing::info!("listening for events");
     // Anything committed while we were not listening is caught up from the database.
-    registries.resync_all();
+    hub.resync_all();
     while let Some(notification) = rx.recv().await {
         if notification.channel() == events::REVOCATIONS_CHANNEL {
             match parse_revocation(notification.payload()) {
-                Some((user_id, version)) => registries.revoke(user_id, version),
+                Some((user_id, version)) => hub.revoke(user_id, version),
                 None => tracing::warn!(payload = notification.payload(), "unreadable revocation"),
             }
         } else if let Some(event) = decode(pool, notification.payload()).await {
-            registries.publish(event);
+            hub.publish(event);
         }
     }
     drop(client);

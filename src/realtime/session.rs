@@ -1,59 +1,53 @@
-//! One actor per WebSocket connection (one user session).
+//! One actor per WebSocket connection: a user's session.
 //!
 //! It opens the connection's subscriptions and sees that the client gets every event once and
 //! in order: stored events first (a snapshot, or everything after `since`), live ones after,
-//! duplicates dropped and gaps filled from the database. Live events in order go out from the
-//! thread's registry through the delivery state it shares with this actor (`delivery`); the
-//! actor gets the rest. Frames leave in the order they were produced (`outbound`); a client too
-//! slow to take them is closed with 1013.
+//! duplicates dropped and gaps filled from the history. Live events in order go out from the
+//! thread's hub through the delivery state it shares with this actor (`delivery`); the actor
+//! gets the rest. Frames leave in the order they were produced (`outbound`); a client too slow
+//! to take them is closed with 1013. What it may follow, and whether its user's session still
+//! stands, it asks `Services::authorize`; the frames it speaks are in `protocol`.
 
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::{
-    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message, StreamHandler,
-    WrapFuture,
+    Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message,
+    StreamHandler, WrapFuture,
 };
 use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
-use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
-use serde::Deserialize;
-use serde_json::json;
+use actix_ws::{AggregatedMessage, ProtocolError};
 
 use super::delivery::{Delivery, Offer, SharedDelivery, Subscription};
+use super::hub::table::{Link, Member, SessionId};
+use super::hub::ThreadHub;
 use super::outbound::{Frame, Outbound, Refused};
-use super::socket_slots::SocketSlot;
-use super::subscribers::{Link, SharedSubscribers};
-use crate::access::visible_order;
-use crate::db::{self, users, DbError};
+use super::protocol::{self, reply, ClientFrame, Close};
+use super::services::Services;
+use super::slots::SocketSlot;
+use crate::auth::caller::{AccessError, AuthUser};
+use crate::db::DbError;
 use crate::domain::topic::Topic;
 use crate::events::Encoded;
-use crate::http::error::ApiError;
-use crate::http::extract::AuthUser;
-use crate::http::ws::SUBPROTOCOL;
-use crate::state::AppState;
 
 /// What actix-ws says when a message's fragments add up past `ws.max_frame_bytes`.
 const CONTINUATION_TOO_LARGE: &str = "Exceeded maximum continuation size";
 /// Stored events read per catch-up query; a longer backlog takes several.
 const CATCH_UP_BATCH: i64 = 500;
-/// Close code for an expired token: the client should log in again and reconnect.
-pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
-/// Close code for a revoked session (log out everywhere, a role or password change, two-factor
-/// switched on, the user deleted): the client should log in again and reconnect.
-pub const CLOSE_REVOKED: u16 = 4002;
+static NEXT_SESSION_ID: AtomicU64 = AtomicU64::new(1);
 
-pub type SocketId = u64;
-static NEXT_SOCKET_ID: AtomicU64 = AtomicU64::new(1);
-
-pub struct SocketActor {
-    id: SocketId,
+pub struct Session {
+    id: SessionId,
     user: AuthUser,
-    state: web::Data<AppState>,
-    /// Frames to the client and the last seq sent per topic, shared with the registry.
+    /// History, access rules, settings and counter, as the server gave them.
+    services: Arc<Services>,
+    /// Frames to the client and the last seq sent per topic, shared with the thread's hub.
     delivery: SharedDelivery,
-    /// The subscriber table of this socket's thread, which its registry routes events by.
-    subscribers: SharedSubscribers,
+    /// This thread's part of the hub, which routes events by the topics joined there.
+    hub: ThreadHub,
     /// Subscriptions authorized at the handshake, opened once the actor runs.
     initial: Vec<(Topic, Option<i64>)>,
     /// Any frame from the client proves it alive; silence for two heartbeats closes the socket.
@@ -64,35 +58,48 @@ pub struct SocketActor {
     _slot: SocketSlot,
 }
 
-impl SocketActor {
-    /// Upgrades the request and starts the actor with its first subscriptions (authorized).
+/// Where a session runs and what it starts with.
+pub struct Opening {
+    pub services: Arc<Services>,
+    pub hub: ThreadHub,
+    pub user: AuthUser,
+    /// This user's place in the count of open sockets, held while the session runs.
+    pub slot: SocketSlot,
+    /// Subscriptions authorized at the handshake, opened once the session runs.
+    pub initial: Vec<(Topic, Option<i64>)>,
+}
+
+impl Session {
+    /// Upgrades the request and starts the session.
     pub fn open(
-        state: web::Data<AppState>,
-        user: AuthUser,
-        slot: SocketSlot,
-        initial: Vec<(Topic, Option<i64>)>,
+        opening: Opening,
         req: &HttpRequest,
         body: web::Payload,
-    ) -> Result<HttpResponse, ApiError> {
+    ) -> Result<HttpResponse, actix_web::Error> {
         let (response, session, stream) =
-            actix_ws::handle_with_protocols(req, body, &[SUBPROTOCOL])
-                .map_err(|e| ApiError::BadRequest(format!("WebSocket handshake failed: {e}")))?;
-        let max = state.settings.ws.max_frame_bytes;
+            actix_ws::handle_with_protocols(req, body, &[protocol::SUBPROTOCOL])?;
+        let Opening {
+            services,
+            hub,
+            user,
+            slot,
+            initial,
+        } = opening;
+        let max = services.settings.max_frame_bytes;
         let stream = stream
             .max_frame_size(max)
             .aggregate_continuations()
             .max_continuation_size(max);
-        let outbound = Outbound::new(session, state.settings.ws.outbound_queue);
-        let delivery = Delivery::new(outbound, state.metrics.events_delivered.clone());
-        let subscribers = state.registries.local();
-        SocketActor::create(|ctx| {
+        let outbound = Outbound::new(session, services.settings.outbound_queue);
+        let delivery = Delivery::new(outbound, services.delivered.clone());
+        Session::create(|ctx| {
             ctx.add_stream(stream);
-            SocketActor {
-                id: NEXT_SOCKET_ID.fetch_add(1, Ordering::Relaxed),
+            Session {
+                id: NEXT_SESSION_ID.fetch_add(1, Ordering::Relaxed),
                 user,
-                state,
+                services,
                 delivery,
-                subscribers,
+                hub,
                 initial,
                 last_heard: Instant::now(),
                 inbound_window: (Instant::now(), 0),
@@ -113,40 +120,28 @@ impl SocketActor {
     /// The client did not take a frame.
     fn refused(&mut self, refused: Refused, ctx: &mut Context<Self>) {
         match refused {
-            Refused::Full => self.close(
-                CloseCode::Again,
-                "client too slow; reconnect with since",
-                ctx,
-            ),
+            Refused::Full => self.close(Close::TooSlow, ctx),
             Refused::Closed => ctx.stop(),
         }
     }
 
-    fn send_json(&mut self, value: serde_json::Value, ctx: &mut Context<Self>) {
-        self.push(Frame::Text(value.to_string().into()), ctx);
-    }
-
     fn send_error(&mut self, message: &str, ctx: &mut Context<Self>) {
-        self.send_json(json!({"type": "error", "message": message}), ctx);
+        self.push(Frame::Text(reply::error(message)), ctx);
     }
 
     /// Sends a close frame after the frames already waiting (a client too slow for them gets
     /// it instead of them), then stops.
-    fn close(&mut self, code: CloseCode, description: &str, ctx: &mut Context<Self>) {
-        let reason = CloseReason {
-            code,
-            description: Some(description.to_string()),
-        };
+    fn close(&mut self, close: Close, ctx: &mut Context<Self>) {
         let first = self
             .delivery
             .borrow_mut()
-            .close(reason, code == CloseCode::Again);
+            .close(close.reason(), close == Close::TooSlow);
         if first {
             ctx.stop();
         }
     }
 
-    /// Joins the thread's subscriber table, then reads the snapshot (no `since`) or the stored
+    /// Joins the thread's hub, then reads the snapshot (no `since`) or the stored
     /// events after `since`. Live events arriving meanwhile wait, so nothing slips between the
     /// two.
     fn subscribe(&mut self, topic: Topic, since: Option<i64>, ctx: &mut Context<Self>) {
@@ -154,15 +149,12 @@ impl SocketActor {
             .borrow_mut()
             .subscriptions
             .insert(topic, Subscription::starting(since));
-        self.subscribers.borrow_mut().subscribe(self.id, topic);
-        let pool = self.state.pool.clone();
+        self.hub.0.borrow_mut().subscribe(self.id, topic);
+        let history = self.services.history.clone();
         let fetch = async move {
             Ok(match since {
-                Some(after) => db::events::after(&pool, topic, after, CATCH_UP_BATCH).await?,
-                None => db::events::snapshot(&pool, topic)
-                    .await?
-                    .into_iter()
-                    .collect(),
+                Some(after) => history.after(topic, after, CATCH_UP_BATCH).await?,
+                None => history.snapshot(topic).await?.into_iter().collect(),
             })
         };
         self.run_fetch(topic, fetch, ctx);
@@ -177,7 +169,7 @@ impl SocketActor {
             .remove(&topic)
             .is_some();
         if followed {
-            self.subscribers.borrow_mut().unsubscribe(self.id, topic);
+            self.hub.0.borrow_mut().unsubscribe(self.id, topic);
         }
         followed
     }
@@ -191,8 +183,7 @@ impl SocketActor {
             sub.catching_up = true;
             sub.last_seq.max(0)
         };
-        let pool = self.state.pool.clone();
-        let fetch = async move { db::events::after(&pool, topic, after, CATCH_UP_BATCH).await };
+        let fetch = self.services.history.after(topic, after, CATCH_UP_BATCH);
         self.run_fetch(topic, fetch, ctx);
     }
 
@@ -209,8 +200,8 @@ impl SocketActor {
                     Ok(events) => act.on_fetched(topic, events, ctx),
                     Err(e) => {
                         tracing::warn!(error = %e, %topic, "catch-up failed");
-                        act.send_error("could not read stored events; reconnect with since", ctx);
-                        act.close(CloseCode::Error, "catch-up failed", ctx);
+                        act.send_error(protocol::CATCH_UP_FAILED, ctx);
+                        act.close(Close::CatchUpFailed, ctx);
                     }
                 }),
         );
@@ -244,7 +235,7 @@ impl SocketActor {
         }
     }
 
-    /// A live event: out at once if it is the next of its topic (as the registry would have
+    /// A live event: out at once if it is the next of its topic (as the hub would have
     /// sent it), held while a catch-up runs, or the start of a catch-up if events are missing.
     fn on_live(&mut self, event: Encoded, ctx: &mut Context<Self>) {
         let offer = self.delivery.borrow_mut().offer(&event);
@@ -253,18 +244,13 @@ impl SocketActor {
             Offer::Refused(refused) => self.refused(refused, ctx),
             Offer::ForActor => {
                 let topic = event.topic;
-                let limit = self.state.settings.ws.outbound_queue;
+                let limit = self.services.settings.outbound_queue;
                 let gap = self.delivery.borrow_mut().hold(event, limit);
                 if gap {
                     self.catch_up(topic, ctx);
                 }
             }
         }
-    }
-
-    /// The session behind this socket was revoked: the client must log in again.
-    fn revoked(&mut self, ctx: &mut Context<Self>) {
-        self.close(CloseCode::Other(CLOSE_REVOKED), "session revoked", ctx);
     }
 
     /// Closes the socket if its session was revoked while no announcement could reach it, else
@@ -275,10 +261,9 @@ impl SocketActor {
         ctx: &mut Context<Self>,
         then: impl FnOnce(&mut Self, &mut Context<Self>) + 'static,
     ) {
-        let (state, user) = (self.state.clone(), self.user.clone());
-        let check = async move { current(&state, &user).await };
+        let check = self.services.authorize.current(&self.user);
         ctx.spawn(check.into_actor(self).map(|result, act, ctx| match result {
-            Ok(None) => act.revoked(ctx),
+            Ok(None) => act.close(Close::Revoked, ctx),
             _ => then(act, ctx),
         }));
     }
@@ -286,43 +271,40 @@ impl SocketActor {
     /// Counts a client frame; true once the socket sent more than its minute allows.
     fn flooding(&mut self) -> bool {
         let (start, count) = &mut self.inbound_window;
-        if start.elapsed() >= crate::http::rate_limit::WINDOW {
+        if start.elapsed() >= protocol::FLOOD_WINDOW {
             *start = Instant::now();
             *count = 0;
         }
         *count += 1;
-        *count > self.state.settings.ws.messages_per_minute
+        *count > self.services.settings.messages_per_minute
     }
 
     fn handle_text(&mut self, text: &str, ctx: &mut Context<Self>) {
-        let frame: ClientFrame = match serde_json::from_str(text) {
+        let frame = match ClientFrame::parse(text) {
             Ok(frame) => frame,
-            Err(_) => return self.send_error(
-                "unknown message; expected {\"type\":\"subscribe\"|\"unsubscribe\"|\"ping\", ...}",
-                ctx,
-            ),
+            Err(message) => return self.send_error(message, ctx),
         };
         match frame {
-            ClientFrame::Ping => self.send_json(json!({"type": "pong"}), ctx),
+            ClientFrame::Ping => self.push(Frame::Text(reply::pong()), ctx),
             ClientFrame::Unsubscribe { topic } => match Topic::parse(&topic) {
                 Some(topic) if self.unsubscribe(topic) => {
-                    self.send_json(json!({"type": "unsubscribed", "topic": topic}), ctx);
+                    self.push(Frame::Text(reply::unsubscribed(topic)), ctx);
                 }
-                _ => self.send_error("not subscribed to that topic", ctx),
+                _ => self.send_error(protocol::NOT_SUBSCRIBED, ctx),
             },
             ClientFrame::Subscribe { topic, since } => {
                 let Some(topic) = Topic::parse(&topic) else {
-                    return self.send_error("topic must be order:{id} or user:{id}", ctx);
+                    return self.send_error(protocol::BAD_TOPIC, ctx);
                 };
                 if since.is_some_and(|s| s < 0) {
-                    return self.send_error("since must be at least 0", ctx);
+                    return self.send_error(protocol::BAD_SINCE, ctx);
                 }
-                let (state, user) = (self.state.clone(), self.user.clone());
+                let (authorize, user) = (self.services.authorize.clone(), self.user.clone());
                 // Every subscription is authorized on its own, not only the connection, and
                 // for the user as they are now: a revoked session or a changed role counts.
                 let check = async move {
-                    match current(&state, &user).await? {
-                        Some(now) => authorize(&state, &now, topic).await.map(|()| true),
+                    match authorize.current(&user).await? {
+                        Some(now) => authorize.authorize(&now, topic).await.map(|()| true),
                         None => Ok(false),
                     }
                 };
@@ -331,14 +313,14 @@ impl SocketActor {
                         .into_actor(self)
                         .map(move |result, act, ctx| match result {
                             Ok(true) => {
-                                act.send_json(json!({"type": "subscribed", "topic": topic}), ctx);
+                                act.push(Frame::Text(reply::subscribed(topic)), ctx);
                                 act.subscribe(topic, since, ctx);
                             }
-                            Ok(false) => act.revoked(ctx),
-                            Err(e) => act.send_json(
-                                json!({"type": "error", "topic": topic, "message": e.to_string()}),
-                                ctx,
-                            ),
+                            Ok(false) => act.close(Close::Revoked, ctx),
+                            Err(e) => {
+                                let message = refusal_text(&e);
+                                act.push(Frame::Text(reply::refused(topic, &message)), ctx);
+                            }
                         }),
                 );
             }
@@ -346,56 +328,43 @@ impl SocketActor {
     }
 }
 
-/// The socket's user as the database has them now, or `None` if the session was revoked since
-/// the handshake (token version bumped, user deleted).
-async fn current(state: &AppState, user: &AuthUser) -> Result<Option<AuthUser>, ApiError> {
-    let now = users::find_by_id(&state.pool, user.id()).await?;
-    Ok(now
-        .filter(|now| now.token_version == user.user.token_version)
-        .map(|now| AuthUser {
-            user: now,
-            ..user.clone()
-        }))
-}
-
-/// Whether `user` may follow `topic`: their own orders (staff: any order), their own user topic.
-pub async fn authorize(state: &AppState, user: &AuthUser, topic: Topic) -> Result<(), ApiError> {
-    match topic {
-        Topic::Order(id) => visible_order(&state.pool, user, id).await.map(|_| ()),
-        Topic::User(id) if id == user.id() => Ok(()),
-        Topic::User(_) => Err(ApiError::NotFound("Topic")),
+/// What a client is told about a refused subscription: the refusal itself, or for a failing
+/// database only that (the cause is logged, never sent).
+fn refusal_text(e: &AccessError) -> String {
+    match e {
+        AccessError::Db(e) if e.is_unavailable() => {
+            tracing::warn!(error = %e, "database unavailable");
+            "Service unavailable".into()
+        }
+        AccessError::Db(e) => {
+            tracing::error!(error = %e, "subscription check failed");
+            "Internal server error".into()
+        }
+        refused => refused.to_string(),
     }
 }
 
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-enum ClientFrame {
-    Subscribe { topic: String, since: Option<i64> },
-    Unsubscribe { topic: String },
-    Ping,
-}
-
-impl Actor for SocketActor {
+impl Actor for Session {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         let link = Link {
-            addr: ctx.address(),
+            member: Rc::new(ctx.address()),
             delivery: self.delivery.clone(),
             user_id: self.user.id(),
         };
-        self.subscribers.borrow_mut().connect(self.id, link);
-        let heartbeat = Duration::from_secs(self.state.settings.ws.heartbeat_secs);
+        self.hub.0.borrow_mut().connect(self.id, link);
+        let heartbeat = Duration::from_secs(self.services.settings.heartbeat_secs);
         ctx.run_interval(heartbeat, move |act, ctx| {
             if act.last_heard.elapsed() > heartbeat * 2 {
-                act.close(CloseCode::Policy, "no heartbeat", ctx);
+                act.close(Close::NoHeartbeat, ctx);
             } else {
                 act.push(Frame::Ping, ctx);
             }
         });
         let left = self.user.token_exp - chrono::Utc::now().timestamp();
         ctx.run_later(Duration::from_secs(left.max(0) as u64), |act, ctx| {
-            act.close(CloseCode::Other(CLOSE_TOKEN_EXPIRED), "token expired", ctx);
+            act.close(Close::TokenExpired, ctx);
         });
         // Revocations announced from now on reach this socket through the table it just joined;
         // one committed between the handshake and now is caught by asking the database before
@@ -409,32 +378,30 @@ impl Actor for SocketActor {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
-        self.subscribers.borrow_mut().disconnect(self.id);
+        self.hub.0.borrow_mut().disconnect(self.id);
     }
 }
 
-impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for SocketActor {
+impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for Session {
     fn handle(&mut self, msg: Result<AggregatedMessage, ProtocolError>, ctx: &mut Context<Self>) {
         self.last_heard = Instant::now();
         if self.flooding() {
-            return self.close(CloseCode::Policy, "too many messages", ctx);
+            return self.close(Close::Flooding, ctx);
         }
         match msg {
             Ok(AggregatedMessage::Text(text)) => self.handle_text(&text, ctx),
             Ok(AggregatedMessage::Ping(bytes)) => self.push(Frame::Pong(bytes), ctx),
             Ok(AggregatedMessage::Pong(_)) => {}
-            Ok(AggregatedMessage::Binary(_)) => {
-                self.send_error("binary frames are not supported", ctx)
-            }
-            Ok(AggregatedMessage::Close(_)) => self.close(CloseCode::Normal, "bye", ctx),
-            Err(ProtocolError::Overflow) => self.close(CloseCode::Size, "frame too large", ctx),
+            Ok(AggregatedMessage::Binary(_)) => self.send_error(protocol::BINARY_REFUSED, ctx),
+            Ok(AggregatedMessage::Close(_)) => self.close(Close::Bye, ctx),
+            Err(ProtocolError::Overflow) => self.close(Close::FrameTooLarge, ctx),
             // actix-ws reports a fragmented message over its limit only as this I/O error.
             Err(ProtocolError::Io(e)) if e.to_string().contains(CONTINUATION_TOO_LARGE) => {
-                self.close(CloseCode::Size, "message too large", ctx)
+                self.close(Close::MessageTooLarge, ctx)
             }
             Err(e) => {
                 tracing::debug!(error = %e, "websocket protocol error");
-                self.close(CloseCode::Protocol, "protocol error", ctx);
+                self.close(Close::ProtocolError, ctx);
             }
         }
     }
@@ -444,12 +411,34 @@ impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for SocketActor {
     }
 }
 
-/// A committed event for one of this socket's topics, from the registry.
+impl Member for Addr<Session> {
+    fn deliver(&self, event: Encoded) {
+        self.do_send(Deliver(event));
+    }
+
+    fn undeliverable(&self, refused: Refused) {
+        self.do_send(Undeliverable(refused));
+    }
+
+    fn resync(&self) {
+        self.do_send(Resync);
+    }
+
+    fn revoke(&self, token_version: i32) {
+        self.do_send(Revoke { token_version });
+    }
+
+    fn server_closing(&self) {
+        self.do_send(ServerClosing);
+    }
+}
+
+/// A committed event for one of this socket's topics, from the hub.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Deliver(pub Encoded);
+struct Deliver(Encoded);
 
-impl Handler<Deliver> for SocketActor {
+impl Handler<Deliver> for Session {
     type Result = ();
 
     fn handle(&mut self, Deliver(event): Deliver, ctx: &mut Context<Self>) {
@@ -457,12 +446,12 @@ impl Handler<Deliver> for SocketActor {
     }
 }
 
-/// The registry's frame was refused: the client is too slow, or gone.
+/// The hub's frame was refused: the client is too slow, or gone.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Undeliverable(pub Refused);
+struct Undeliverable(Refused);
 
-impl Handler<Undeliverable> for SocketActor {
+impl Handler<Undeliverable> for Session {
     type Result = ();
 
     fn handle(&mut self, Undeliverable(refused): Undeliverable, ctx: &mut Context<Self>) {
@@ -470,12 +459,12 @@ impl Handler<Undeliverable> for SocketActor {
     }
 }
 
-/// Events may have been missed (the listener reconnected): read them from the database.
+/// Events may have been missed (the broker was interrupted): read them from the history.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Resync;
+struct Resync;
 
-impl Handler<Resync> for SocketActor {
+impl Handler<Resync> for Session {
     type Result = ();
 
     fn handle(&mut self, _: Resync, ctx: &mut Context<Self>) {
@@ -499,16 +488,16 @@ impl Handler<Resync> for SocketActor {
 /// gone). A socket opened with an older token closes.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Revoke {
-    pub token_version: i32,
+struct Revoke {
+    token_version: i32,
 }
 
-impl Handler<Revoke> for SocketActor {
+impl Handler<Revoke> for Session {
     type Result = ();
 
     fn handle(&mut self, revoke: Revoke, ctx: &mut Context<Self>) {
         if revoke.token_version != self.user.user.token_version {
-            self.revoked(ctx);
+            self.close(Close::Revoked, ctx);
         }
     }
 }
@@ -516,12 +505,12 @@ impl Handler<Revoke> for SocketActor {
 /// The server is shutting down.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct ServerClosing;
+struct ServerClosing;
 
-impl Handler<ServerClosing> for SocketActor {
+impl Handler<ServerClosing> for Session {
     type Result = ();
 
     fn handle(&mut self, _: ServerClosing, ctx: &mut Context<Self>) {
-        self.close(CloseCode::Away, "server shutting down", ctx);
+        self.close(Close::ServerClosing, ctx);
     }
 }

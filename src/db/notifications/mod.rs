@@ -2,12 +2,16 @@
 //! (a new notification, notifications marked read) takes the next seq of the user's stream,
 //! stores the event and NOTIFYs it inside the caller's transaction.
 
+pub mod retention;
+
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Pool};
 use serde_json::{Map, Value};
-use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
+use super::named::{Named, Param};
 use super::DbError;
 use crate::domain::notification::NewNotification;
 use crate::domain::topic::Topic;
@@ -75,20 +79,21 @@ where
 }
 
 /// Two CTEs that store a notification for the `user_id` of each row of a CTE named `owner`
-/// (`n`, returning the stored row) and stage its stream event (`e`). They take parameters `$1` to
-/// `$11`, bound by [`Staged::params`]; the statement's own parameters come after. The id the
-/// INSERT assigns is spliced into the event here, the seq at commit.
+/// (`n`, returning the stored row) and stage its stream event (`e`), for a statement written
+/// with named parameters (`super::named`); [`Staged::params`] binds theirs. The id the INSERT
+/// assigns is spliced into the event here, the seq at commit.
 pub const STAGE_NOTIFICATION: &str = "
     n AS (
         INSERT INTO notifications (user_id, title, message, data, created_at)
-        SELECT user_id, $1, $2, $3, $4 FROM owner
+        SELECT user_id, :note_title, :note_message, :note_data, :note_created_at FROM owner
         RETURNING id, user_id, title, message, data, read_at, created_at
     ),
     e AS (
         INSERT INTO user_event_outbox
             (user_id, channel, event_head, event_tail, notify_head, notify_tail)
-        SELECT user_id, $5, $6::text, $7::text || COALESCE(id || $8::text, ''),
-               $9::text, $10::text || COALESCE(id || $11::text, '')
+        SELECT user_id, :channel, :event_head::text,
+               :event_middle::text || COALESCE(id || :event_tail::text, ''),
+               :notify_head::text, :notify_middle::text || COALESCE(id || :notify_tail::text, '')
         FROM n
     )";
 
@@ -130,24 +135,31 @@ impl Staged {
         }
     }
 
-    /// `$1` to `$11` of a statement that includes [`STAGE_NOTIFICATION`].
-    pub fn params(&self) -> [&(dyn ToSql + Sync); 11] {
+    /// The parameters of [`STAGE_NOTIFICATION`], by name.
+    pub fn params(&self) -> [Param<'_>; 11] {
         let (json, notify) = (&self.event.json, &self.event.notify);
         [
-            &self.title,
-            &self.message,
-            &self.data,
-            &self.created_at,
-            &events::CHANNEL,
-            &json.0,
-            &json.1,
-            &json.2,
-            &notify.0,
-            &notify.1,
-            &notify.2,
+            ("note_title", &self.title),
+            ("note_message", &self.message),
+            ("note_data", &self.data),
+            ("note_created_at", &self.created_at),
+            ("channel", &events::CHANNEL),
+            ("event_head", &json.0),
+            ("event_middle", &json.1),
+            ("event_tail", &json.2),
+            ("notify_head", &notify.0),
+            ("notify_middle", &notify.1),
+            ("notify_tail", &notify.2),
         ]
     }
 }
+
+static SEND: LazyLock<Named> = LazyLock::new(|| {
+    Named::new(&format!(
+        "WITH owner AS (SELECT id AS user_id FROM users WHERE id = :user_id), {STAGE_NOTIFICATION}
+         SELECT id, title, message, data, read_at, created_at FROM n"
+    ))
+});
 
 /// `POST /notifications/send`: the notification and its staged event in one statement.
 /// `None` if the user does not exist.
@@ -157,16 +169,11 @@ pub async fn send(
     new: &NewNotification,
 ) -> Result<Option<NotificationRow>, DbError> {
     let client = pool.get().await?;
-    let stmt = client
-        .prepare_cached(&format!(
-            "WITH owner AS (SELECT id AS user_id FROM users WHERE id = $12), {STAGE_NOTIFICATION}
-             SELECT id, title, message, data, read_at, created_at FROM n"
-        ))
-        .await?;
+    let stmt = client.prepare_cached(SEND.sql()).await?;
     let staged = Staged::new(user_id, new, super::now());
     let mut params = staged.params().to_vec();
-    params.push(&user_id);
-    let row = client.query_opt(&stmt, &params).await?;
+    params.push(("user_id", &user_id));
+    let row = client.query_opt(&stmt, &SEND.bind(&params)?).await?;
     Ok(row.as_ref().map(NotificationRow::from_row))
 }
 

@@ -7,7 +7,6 @@ use actix::{Actor, AsyncContext, Context, WrapFuture};
 use deadpool_postgres::Pool;
 
 use crate::config::NotificationSettings;
-use crate::db::notifications;
 
 pub struct Retention {
     pool: Pool,
@@ -23,7 +22,7 @@ impl Retention {
         let (pool, days) = (self.pool.clone(), self.settings.retention_days);
         ctx.spawn(
             async move {
-                match notifications::purge_older_than(&pool, days).await {
+                match super::purge_older_than(&pool, days).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(purged = n, days, "old notifications purged"),
                     Err(e) => tracing::warn!(error = %e, "notification purge failed"),

@@ -1,42 +1,43 @@
-//! One worker thread's registry actor: routes committed events to the subscribed sockets of its
-//! thread.
+//! One worker thread's mailbox: how other threads reach the thread's part of the hub.
 //!
-//! Every HTTP worker thread that runs sockets has one (`registries`), so an event crosses
-//! threads once per thread, not once per subscriber. Its messages come from other threads (the
-//! listener, a request asking whether a user is online, the shutdown) and are handled in the
-//! order sent; the table it routes by is shared with the thread's sockets (`subscribers`).
+//! An event crosses threads once per thread, not once per subscriber. Its messages come from
+//! other threads (the broker, a request asking whether a user is online, the shutdown) and are
+//! handled in the order sent, against the table the thread's sessions share (`table`).
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use actix::{Actor, Context, Handler, Message};
 
-use super::subscribers::SharedSubscribers;
+use super::table::Table;
 use crate::domain::topic::Topic;
 use crate::events::Encoded;
 
-pub struct Registry {
+pub struct Mailbox {
     /// This thread's sockets by topic; they join and leave it themselves.
-    subscribers: SharedSubscribers,
+    table: Rc<RefCell<Table>>,
 }
 
-impl Registry {
-    pub fn new(subscribers: SharedSubscribers) -> Self {
-        Registry { subscribers }
+impl Mailbox {
+    pub fn new(table: Rc<RefCell<Table>>) -> Self {
+        Mailbox { table }
     }
 }
 
-impl Actor for Registry {
+impl Actor for Mailbox {
     type Context = Context<Self>;
 }
 
-/// A committed event, from the listener.
+/// A committed event, from the broker.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Publish(pub Encoded);
 
-impl Handler<Publish> for Registry {
+impl Handler<Publish> for Mailbox {
     type Result = ();
 
     fn handle(&mut self, Publish(event): Publish, _: &mut Context<Self>) {
-        self.subscribers.borrow().publish(&event);
+        self.table.borrow().publish(&event);
     }
 }
 
@@ -45,24 +46,24 @@ impl Handler<Publish> for Registry {
 #[rtype(result = "bool")]
 pub struct HasSubscribers(pub Topic);
 
-impl Handler<HasSubscribers> for Registry {
+impl Handler<HasSubscribers> for Mailbox {
     type Result = bool;
 
     fn handle(&mut self, HasSubscribers(topic): HasSubscribers, _: &mut Context<Self>) -> bool {
-        self.subscribers.borrow().has_subscribers(topic)
+        self.table.borrow().has_subscribers(topic)
     }
 }
 
-/// The listener reconnected: events may have been missed, so every socket catches up.
+/// The broker was interrupted: events may have been missed, so every socket catches up.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct ResyncAll;
 
-impl Handler<ResyncAll> for Registry {
+impl Handler<ResyncAll> for Mailbox {
     type Result = ();
 
     fn handle(&mut self, _: ResyncAll, _: &mut Context<Self>) {
-        self.subscribers.borrow().resync_all();
+        self.table.borrow().resync_all();
     }
 }
 
@@ -74,11 +75,11 @@ pub struct RevokeUser {
     pub token_version: i32,
 }
 
-impl Handler<RevokeUser> for Registry {
+impl Handler<RevokeUser> for Mailbox {
     type Result = ();
 
     fn handle(&mut self, revoke: RevokeUser, _: &mut Context<Self>) {
-        self.subscribers
+        self.table
             .borrow()
             .revoke(revoke.user_id, revoke.token_version);
     }
@@ -89,10 +90,10 @@ impl Handler<RevokeUser> for Registry {
 #[rtype(result = "usize")]
 pub struct CloseAll;
 
-impl Handler<CloseAll> for Registry {
+impl Handler<CloseAll> for Mailbox {
     type Result = usize;
 
     fn handle(&mut self, _: CloseAll, _: &mut Context<Self>) -> usize {
-        self.subscribers.borrow().close_all()
+        self.table.borrow().close_all()
     }
 }

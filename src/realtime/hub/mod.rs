@@ -1,86 +1,82 @@
-//! Every worker thread's registry, and the way into them from other threads.
+//! The hub: which sockets of this process follow which topic, and the fan-out of committed
+//! events to them.
 //!
-//! A socket joins the subscriber table of the thread it runs on; the table and the registry
-//! actor that routes by it are started there on first use. The listener sends each event to
-//! each thread's registry once; questions about every socket (is this user online? close them
-//! all) go to every registry, and the answers are combined.
+//! Each HTTP worker thread holds its own part of the hub: a `Table` of its sockets by topic,
+//! which the thread's sessions join and leave directly, and a `Mailbox` actor through which
+//! other threads reach that table. The broker hands each event to each thread's mailbox once;
+//! questions about every socket (is this user online? close them all) go to every mailbox, and
+//! the answers are combined. A worker attaches its part when it starts (`Hub::attach`) and
+//! hands it to its sessions as `ThreadHub`.
+
+pub mod mailbox;
+pub mod table;
 
 use std::cell::RefCell;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::rc::Rc;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use actix::{Actor, Addr};
 
-use super::registry::{CloseAll, HasSubscribers, Publish, Registry, ResyncAll, RevokeUser};
-use super::subscribers::SharedSubscribers;
+use self::mailbox::{CloseAll, HasSubscribers, Mailbox, Publish, ResyncAll, RevokeUser};
+use self::table::Table;
+use super::broker::Broker;
 use crate::domain::topic::Topic;
 use crate::events::Encoded;
 
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-
-thread_local! {
-    /// This thread's subscriber table for each `Registries` (a test process runs several
-    /// servers).
-    static LOCAL: RefCell<HashMap<u64, SharedSubscribers>> = RefCell::default();
-}
-
+/// The whole hub of this process; cheap to clone.
 #[derive(Clone)]
-pub struct Registries(Arc<Inner>);
+pub struct Hub(Arc<Inner>);
 
 struct Inner {
-    /// Tells this server's tables apart from another's in `LOCAL`.
-    id: u64,
-    /// The registry of each thread that has sockets, in the order they started.
-    threads: Mutex<Vec<Addr<Registry>>>,
+    /// The mailbox of each worker thread's part, in the order they attached.
+    threads: Mutex<Vec<Addr<Mailbox>>>,
+    /// Told when a thread's first socket follows a topic, and when its last one leaves.
+    broker: Arc<dyn Broker>,
 }
 
-impl Default for Registries {
-    fn default() -> Self {
-        Registries(Arc::new(Inner {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+/// One worker thread's part of the hub, shared by that thread's sessions.
+#[derive(Clone)]
+pub struct ThreadHub(pub Rc<RefCell<Table>>);
+
+impl Hub {
+    pub fn new(broker: Arc<dyn Broker>) -> Self {
+        Hub(Arc::new(Inner {
             threads: Mutex::default(),
+            broker,
         }))
     }
-}
 
-impl Registries {
-    /// The current thread's subscriber table, with its registry started on first use; call it
-    /// on the socket's thread.
-    pub fn local(&self) -> SharedSubscribers {
-        LOCAL.with(|local| {
-            local
-                .borrow_mut()
-                .entry(self.0.id)
-                .or_insert_with(|| {
-                    let subscribers = SharedSubscribers::default();
-                    let registry = Registry::new(subscribers.clone()).start();
-                    self.threads().push(registry);
-                    subscribers
-                })
-                .clone()
-        })
+    /// Starts the calling thread's part of the hub: its table and the mailbox that reaches it.
+    /// Call it once per worker thread, on that thread.
+    pub fn attach(&self) -> ThreadHub {
+        let table = Rc::new(RefCell::new(Table::new(self.0.broker.clone())));
+        let mailbox = Mailbox::new(table.clone()).start();
+        let mut threads = self.threads();
+        // A worker that was restarted leaves a stopped mailbox behind.
+        threads.retain(Addr::connected);
+        threads.push(mailbox);
+        ThreadHub(table)
     }
 
     /// A committed event, to every subscriber of its topic on every thread.
     pub fn publish(&self, event: Encoded) {
-        for registry in self.threads().iter() {
-            registry.do_send(Publish(event.clone()));
+        for mailbox in self.threads().iter() {
+            mailbox.do_send(Publish(event.clone()));
         }
     }
 
-    /// Events may have been missed: every socket catches up from the database.
+    /// Events may have been missed: every socket catches up from the history.
     pub fn resync_all(&self) {
-        for registry in self.threads().iter() {
-            registry.do_send(ResyncAll);
+        for mailbox in self.threads().iter() {
+            mailbox.do_send(ResyncAll);
         }
     }
 
     /// Whether any socket of this process follows `topic` (a user being online here).
     pub async fn has_subscribers(&self, topic: Topic) -> bool {
-        for registry in self.all() {
-            // A registry that is gone has no sockets.
-            if registry.send(HasSubscribers(topic)).await == Ok(true) {
+        for mailbox in self.all() {
+            // A mailbox that is gone has no sockets.
+            if mailbox.send(HasSubscribers(topic)).await == Ok(true) {
                 return true;
             }
         }
@@ -89,8 +85,8 @@ impl Registries {
 
     /// A user's sessions were revoked: their sockets with an older token close.
     pub fn revoke(&self, user_id: i64, token_version: i32) {
-        for registry in self.threads().iter() {
-            registry.do_send(RevokeUser {
+        for mailbox in self.threads().iter() {
+            mailbox.do_send(RevokeUser {
                 user_id,
                 token_version,
             });
@@ -100,18 +96,23 @@ impl Registries {
     /// Sends every socket a close frame; answered with how many were told.
     pub async fn close_all(&self) -> usize {
         let mut told = 0;
-        for registry in self.all() {
-            told += registry.send(CloseAll).await.unwrap_or(0);
+        for mailbox in self.all() {
+            told += mailbox.send(CloseAll).await.unwrap_or(0);
         }
         told
     }
 
+    /// The broker this hub's tables report to; the server stops it at shutdown.
+    pub fn broker(&self) -> &Arc<dyn Broker> {
+        &self.0.broker
+    }
+
     /// A copy of the list, for questions whose answers are awaited without holding it.
-    fn all(&self) -> Vec<Addr<Registry>> {
+    fn all(&self) -> Vec<Addr<Mailbox>> {
         self.threads().clone()
     }
 
-    fn threads(&self) -> MutexGuard<'_, Vec<Addr<Registry>>> {
+    fn threads(&self) -> MutexGuard<'_, Vec<Addr<Mailbox>>> {
         // Nothing panics while holding it, but a poisoned list is still a good list.
         self.0.threads.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -1,62 +1,87 @@
 //! Which sockets of one worker thread follow which topic, and the fan-out of an event to them.
 //!
-//! The thread's registry actor and its socket actors share this table: sockets join and leave
-//! it directly, and the registry reaches their delivery state directly, so an event in order is
+//! The thread's mailbox and its sessions share this table: sessions join and leave it
+//! directly, and the mailbox reaches their delivery state directly, so an event in order is
 //! written to each subscriber here, without a message per subscriber. Event bytes are shared,
 //! never re-serialized per subscriber.
 
-use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
+use std::sync::Arc;
 
-use actix::Addr;
-
-use super::delivery::{Offer, SharedDelivery};
-use super::socket::{Deliver, Resync, Revoke, ServerClosing, SocketActor, SocketId, Undeliverable};
 use crate::domain::topic::Topic;
 use crate::events::Encoded;
+use crate::realtime::broker::Broker;
+use crate::realtime::delivery::{Offer, SharedDelivery};
+use crate::realtime::outbound::Refused;
+
+/// A socket's session, as the table reaches it for what only the session can do (catch up,
+/// close, stop); each call is a message to the session's actor.
+pub trait Member {
+    /// A live event the session handles itself: a catch-up runs, or events before it are
+    /// missing.
+    fn deliver(&self, event: Encoded);
+    /// The table's frame was refused: the client is too slow, or gone.
+    fn undeliverable(&self, refused: Refused);
+    /// Events may have been missed: catch up from the history.
+    fn resync(&self);
+    /// The user's sessions were revoked; `token_version` is the user's version now.
+    fn revoke(&self, token_version: i32);
+    /// The server is shutting down.
+    fn server_closing(&self);
+}
+
+/// Identifies a socket's session within its process.
+pub type SessionId = u64;
 
 /// How the table reaches one socket.
 #[derive(Clone)]
 pub struct Link {
-    /// For what only the actor can do: catch up, close, stop.
-    pub addr: Addr<SocketActor>,
+    pub member: Rc<dyn Member>,
     /// For events that can go straight out.
     pub delivery: SharedDelivery,
     /// Whose session the socket is, so a revocation finds the user's sockets.
     pub user_id: i64,
 }
 
-pub type SharedSubscribers = Rc<RefCell<Subscribers>>;
-
-#[derive(Default)]
-pub struct Subscribers {
+pub struct Table {
     /// Subscribers of each topic; a topic with none is removed.
-    topics: HashMap<Topic, HashMap<SocketId, Link>>,
+    topics: HashMap<Topic, HashMap<SessionId, Link>>,
     /// Each socket's topics, so a disconnect cleans up without scanning every topic; a socket
     /// with none is here too, so it hears `resync_all` and `close_all`.
-    sockets: HashMap<SocketId, (Link, HashSet<Topic>)>,
+    sockets: HashMap<SessionId, (Link, HashSet<Topic>)>,
+    /// Told when a topic gets its first subscriber here and loses its last.
+    broker: Arc<dyn Broker>,
 }
 
-impl Subscribers {
+impl Table {
+    pub fn new(broker: Arc<dyn Broker>) -> Self {
+        Table {
+            topics: HashMap::new(),
+            sockets: HashMap::new(),
+            broker,
+        }
+    }
+
     /// A socket opened.
-    pub fn connect(&mut self, socket: SocketId, link: Link) {
+    pub fn connect(&mut self, socket: SessionId, link: Link) {
         self.sockets.insert(socket, (link, HashSet::new()));
     }
 
     /// Adds a connected socket to a topic; every event published from now on reaches it.
-    pub fn subscribe(&mut self, socket: SocketId, topic: Topic) {
+    pub fn subscribe(&mut self, socket: SessionId, topic: Topic) {
         let Some((link, topics)) = self.sockets.get_mut(&socket) else {
             return;
         };
         topics.insert(topic);
-        self.topics
-            .entry(topic)
-            .or_default()
-            .insert(socket, link.clone());
+        let subscribers = self.topics.entry(topic).or_default();
+        if subscribers.is_empty() {
+            self.broker.follow(topic);
+        }
+        subscribers.insert(socket, link.clone());
     }
 
-    pub fn unsubscribe(&mut self, socket: SocketId, topic: Topic) {
+    pub fn unsubscribe(&mut self, socket: SessionId, topic: Topic) {
         self.drop_subscription(socket, topic);
         if let Some((_, topics)) = self.sockets.get_mut(&socket) {
             topics.remove(&topic);
@@ -64,7 +89,7 @@ impl Subscribers {
     }
 
     /// A socket is gone: forget all its subscriptions.
-    pub fn disconnect(&mut self, socket: SocketId) {
+    pub fn disconnect(&mut self, socket: SessionId) {
         if let Some((_, topics)) = self.sockets.remove(&socket) {
             for topic in topics {
                 self.drop_subscription(socket, topic);
@@ -81,8 +106,8 @@ impl Subscribers {
             let offer = link.delivery.borrow_mut().offer(event);
             match offer {
                 Offer::Sent | Offer::Dropped => {}
-                Offer::ForActor => link.addr.do_send(Deliver(event.clone())),
-                Offer::Refused(refused) => link.addr.do_send(Undeliverable(refused)),
+                Offer::ForActor => link.member.deliver(event.clone()),
+                Offer::Refused(refused) => link.member.undeliverable(refused),
             }
         }
     }
@@ -95,7 +120,7 @@ impl Subscribers {
     /// Events may have been missed: every socket catches up from the database.
     pub fn resync_all(&self) {
         for (link, _) in self.sockets.values() {
-            link.addr.do_send(Resync);
+            link.member.resync();
         }
     }
 
@@ -103,23 +128,24 @@ impl Subscribers {
     /// `token_version`.
     pub fn revoke(&self, user_id: i64, token_version: i32) {
         for (link, _) in self.sockets.values().filter(|(l, _)| l.user_id == user_id) {
-            link.addr.do_send(Revoke { token_version });
+            link.member.revoke(token_version);
         }
     }
 
     /// The server is shutting down: every socket gets a close frame. Returns how many.
     pub fn close_all(&self) -> usize {
         for (link, _) in self.sockets.values() {
-            link.addr.do_send(ServerClosing);
+            link.member.server_closing();
         }
         self.sockets.len()
     }
 
-    fn drop_subscription(&mut self, socket: SocketId, topic: Topic) {
+    fn drop_subscription(&mut self, socket: SessionId, topic: Topic) {
         if let Some(subscribers) = self.topics.get_mut(&topic) {
             subscribers.remove(&socket);
             if subscribers.is_empty() {
                 self.topics.remove(&topic);
+                self.broker.unfollow(topic);
             }
         }
     }

@@ -1,0 +1,42 @@
+//! The boundaries of the real-time path: a `Broker` carries committed events between server
+//! processes, a `History` reads them back from the record. PostgreSQL is the record (it numbers
+//! every topic's events with a gap-free `seq`) and, by default, the broker too (`postgres`).
+//!
+//! Events are published by the transaction that commits them (a NOTIFY queued in it, see
+//! `crate::events`), so subscribers never hear of work that did not commit, and hear it in
+//! commit order. A broker that publishes after commit instead brings its relay along.
+
+use futures_util::future::BoxFuture;
+
+use super::hub::Hub;
+use crate::db::DbError;
+use crate::domain::topic::Topic;
+use crate::events::Encoded;
+
+/// Carries committed events from every process to this process's hub.
+pub trait Broker: Send + Sync + 'static {
+    /// Starts carrying: each committed event of a followed topic is handed to
+    /// `Hub::publish`, each revoked session to `Hub::revoke`, and after any interruption
+    /// `Hub::resync_all` has every socket catch up from the history.
+    fn start(&self, hub: Hub);
+    /// A thread of this process has its first socket on `topic`. Called once per thread, so a
+    /// broker that subscribes per topic counts the calls.
+    fn follow(&self, topic: Topic);
+    /// A thread of this process has no socket left on `topic`.
+    fn unfollow(&self, topic: Topic);
+    /// Stops carrying, before the database goes away at shutdown.
+    fn stop(&self) -> BoxFuture<'static, ()>;
+}
+
+/// The stored events of every topic: what a new subscriber starts from and what fills a gap.
+pub trait History: Send + Sync + 'static {
+    /// Up to `limit` events of `topic` with seq greater than `after`, in seq order.
+    fn after(
+        &self,
+        topic: Topic,
+        after: i64,
+        limit: i64,
+    ) -> BoxFuture<'static, Result<Vec<Encoded>, DbError>>;
+    /// The topic as it stands now, for a subscriber that gave no `since`.
+    fn snapshot(&self, topic: Topic) -> BoxFuture<'static, Result<Option<Encoded>, DbError>>;
+}

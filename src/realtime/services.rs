@@ -1,0 +1,36 @@
+//! What every session is given by the server that opens it: where stored events come from,
+//! who may follow what, its settings and its counter. Sessions see nothing else of the server.
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use prometheus_client::metrics::counter::Counter;
+
+use super::broker::History;
+use crate::auth::caller::{AccessError, AuthUser};
+use crate::config::WsSettings;
+use crate::domain::topic::Topic;
+
+/// The rules a session asks before it opens a subscription (`crate::access` implements them).
+pub trait Authorize: Send + Sync + 'static {
+    /// The user as the record has them now, or `None` if their session was revoked since the
+    /// token was issued (token version bumped, user deleted).
+    fn current(&self, user: &AuthUser)
+        -> BoxFuture<'static, Result<Option<AuthUser>, AccessError>>;
+    /// Whether `user` may follow `topic`.
+    fn authorize(
+        &self,
+        user: &AuthUser,
+        topic: Topic,
+    ) -> BoxFuture<'static, Result<(), AccessError>>;
+}
+
+pub struct Services {
+    /// Snapshots, catch-ups after `since`, and gaps.
+    pub history: Arc<dyn History>,
+    /// Who may follow which topic, and whether a session still stands.
+    pub authorize: Arc<dyn Authorize>,
+    pub settings: WsSettings,
+    /// `events_delivered` of `/metrics`.
+    pub delivered: Counter,
+}
