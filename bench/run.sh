@@ -52,6 +52,8 @@ export ORDER_TRACKER__DATABASE__DATA_DIR=$WORK/data/postgres
 export ORDER_TRACKER__RATE_LIMIT__ENABLED=false
 export ORDER_TRACKER__LOG__LEVEL=warn
 export ORDER_TRACKER__WS__MESSAGES_PER_MINUTE=100000
+# The generator holds thousands of sockets per user; the per-user cap would refuse them.
+export ORDER_TRACKER__WS__MAX_SOCKETS_PER_USER=1000000
 export PORT
 unset DATABASE_URL
 (cd "$WORK" && "$SERVER" user create --email "$ADMIN" --password "$ADMIN_PASSWORD" --role admin --name "Load Admin")

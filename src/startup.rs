@@ -138,7 +138,7 @@ impl Application {
         let totp_key = kept_secret(&settings.auth.totp_key, &settings, "totp_key")?;
         let broker = Arc::new(PgBroker::new(pg_config, pool.clone()));
         let hub = Hub::new(broker.clone());
-        broker.start(hub.clone());
+        broker.start(Box::new(hub.clone()));
         Retention::new(pool.clone(), settings.notifications.clone()).start();
         let metrics = Arc::new(Metrics::default());
         let idle = Duration::from_secs(settings.actors.idle_secs);

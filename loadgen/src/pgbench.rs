@@ -18,7 +18,7 @@ fn value(name: &str) -> Option<String> {
         "note_message" => text("Order ORD-20260101-0001 is now Preparing"),
         "note_data" => text(r#"{"order_id":0,"status":"preparing"}"#),
         "note_created_at" | "at" => "now()".into(),
-        "channel" => text(CHANNEL),
+        "channel" | "notify_channel" => text(CHANNEL),
         "event_head" | "notify_head" => text(r#"{"type":"notification","topic":"user:0","seq":"#),
         "event_middle" | "notify_middle" => text(r#","id":"#),
         "event_tail" => {

@@ -21,17 +21,20 @@ pub struct Named {
 
 impl Named {
     /// Numbers the `:name` parameters of `template`. A `::` cast, and anything inside a quoted
-    /// literal or identifier, is left as written.
+    /// literal or identifier or a `--` comment, is left as written. (Our statements use no
+    /// array slices, `$$` quoting or `E''` escapes, which this does not parse.)
     pub fn new(template: &str) -> Self {
         let mut sql = String::with_capacity(template.len());
         let mut names: Vec<String> = Vec::new();
         let mut chars = template.char_indices().peekable();
+        // The character that ends the quote or comment we are in: `'`, `"` or a newline.
         let mut quote: Option<char> = None;
         while let Some((_, c)) = chars.next() {
             match (quote, c) {
                 (Some(q), c) if c == q => quote = None,
                 (Some(_), _) => {}
                 (None, '\'' | '"') => quote = Some(c),
+                (None, '-') if chars.peek().is_some_and(|&(_, n)| n == '-') => quote = Some('\n'),
                 (None, ':') if chars.peek().is_some_and(|&(_, n)| n == ':') => {
                     chars.next();
                     sql.push_str("::");
@@ -87,21 +90,32 @@ impl Named {
     /// The template with each parameter replaced by `value(name)`: for tools that run the
     /// statement as text (the load generator's pgbench script).
     pub fn fill(&self, value: impl Fn(&str) -> String) -> String {
-        let mut filled = self.sql.clone();
-        // Highest first, so `$1` never matches the start of `$12`.
-        for (at, name) in self.names.iter().enumerate().rev() {
-            filled = filled.replace(&format!("${}", at + 1), &value(name));
+        let mut filled = String::with_capacity(self.sql.len());
+        let mut rest = self.sql.as_str();
+        // Every `$` in `sql` is one this type wrote: a parameter's number follows it.
+        while let Some(at) = rest.find('$') {
+            filled.push_str(&rest[..at]);
+            let digits = rest[at + 1..]
+                .find(|c: char| !c.is_ascii_digit())
+                .map_or(rest.len(), |end| at + 1 + end);
+            let number: usize = rest[at + 1..digits].parse().unwrap_or(0);
+            match number.checked_sub(1).and_then(|i| self.names.get(i)) {
+                Some(name) => filled.push_str(&value(name)),
+                None => filled.push_str(&rest[at..digits]),
+            }
+            rest = &rest[digits..];
         }
+        filled.push_str(rest);
         filled
     }
 }
 
 fn starts_name(c: char) -> bool {
-    c.is_ascii_lowercase() || c == '_'
+    c.is_ascii_alphabetic() || c == '_'
 }
 
 fn in_name(c: char) -> bool {
-    c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'
+    c.is_ascii_alphanumeric() || c == '_'
 }
 
 #[cfg(test)]
@@ -116,13 +130,14 @@ mod tests {
     }
 
     #[test]
-    fn casts_and_quoted_text_are_not_parameters() {
-        let named = Named::new("SELECT :v::text, ':not', \":nor\", 'it''s :no' || :yes");
+    fn casts_quoted_text_and_comments_are_not_parameters() {
+        let named =
+            Named::new("SELECT :v::text, ':not', \":nor\", 'it''s :no' || :yes -- :c's\n, :Z");
         assert_eq!(
             named.sql(),
-            "SELECT $1::text, ':not', \":nor\", 'it''s :no' || $2"
+            "SELECT $1::text, ':not', \":nor\", 'it''s :no' || $2 -- :c's\n, $3"
         );
-        assert_eq!(named.names(), ["v", "yes"]);
+        assert_eq!(named.names(), ["v", "yes", "Z"]);
     }
 
     #[test]
@@ -141,8 +156,14 @@ mod tests {
 
     #[test]
     fn filling_replaces_every_parameter_by_name() {
-        let named = Named::new("SELECT :a1, :a12, :a1::int");
-        let filled = named.fill(|name| format!("<{name}>"));
-        assert_eq!(filled, "SELECT <a1>, <a12>, <a1>::int");
+        let many: Vec<String> = (1..=12).map(|i| format!(":p{i}")).collect();
+        let named = Named::new(&format!("SELECT {}, :p1::int", many.join(", ")));
+        // A value that looks like a parameter is not filled again.
+        let filled = named.fill(|name| format!("'{name}$1'"));
+        let expected: Vec<String> = (1..=12).map(|i| format!("'p{i}$1'")).collect();
+        assert_eq!(
+            filled,
+            format!("SELECT {}, 'p1$1'::int", expected.join(", "))
+        );
     }
 }

@@ -467,7 +467,7 @@ pub static STATUS_CHANGE: LazyLock<Named> = LazyLock::new(|| {
              DO UPDATE SET quantity = warehouse_stocks.quantity + EXCLUDED.quantity,
                            updated_at = now()
          )
-         SELECT {COLUMNS}, pg_notify(:channel, :payload) FROM o JOIN users ou ON ou.id = o.user_id"
+         SELECT {COLUMNS}, pg_notify(:notify_channel, :payload) FROM o JOIN users ou ON ou.id = o.user_id"
     ))
 });
 
@@ -519,7 +519,7 @@ async fn change_from<C: GenericClient>(
     let payload = events::notify_payload(&event);
     let to = change.to.as_str();
     let (locale, from) = (current.owner_locale.as_str(), current.status.as_str());
-    let own: [Param; 11] = [
+    let own: [Param; 12] = [
         ("order_id", &change.order_id),
         ("version", &current.version),
         ("owner_locale", &locale),
@@ -530,6 +530,7 @@ async fn change_from<C: GenericClient>(
         ("from", &from),
         ("notes", &change.notes),
         ("by_user", &change.by_user),
+        ("notify_channel", &events::CHANNEL),
         ("payload", &payload),
     ];
     let mut params = note.params().to_vec();

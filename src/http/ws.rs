@@ -17,7 +17,9 @@ use crate::access::visible_order;
 use crate::auth::caller::AuthUser;
 use crate::domain::topic::Topic;
 use crate::realtime::hub::ThreadHub;
+use crate::realtime::protocol;
 use crate::realtime::session::{Opening, Session};
+use crate::realtime::slots::SocketSlot;
 /// How long a client refused for holding too many sockets is asked to wait.
 const SOCKET_CAP_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -41,8 +43,8 @@ async fn multiplexed(
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let user = handshake_user(&state, &req).await?;
-    open(&state, user, None, &req, body)
+    let (user, slot) = handshake_user(&state, &req).await?;
+    open(&state, user, slot, None, &req, body)
 }
 
 async fn one_order(
@@ -52,16 +54,11 @@ async fn one_order(
     query: web::Query<WsQuery>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let user = handshake_user(&state, &req).await?;
+    let (user, slot) = handshake_user(&state, &req).await?;
     let since = parse_since(query.since.as_deref())?;
     let order = visible_order(&state.pool, &user, id.into_inner()).await?;
-    open(
-        &state,
-        user,
-        Some((Topic::Order(order.id), since)),
-        &req,
-        body,
-    )
+    let initial = Some((Topic::Order(order.id), since));
+    open(&state, user, slot, initial, &req, body)
 }
 
 async fn own_notifications(
@@ -70,17 +67,18 @@ async fn own_notifications(
     query: web::Query<WsQuery>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let user = handshake_user(&state, &req).await?;
+    let (user, slot) = handshake_user(&state, &req).await?;
     let since = parse_since(query.since.as_deref())?;
     let topic = Topic::User(user.id());
-    open(&state, user, Some((topic, since)), &req, body)
+    open(&state, user, slot, Some((topic, since)), &req, body)
 }
 
-/// Takes one of the user's socket slots and starts their session on this worker's hub, with
-/// its first subscription if the route names one (already authorized).
+/// Upgrades the connection and starts the user's session on this worker's hub, with its first
+/// subscription if the route names one (already authorized).
 fn open(
     state: &AppState,
     user: AuthUser,
+    slot: SocketSlot,
     initial: Option<(Topic, Option<i64>)>,
     req: &HttpRequest,
     body: web::Payload,
@@ -89,10 +87,9 @@ fn open(
         .app_data::<ThreadHub>()
         .cloned()
         .ok_or_else(|| ApiError::internal("the worker's hub is missing"))?;
-    let slot = state
-        .socket_slots
-        .take(user.id(), state.settings.ws.max_sockets_per_user)
-        .ok_or(ApiError::TooManyRequests(SOCKET_CAP_RETRY))?;
+    let (response, session, stream) =
+        actix_ws::handle_with_protocols(req, body, &[protocol::SUBPROTOCOL])
+            .map_err(|e| ApiError::BadRequest(format!("WebSocket handshake failed: {e}")))?;
     let opening = Opening {
         services: state.realtime.clone(),
         hub,
@@ -100,8 +97,8 @@ fn open(
         slot,
         initial: initial.into_iter().collect(),
     };
-    Session::open(opening, req, body)
-        .map_err(|e| ApiError::BadRequest(format!("WebSocket handshake failed: {e}")))
+    Session::open(opening, session, stream);
+    Ok(response)
 }
 
 fn parse_since(since: Option<&str>) -> Result<Option<i64>, ApiError> {
@@ -118,11 +115,19 @@ fn parse_since(since: Option<&str>) -> Result<Option<i64>, ApiError> {
     }
 }
 
-/// The caller, or why the handshake is refused.
-async fn handshake_user(state: &AppState, req: &HttpRequest) -> Result<AuthUser, ApiError> {
+/// The caller and a socket slot of theirs, or why the handshake is refused.
+async fn handshake_user(
+    state: &AppState,
+    req: &HttpRequest,
+) -> Result<(AuthUser, SocketSlot), ApiError> {
     check_origin(state, req)?;
     let token = credentials(req).ok_or(ApiError::Unauthorized("Unauthorized"))?;
-    authenticate(state, &token, req).await
+    let user = authenticate(state, &token, req).await?;
+    let slot = state
+        .socket_slots
+        .take(user.id(), state.settings.ws.max_sockets_per_user)
+        .ok_or(ApiError::TooManyRequests(SOCKET_CAP_RETRY))?;
+    Ok((user, slot))
 }
 
 /// Blocks cross-site WebSocket hijacking: a page from another site cannot ride the user's

@@ -8,17 +8,27 @@
 
 use futures_util::future::BoxFuture;
 
-use super::hub::Hub;
 use crate::db::DbError;
 use crate::domain::topic::Topic;
 use crate::events::Encoded;
 
-/// Carries committed events from every process to this process's hub.
+/// Where a broker hands what it carries: this process's sockets (the hub implements it).
+pub trait Subscribers: Send + Sync + 'static {
+    /// A committed event, for every socket here that follows its topic.
+    fn publish(&self, event: Encoded);
+    /// A user's sessions were revoked; `token_version` is the user's version now (0: the user
+    /// is gone).
+    fn revoke(&self, user_id: i64, token_version: i32);
+    /// Events may have been missed (the broker was interrupted): every socket catches up from
+    /// the history.
+    fn resync_all(&self);
+}
+
+/// Carries committed events from every process to this process's subscribers.
 pub trait Broker: Send + Sync + 'static {
-    /// Starts carrying: each committed event of a followed topic is handed to
-    /// `Hub::publish`, each revoked session to `Hub::revoke`, and after any interruption
-    /// `Hub::resync_all` has every socket catch up from the history.
-    fn start(&self, hub: Hub);
+    /// Starts carrying: each committed event of a followed topic and each revoked session goes
+    /// to `to`, and after any interruption `to.resync_all()`.
+    fn start(&self, to: Box<dyn Subscribers>);
     /// A thread of this process has its first socket on `topic`. Called once per thread, so a
     /// broker that subscribes per topic counts the calls.
     fn follow(&self, topic: Topic);

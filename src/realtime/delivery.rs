@@ -1,7 +1,7 @@
 //! A socket's delivery state: its frames on their way out and, per topic, the last seq sent.
 //!
-//! The socket's actor and the registry of its thread share it (one thread, so `Rc<RefCell>`).
-//! A live event that is the next of its topic goes out from the registry at once, with no hop
+//! The session and the hub table of its thread share it (one thread, so `Rc<RefCell>`).
+//! A live event that is the next of its topic goes out from the table at once, with no hop
 //! through the socket's mailbox: one event to 10,000 sockets is one wake of each worker thread,
 //! not 10,000 messages. Whatever needs more (a catch-up running, a gap to fill from the database,
 //! a refused frame) is left to the actor.
@@ -97,7 +97,7 @@ impl Delivery {
 
     /// Keeps an event `offer` left to the actor until the stored events before it are read.
     /// While a catch-up runs it waits for it (past `limit` waiting, the catch-up reads the
-    /// database again instead); otherwise events are missing before it (a listener reconnect),
+    /// database again instead); otherwise events are missing before it (the broker was interrupted),
     /// and the answer is true: a catch-up must start.
     pub fn hold(&mut self, event: Encoded, limit: usize) -> bool {
         let Some(sub) = self.subscriptions.get_mut(&event.topic) else {

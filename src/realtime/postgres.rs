@@ -4,10 +4,10 @@
 //! committed events, in commit order, to every process, so this one path serves a single
 //! process and many alike; every process hears every topic, so following and unfollowing cost
 //! nothing here. Notifications sent while the connection is down are gone; after each
-//! reconnect the hub has every socket catch up from its last seq (and check that its session
+//! reconnect every socket catches up from its last seq (and check that its session
 //! still stands). The same connection hears revoked sessions.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::{Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, WrapFuture};
@@ -18,8 +18,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, NoTls, Notification};
 
-use super::broker::{Broker, History};
-use super::hub::Hub;
+use super::broker::{Broker, History, Subscribers};
 use crate::db::{self, DbError};
 use crate::domain::topic::Topic;
 use crate::events::{self, Encoded};
@@ -49,11 +48,11 @@ impl PgBroker {
 }
 
 impl Broker for PgBroker {
-    fn start(&self, hub: Hub) {
+    fn start(&self, to: Box<dyn Subscribers>) {
         let listener = Listener {
             config: self.config.clone(),
             pool: self.pool.clone(),
-            hub,
+            to: to.into(),
         }
         .start();
         *self.listener.lock().unwrap_or_else(|e| e.into_inner()) = Some(listener);
@@ -103,16 +102,17 @@ impl History for PgHistory {
 struct Listener {
     config: tokio_postgres::Config,
     pool: Pool,
-    hub: Hub,
+    /// This process's sockets (the hub).
+    to: Arc<dyn Subscribers>,
 }
 
 impl Actor for Listener {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let (config, pool, hub) = (self.config.clone(), self.pool.clone(), self.hub.clone());
+        let (config, pool, to) = (self.config.clone(), self.pool.clone(), self.to.clone());
         ctx.spawn(
-            listen_forever(config, pool, hub)
+            listen_forever(config, pool, to)
                 .into_actor(self)
                 .map(|_, _, ctx| ctx.stop()),
         );
@@ -132,10 +132,10 @@ impl actix::Handler<StopListening> for Listener {
     }
 }
 
-async fn listen_forever(config: tokio_postgres::Config, pool: Pool, hub: Hub) {
+async fn listen_forever(config: tokio_postgres::Config, pool: Pool, to: Arc<dyn Subscribers>) {
     let mut retry = FIRST_RETRY;
     loop {
-        match listen_once(&config, &pool, &hub).await {
+        match listen_once(&config, &pool, to.as_ref()).await {
             Ok(()) => {
                 tracing::warn!("event listener connection closed; reconnecting");
                 retry = FIRST_RETRY;
@@ -153,7 +153,7 @@ async fn listen_forever(config: tokio_postgres::Config, pool: Pool, hub: Hub) {
 async fn listen_once(
     config: &tokio_postgres::Config,
     pool: &Pool,
-    hub: &Hub,
+    to: &dyn Subscribers,
 ) -> Result<(), tokio_postgres::Error> {
     let (client, mut connection) = config.connect(NoTls).await?;
     // Bounded: when publishing falls behind, the driver stops reading the connection and the
@@ -186,15 +186,15 @@ async fn listen_once(
         .await?;
     tracing::info!("listening for events");
     // Anything committed while we were not listening is caught up from the database.
-    hub.resync_all();
+    to.resync_all();
     while let Some(notification) = rx.recv().await {
         if notification.channel() == events::REVOCATIONS_CHANNEL {
             match parse_revocation(notification.payload()) {
-                Some((user_id, version)) => hub.revoke(user_id, version),
+                Some((user_id, version)) => to.revoke(user_id, version),
                 None => tracing::warn!(payload = notification.payload(), "unreadable revocation"),
             }
         } else if let Some(event) = decode(pool, notification.payload()).await {
-            hub.publish(event);
+            to.publish(event);
         }
     }
     drop(client);

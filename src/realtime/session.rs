@@ -17,9 +17,7 @@ use actix::{
     Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message,
     StreamHandler, WrapFuture,
 };
-use actix_web::web;
-use actix_web::{HttpRequest, HttpResponse};
-use actix_ws::{AggregatedMessage, ProtocolError};
+use actix_ws::{AggregatedMessage, MessageStream, ProtocolError};
 
 use super::delivery::{Delivery, Offer, SharedDelivery, Subscription};
 use super::hub::table::{Link, Member, SessionId};
@@ -70,14 +68,8 @@ pub struct Opening {
 }
 
 impl Session {
-    /// Upgrades the request and starts the session.
-    pub fn open(
-        opening: Opening,
-        req: &HttpRequest,
-        body: web::Payload,
-    ) -> Result<HttpResponse, actix_web::Error> {
-        let (response, session, stream) =
-            actix_ws::handle_with_protocols(req, body, &[protocol::SUBPROTOCOL])?;
+    /// Starts the session on a connection the handshake has upgraded.
+    pub fn open(opening: Opening, session: actix_ws::Session, stream: MessageStream) {
         let Opening {
             services,
             hub,
@@ -106,7 +98,6 @@ impl Session {
                 _slot: slot,
             }
         });
-        Ok(response)
     }
 
     /// Sends a frame after those already waiting; too many waiting means a client too slow.
@@ -468,7 +459,7 @@ impl Handler<Resync> for Session {
     type Result = ();
 
     fn handle(&mut self, _: Resync, ctx: &mut Context<Self>) {
-        // A revocation announced while the listener was away was missed too.
+        // A revocation announced while the broker was interrupted was missed too.
         self.recheck_session(ctx, |_, _| {});
         let idle: Vec<Topic> = self
             .delivery

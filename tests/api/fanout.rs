@@ -1,4 +1,4 @@
-//! Fan-out across the server's worker threads: each thread's registry writes events to its own
+//! Fan-out across the server's worker threads: each thread's part of the hub writes events to its own
 //! sockets, so subscribers on every thread must hear every event once and in order, also when
 //! they join while events are flowing, and a user online on any thread counts as online.
 

@@ -19,7 +19,7 @@ use actix::{Actor, Addr};
 
 use self::mailbox::{CloseAll, HasSubscribers, Mailbox, Publish, ResyncAll, RevokeUser};
 use self::table::Table;
-use super::broker::Broker;
+use super::broker::{Broker, Subscribers};
 use crate::domain::topic::Topic;
 use crate::events::Encoded;
 
@@ -58,20 +58,6 @@ impl Hub {
         ThreadHub(table)
     }
 
-    /// A committed event, to every subscriber of its topic on every thread.
-    pub fn publish(&self, event: Encoded) {
-        for mailbox in self.threads().iter() {
-            mailbox.do_send(Publish(event.clone()));
-        }
-    }
-
-    /// Events may have been missed: every socket catches up from the history.
-    pub fn resync_all(&self) {
-        for mailbox in self.threads().iter() {
-            mailbox.do_send(ResyncAll);
-        }
-    }
-
     /// Whether any socket of this process follows `topic` (a user being online here).
     pub async fn has_subscribers(&self, topic: Topic) -> bool {
         for mailbox in self.all() {
@@ -81,16 +67,6 @@ impl Hub {
             }
         }
         false
-    }
-
-    /// A user's sessions were revoked: their sockets with an older token close.
-    pub fn revoke(&self, user_id: i64, token_version: i32) {
-        for mailbox in self.threads().iter() {
-            mailbox.do_send(RevokeUser {
-                user_id,
-                token_version,
-            });
-        }
     }
 
     /// Sends every socket a close frame; answered with how many were told.
@@ -115,5 +91,30 @@ impl Hub {
     fn threads(&self) -> MutexGuard<'_, Vec<Addr<Mailbox>>> {
         // Nothing panics while holding it, but a poisoned list is still a good list.
         self.0.threads.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Subscribers for Hub {
+    /// To every subscriber of the event's topic on every thread.
+    fn publish(&self, event: Encoded) {
+        for mailbox in self.threads().iter() {
+            mailbox.do_send(Publish(event.clone()));
+        }
+    }
+
+    /// Their sockets with an older token close.
+    fn revoke(&self, user_id: i64, token_version: i32) {
+        for mailbox in self.threads().iter() {
+            mailbox.do_send(RevokeUser {
+                user_id,
+                token_version,
+            });
+        }
+    }
+
+    fn resync_all(&self) {
+        for mailbox in self.threads().iter() {
+            mailbox.do_send(ResyncAll);
+        }
     }
 }
