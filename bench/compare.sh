@@ -5,7 +5,8 @@
 # usage: bench/compare.sh BEFORE_DIR AFTER_DIR
 #   each DIR holds an `order-tracker` binary; the load generator is AFTER_DIR's `loadgen`.
 # Prints, per rate, deliveries/s, p99 and server CPU per published update for both, then the
-# highest deliveries/s each kept under p99 <= 50 ms. Settings: FANOUT_RATES, SECONDS_PER_RUN,
+# highest deliveries/s each kept under p99 <= 50 ms, and the median ratio of CPU per update.
+# A rate may be repeated (FANOUT_RATES="100 100 100") to take a median of several runs. Settings: FANOUT_RATES, SECONDS_PER_RUN,
 # SUBSCRIBERS, STREAMS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,23 +60,23 @@ turn=0
 for rate in $FANOUT_RATES; do
   order="before after"
   [ $((turn % 2)) -eq 1 ] && order="after before"
-  turn=$((turn + 1))
   for name in $order; do
     echo "== $name at $rate updates/s" >&2
     "$AFTER/loadgen" --url "http://127.0.0.1:${port[$name]}" --admin "$ADMIN" \
       --password "$ADMIN_PASSWORD" --server-pid "${server_pid[$name]}" --db-pid "${db_pid[$name]}" \
-      --json "$WORK/$name-$rate.json" fanout --subscribers "$SUBSCRIBERS" --streams "$STREAMS" \
+      --json "$WORK/$name-$turn.json" fanout --subscribers "$SUBSCRIBERS" --streams "$STREAMS" \
       --rate "$rate" --seconds "$SECONDS_PER_RUN" >/dev/null || true
   done
+  turn=$((turn + 1))
 done
 
 python3 - "$WORK" "$P99_LIMIT_MS" $FANOUT_RATES <<'EOF'
 import json, sys
 work, limit, rates = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
 names = ["before", "after"]
-def load(name, rate):
+def load(name, turn):
     try:
-        with open(f"{work}/{name}-{rate}.json") as f:
+        with open(f"{work}/{name}-{turn}.json") as f:
             return dict(json.load(f)["rows"])
     except (OSError, ValueError, KeyError):
         return None
@@ -83,10 +84,12 @@ print("| updates/s | before deliveries/s | p99 ms | server CPU ms/update "
       "| after deliveries/s | p99 ms | server CPU ms/update |")
 print("|---:|---:|---:|---:|---:|---:|---:|")
 best = {n: None for n in names}
-for rate in rates:
+cpu_ratios = []
+for turn, rate in enumerate(rates):
     cells = [rate]
+    cpus = {}
     for n in names:
-        r = load(n, rate)
+        r = load(n, turn)
         if r is None:
             cells += ["failed", "", ""]
             continue
@@ -95,10 +98,18 @@ for rate in rates:
         faults = int(r["lost"]) + int(r["duplicated"]) + int(r["out of order"])
         note = f" ({faults} lost/dup/ooo)" if faults else ""
         cells += [f"{done:.0f}{note}", f"{p99:.1f}", f"{cpu:.2f}"]
+        cpus[n] = cpu
         if p99 <= limit and (best[n] is None or done > best[n]):
             best[n] = done
     print("| " + " | ".join(cells) + " |")
+    if len(cpus) == 2:
+        cpu_ratios.append(cpus["after"] / cpus["before"])
 print()
+if cpu_ratios:
+    cpu_ratios.sort()
+    median = cpu_ratios[len(cpu_ratios) // 2] if len(cpu_ratios) % 2 else \
+        (cpu_ratios[len(cpu_ratios) // 2 - 1] + cpu_ratios[len(cpu_ratios) // 2]) / 2
+    print(f"- server CPU per update, after / before: median {median:.3f} over {len(cpu_ratios)} rates")
 for n in names:
     figure = f"{best[n]:.0f}" if best[n] else "none"
     print(f"- {n}: highest deliveries/s at p99 <= {limit:g} ms: {figure}")
