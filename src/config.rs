@@ -30,6 +30,7 @@ pub struct Settings {
     pub ws: WsSettings,
     pub notifications: NotificationSettings,
     pub commerce: CommerceSettings,
+    pub share: ShareSettings,
     pub actors: ActorSettings,
     pub metrics: MetricsSettings,
     pub log: LogSettings,
@@ -100,6 +101,12 @@ pub struct NotificationSettings {
     pub max_title_chars: usize,
     pub max_message_chars: usize,
     pub max_data_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ShareSettings {
+    pub ttl_days: u32,
+    pub max_links_per_order: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

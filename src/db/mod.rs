@@ -10,6 +10,7 @@ pub mod named;
 pub mod notifications;
 pub mod orders;
 pub mod products;
+pub mod share_links;
 pub mod thread;
 pub mod totp;
 pub mod tracking;

@@ -12,6 +12,7 @@ use crate::auth::password::PasswordError;
 use crate::db::carts::CartError;
 use crate::db::checkout::{JobError, Shortage};
 use crate::db::orders::ChangeError;
+use crate::db::share_links::ShareError;
 use crate::db::users::CreateUserError;
 use crate::db::warehouses::StockError;
 use crate::db::DbError;
@@ -144,6 +145,15 @@ impl From<AccessError> for ApiError {
             AccessError::Forbidden(message) => ApiError::Forbidden(message),
             AccessError::NotFound(what) => ApiError::NotFound(what),
             AccessError::Db(e) => e.into(),
+        }
+    }
+}
+
+impl From<ShareError> for ApiError {
+    fn from(e: ShareError) -> Self {
+        match e {
+            ShareError::TooMany(_) => ApiError::Conflict(e.to_string()),
+            ShareError::Db(e) => e.into(),
         }
     }
 }

@@ -58,6 +58,10 @@ pub enum Msg {
     TrackingUpdated,
     TrackingStatsRetrieved,
     TrackingAnalyticsRetrieved,
+    ShareLinkCreated,
+    ShareLinksRetrieved,
+    ShareLinkRevoked,
+    SharedOrderRetrieved,
 }
 
 impl Msg {
@@ -164,6 +168,16 @@ impl Msg {
             Msg::OrderStatusUpdated => (
                 "Order status updated successfully",
                 "Status pesanan berhasil diperbarui",
+            ),
+            Msg::ShareLinkCreated => ("Share link created", "Tautan berbagi dibuat"),
+            Msg::ShareLinksRetrieved => (
+                "Share links retrieved successfully",
+                "Tautan berbagi berhasil diambil",
+            ),
+            Msg::ShareLinkRevoked => ("Share link revoked", "Tautan berbagi dicabut"),
+            Msg::SharedOrderRetrieved => (
+                "Order tracking retrieved successfully",
+                "Pelacakan pesanan berhasil diambil",
             ),
             Msg::OrderCancelled => (
                 "Order cancelled and deleted",

@@ -20,6 +20,7 @@ pub mod pagination;
 pub mod products;
 pub mod rate_limit;
 pub mod server;
+pub mod share_links;
 pub mod state;
 pub mod totp;
 pub mod tracking;
@@ -43,6 +44,7 @@ fn api(cfg: &mut web::ServiceConfig) {
     totp::routes(cfg);
     tracking::routes(cfg);
     orders::routes(cfg);
+    share_links::routes(cfg);
     admin::routes(cfg);
     notifications::routes(cfg);
     products::routes(cfg);

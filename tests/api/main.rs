@@ -17,6 +17,7 @@ mod multi_instance;
 mod notifications;
 mod orders;
 mod revocation;
+mod share_links;
 mod totp;
 mod tracking_v1;
 mod websocket;

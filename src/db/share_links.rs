@@ -1,0 +1,146 @@
+//! Share links of orders: created with a token the caller keeps, found again only by that
+//! token's SHA-256 (PostgreSQL's `sha256()`), revoked by setting `revoked_at`.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Pool;
+use serde::Serialize;
+use tokio_postgres::Row;
+
+use super::DbError;
+
+/// A link is live while it is not revoked, not past its own end, and its order has not been
+/// final for `$ttl` days (the statement's parameter named `ttl`, in days).
+const LIVE: &str = "s.revoked_at IS NULL
+    AND (s.expires_at IS NULL OR s.expires_at > now())
+    AND NOT EXISTS (
+        SELECT 1 FROM order_status_history h
+        WHERE h.order_id = s.order_id AND h.status IN ('delivered', 'cancelled')
+          AND h.created_at <= now() - make_interval(days => $ttl))";
+
+/// One link as its order's owner sees it; never its token.
+#[derive(Debug, Serialize)]
+pub struct ShareLinkRow {
+    pub id: i64,
+    /// The end the creator chose, if any.
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    /// False once the link no longer opens (its end passed, or its order's days after final).
+    pub active: bool,
+}
+
+impl ShareLinkRow {
+    fn from_row(row: &Row) -> Self {
+        ShareLinkRow {
+            id: row.get("id"),
+            expires_at: row.get("expires_at"),
+            created_at: row.get("created_at"),
+            active: row.get("active"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ShareError {
+    #[error("An order may have at most {0} live share links")]
+    TooMany(i64),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<tokio_postgres::Error> for ShareError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        ShareError::Db(e.into())
+    }
+}
+
+fn live(ttl_param: usize) -> String {
+    LIVE.replace("$ttl", &format!("${ttl_param}::int"))
+}
+
+/// Stores a link to `order_id` for `token`, unless the order already has `max` live ones. The
+/// order's row is locked meanwhile, so racing requests cannot pass the limit together.
+pub async fn create(
+    pool: &Pool,
+    order_id: i64,
+    created_by: i64,
+    token: &str,
+    expires_at: Option<DateTime<Utc>>,
+    max: i64,
+    ttl_days: u32,
+) -> Result<ShareLinkRow, ShareError> {
+    let mut client = pool.get().await.map_err(DbError::from)?;
+    let tx = client.transaction().await?;
+    let ttl = ttl_days as i32;
+    tx.execute(
+        "SELECT 1 FROM orders WHERE id = $1 FOR UPDATE",
+        &[&order_id],
+    )
+    .await?;
+    let count = tx
+        .query_one(
+            &format!(
+                "SELECT count(*) FROM share_links s WHERE s.order_id = $1 AND {}",
+                live(2)
+            ),
+            &[&order_id, &ttl],
+        )
+        .await?;
+    if count.get::<_, i64>(0) >= max {
+        return Err(ShareError::TooMany(max));
+    }
+    let row = tx
+        .query_one(
+            "INSERT INTO share_links (order_id, token_hash, created_by, expires_at)
+             VALUES ($1, sha256(convert_to($2, 'UTF8')), $3, $4)
+             RETURNING id, expires_at, created_at, true AS active",
+            &[&order_id, &token, &created_by, &expires_at],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(ShareLinkRow::from_row(&row))
+}
+
+/// The order's links that are not revoked, newest first.
+pub async fn list(pool: &Pool, order_id: i64, ttl_days: u32) -> Result<Vec<ShareLinkRow>, DbError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(&format!(
+            "SELECT s.id, s.expires_at, s.created_at, ({}) AS active FROM share_links s
+             WHERE s.order_id = $1 AND s.revoked_at IS NULL ORDER BY s.id DESC",
+            live(2)
+        ))
+        .await?;
+    let rows = client
+        .query(&stmt, &[&order_id, &(ttl_days as i32)])
+        .await?;
+    Ok(rows.iter().map(ShareLinkRow::from_row).collect())
+}
+
+/// Revokes one link of `order_id`; false if there is no such unrevoked link.
+pub async fn revoke(pool: &Pool, order_id: i64, link_id: i64) -> Result<bool, DbError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "UPDATE share_links SET revoked_at = now()
+             WHERE id = $1 AND order_id = $2 AND revoked_at IS NULL",
+        )
+        .await?;
+    Ok(client.execute(&stmt, &[&link_id, &order_id]).await? == 1)
+}
+
+/// The order a live link's token opens. One indexed lookup whatever the token, so an unknown,
+/// revoked or expired token costs what any other does.
+pub async fn order_of(pool: &Pool, token: &str, ttl_days: u32) -> Result<Option<i64>, DbError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(&format!(
+            "SELECT s.order_id FROM share_links s
+             WHERE s.token_hash = sha256(convert_to($1, 'UTF8')) AND {}",
+            live(2)
+        ))
+        .await?;
+    let row = client
+        .query_opt(&stmt, &[&token, &(ttl_days as i32)])
+        .await?;
+    Ok(row.map(|r| r.get(0)))
+}

@@ -1,0 +1,212 @@
+//! Share links: `/orders/{id}/share-links` (the owner or staff make, list and revoke them) and
+//! `/track/{token}`, the public view of one order that a link opens without a login.
+//!
+//! The token is 256 random bits in hex, shown once at creation and stored only as a hash.
+//! An unknown, malformed, revoked or expired token gets the same 404. The public view carries
+//! the order's progress only: never the customer's name, contact, address or prices.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::envelope;
+use super::error::ApiError;
+use super::extract::request_locale;
+use super::messages::Msg;
+use super::state::AppState;
+use crate::access::visible_order;
+use crate::auth::caller::AuthUser;
+use crate::db::{orders, share_links};
+use crate::domain::locale::Locale;
+use crate::domain::status::OrderStatus;
+
+/// Random bytes in a token: 256 bits, written as 64 lowercase hex digits (URL-safe as is).
+const TOKEN_BYTES: usize = 32;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/orders/{id:\\d+}/share-links")
+            .route(web::post().to(create))
+            .route(web::get().to(list)),
+    )
+    .service(
+        web::resource("/orders/{id:\\d+}/share-links/{link_id:\\d+}")
+            .route(web::delete().to(revoke)),
+    )
+    .service(web::resource("/track/{token}").route(web::get().to(track)));
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CreateRequest {
+    /// An end earlier than the default one (`share.ttl_days` after the order is final).
+    expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize)]
+struct Created {
+    id: i64,
+    token: String,
+    url: String,
+    expires_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    // The body is optional: no body means the default end.
+    let request: CreateRequest = match body.is_empty() {
+        true => CreateRequest::default(),
+        false => serde_json::from_slice(&body)
+            .map_err(|e| ApiError::BadRequest(format!("Invalid request body: {e}")))?,
+    };
+    let order = visible_order(&state.pool, &user, *id).await?;
+    let expires_at = request.expires_at;
+    if expires_at.is_some_and(|at| at <= Utc::now()) {
+        return Err(ApiError::Unprocessable(
+            "expires_at must be in the future".into(),
+        ));
+    }
+    let bytes: [u8; TOKEN_BYTES] = rand::random();
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let share = &state.settings.share;
+    let link = share_links::create(
+        &state.pool,
+        order.id,
+        user.id(),
+        &token,
+        expires_at,
+        share.max_links_per_order,
+        share.ttl_days,
+    )
+    .await?;
+    let url = format!("{}/track/{token}", origin(&req));
+    Ok(envelope::created(
+        Msg::ShareLinkCreated.text(user.locale),
+        Created {
+            id: link.id,
+            token,
+            url,
+            expires_at: link.expires_at,
+            created_at: link.created_at,
+        },
+    ))
+}
+
+/// Where the caller reached us, so the link they share leads back to the same place.
+fn origin(req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    format!("{}://{}", info.scheme(), info.host())
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let order = visible_order(&state.pool, &user, *id).await?;
+    let links = share_links::list(&state.pool, order.id, state.settings.share.ttl_days).await?;
+    Ok(envelope::ok(
+        Msg::ShareLinksRetrieved.text(user.locale),
+        links,
+    ))
+}
+
+async fn revoke(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(i64, i64)>,
+) -> Result<HttpResponse, ApiError> {
+    let (order_id, link_id) = path.into_inner();
+    let order = visible_order(&state.pool, &user, order_id).await?;
+    if !share_links::revoke(&state.pool, order.id, link_id).await? {
+        return Err(ApiError::NotFound("Share link"));
+    }
+    Ok(envelope::ok(
+        Msg::ShareLinkRevoked.text(user.locale),
+        serde_json::json!({"id": link_id}),
+    ))
+}
+
+#[derive(Deserialize)]
+struct TrackQuery {
+    lang: Option<String>,
+}
+
+#[derive(Serialize)]
+struct PublicView {
+    order_number: String,
+    status: OrderStatus,
+    status_display: &'static str,
+    seq: i32,
+    estimated_time: Option<DateTime<Utc>>,
+    timeline: Vec<PublicStep>,
+}
+
+#[derive(Serialize)]
+struct PublicStep {
+    status: OrderStatus,
+    status_display: &'static str,
+    at: DateTime<Utc>,
+    notes: Option<String>,
+}
+
+async fn track(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    token: web::Path<String>,
+    query: web::Query<TrackQuery>,
+) -> Result<HttpResponse, ApiError> {
+    const UNKNOWN: ApiError = ApiError::NotFound("Tracking link");
+    if !well_formed(&token) {
+        return Err(UNKNOWN);
+    }
+    let order_id = share_links::order_of(&state.pool, &token, state.settings.share.ttl_days)
+        .await?
+        .ok_or(UNKNOWN)?;
+    let order = orders::find(&state.pool, order_id, true)
+        .await?
+        .ok_or(UNKNOWN)?;
+    let history = orders::history(&state.pool, order_id).await?;
+    let locale = match query.lang.as_deref().and_then(Locale::parse) {
+        Some(locale) => locale,
+        None => request_locale(&req, Locale::En),
+    };
+    let view = PublicView {
+        order_number: order.order_number,
+        status: order.status,
+        status_display: order.status.display(locale),
+        seq: order.version,
+        estimated_time: order.estimated_time,
+        timeline: history
+            .into_iter()
+            .map(|h| PublicStep {
+                status: h.status,
+                status_display: h.status.display(locale),
+                at: h.created_at,
+                notes: h.notes,
+            })
+            .collect(),
+    };
+    let mut answer = envelope::ok(Msg::SharedOrderRetrieved.text(locale), view);
+    // A link is a credential: it must not leak through a Referer from the page it opens.
+    answer.headers_mut().insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static("no-referrer"),
+    );
+    Ok(answer)
+}
+
+/// Whether `token` could be one we issued (64 lowercase hex digits); others are not looked up.
+fn well_formed(token: &str) -> bool {
+    token.len() == TOKEN_BYTES * 2
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
