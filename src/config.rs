@@ -105,6 +105,9 @@ pub struct NotificationSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct ShareSettings {
+    /// Where people reach this server (`https://track.example.com`); share links' `url` starts
+    /// with it. Empty: the `url` is a path.
+    pub public_url: String,
     pub ttl_days: u32,
     pub max_links_per_order: i64,
 }

@@ -456,6 +456,10 @@ pub static STATUS_CHANGE: LazyLock<Named> = LazyLock::new(|| {
              FROM o
          ),
          owner AS (SELECT user_id FROM o),
+         unshared AS (
+             UPDATE share_links SET revoked_at = :at
+             WHERE :hide AND order_id = (SELECT id FROM o) AND revoked_at IS NULL
+         ),
          {STAGE_NOTIFICATION},
          r AS (
              INSERT INTO warehouse_stocks (warehouse_id, product_id, quantity)

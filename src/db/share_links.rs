@@ -41,8 +41,10 @@ impl ShareLinkRow {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ShareError {
-    #[error("An order may have at most {0} live share links")]
+    #[error("An order may have at most {0} share links; delete one first")]
     TooMany(i64),
+    #[error("This order's tracking has ended")]
+    Ended,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -57,8 +59,9 @@ fn live(ttl_param: usize) -> String {
     LIVE.replace("$ttl", &format!("${ttl_param}::int"))
 }
 
-/// Stores a link to `order_id` for `token`, unless the order already has `max` live ones. The
-/// order's row is locked meanwhile, so racing requests cannot pass the limit together.
+/// Stores a link to `order_id` for `token`, unless the order already has `max` unrevoked ones
+/// (ended ones count until deleted, so rows cannot pile up) or its days after final are over.
+/// The order's row is locked meanwhile, so racing requests cannot pass the limit together.
 pub async fn create(
     pool: &Pool,
     order_id: i64,
@@ -76,16 +79,20 @@ pub async fn create(
         &[&order_id],
     )
     .await?;
-    let count = tx
+    let state = tx
         .query_one(
-            &format!(
-                "SELECT count(*) FROM share_links s WHERE s.order_id = $1 AND {}",
-                live(2)
-            ),
+            "SELECT (SELECT count(*) FROM share_links s
+                     WHERE s.order_id = $1 AND s.revoked_at IS NULL),
+                    EXISTS (SELECT 1 FROM order_status_history h
+                            WHERE h.order_id = $1 AND h.status IN ('delivered', 'cancelled')
+                              AND h.created_at <= now() - make_interval(days => $2::int))",
             &[&order_id, &ttl],
         )
         .await?;
-    if count.get::<_, i64>(0) >= max {
+    if state.get::<_, bool>(1) {
+        return Err(ShareError::Ended);
+    }
+    if state.get::<_, i64>(0) >= max {
         return Err(ShareError::TooMany(max));
     }
     let row = tx

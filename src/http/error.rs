@@ -152,7 +152,7 @@ impl From<AccessError> for ApiError {
 impl From<ShareError> for ApiError {
     fn from(e: ShareError) -> Self {
         match e {
-            ShareError::TooMany(_) => ApiError::Conflict(e.to_string()),
+            ShareError::TooMany(_) | ShareError::Ended => ApiError::Conflict(e.to_string()),
             ShareError::Db(e) => e.into(),
         }
     }

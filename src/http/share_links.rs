@@ -3,7 +3,8 @@
 //!
 //! The token is 256 random bits in hex, shown once at creation and stored only as a hash.
 //! An unknown, malformed, revoked or expired token gets the same 404. The public view carries
-//! the order's progress only: never the customer's name, contact, address or prices.
+//! the order's progress only: never the customer's name, contact, address or prices, nor the
+//! staff's free-text notes (they often hold exactly those).
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -56,7 +57,6 @@ struct Created {
 async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
-    req: HttpRequest,
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
@@ -86,7 +86,12 @@ async fn create(
         share.ttl_days,
     )
     .await?;
-    let url = format!("{}/track/{token}", origin(&req));
+    // Never from the request's Host or X-Forwarded-* headers: whoever sent those would choose
+    // where the link leads. Without `share.public_url` the answer is the path alone.
+    let url = format!(
+        "{}/api/track/{token}",
+        share.public_url.trim_end_matches('/')
+    );
     Ok(envelope::created(
         Msg::ShareLinkCreated.text(user.locale),
         Created {
@@ -97,12 +102,6 @@ async fn create(
             created_at: link.created_at,
         },
     ))
-}
-
-/// Where the caller reached us, so the link they share leads back to the same place.
-fn origin(req: &HttpRequest) -> String {
-    let info = req.connection_info();
-    format!("{}://{}", info.scheme(), info.host())
 }
 
 async fn list(
@@ -154,7 +153,6 @@ struct PublicStep {
     status: OrderStatus,
     status_display: &'static str,
     at: DateTime<Utc>,
-    notes: Option<String>,
 }
 
 async fn track(
@@ -170,7 +168,8 @@ async fn track(
     let order_id = share_links::order_of(&state.pool, &token, state.settings.share.ttl_days)
         .await?
         .ok_or(UNKNOWN)?;
-    let order = orders::find(&state.pool, order_id, true)
+    // A deleted order's links were revoked with it; this covers one deleted meanwhile.
+    let order = orders::find(&state.pool, order_id, false)
         .await?
         .ok_or(UNKNOWN)?;
     let history = orders::history(&state.pool, order_id).await?;
@@ -190,7 +189,6 @@ async fn track(
                 status: h.status,
                 status_display: h.status.display(locale),
                 at: h.created_at,
-                notes: h.notes,
             })
             .collect(),
     };

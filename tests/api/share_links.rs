@@ -37,19 +37,31 @@ async fn an_owner_shares_an_order_and_anyone_with_the_link_sees_its_progress_onl
     assert_eq!(made.status, 201, "{}", made.body);
     let token = made.body["data"]["token"].as_str().unwrap().to_string();
     assert_eq!(token.len(), 64);
-    assert!(made.body["data"]["url"]
-        .as_str()
-        .unwrap()
-        .ends_with(&format!("/track/{token}")));
+    // Without `share.public_url` the link is a path, and it opens the view.
+    let url = made.body["data"]["url"].as_str().unwrap().to_string();
+    assert_eq!(url, format!("/api/track/{token}"));
 
-    assert_eq!(app.set_status(&admin, order, "confirmed").await.status, 200);
-    let seen = track(&app, &format!("/api/track/{token}")).await;
+    let noted = app
+        .put(
+            &format!("/api/orders/{order}/status"),
+            &admin,
+            json!({"status": "confirmed", "notes": "Call Budi at +62 812 555, gate code 4411"}),
+        )
+        .await;
+    assert_eq!(noted.status, 200);
+    let seen = track(&app, &url).await;
     assert_eq!(seen.status, 200, "{}", seen.body);
     assert_eq!(seen.headers["referrer-policy"], "no-referrer");
     let view = &seen.body["data"];
     assert_eq!(view["status"], "confirmed");
     assert_eq!(view["seq"], 2);
     assert_eq!(view["timeline"].as_array().unwrap().len(), 2);
+    // Staff notes are free text and often private: they stay out of the public view.
+    assert!(!seen.body.to_string().contains("4411"), "{}", seen.body);
+    let step = &view["timeline"][1];
+    for private in ["notes", "updated_by"] {
+        assert!(step.get(private).is_none(), "{private} leaked: {step}");
+    }
     for private in [
         "customer_name",
         "customer_phone",
@@ -59,6 +71,8 @@ async fn an_owner_shares_an_order_and_anyone_with_the_link_sees_its_progress_onl
         "total_amount",
         "final_amount",
         "email",
+        "notes",
+        "updated_by",
     ] {
         assert!(view.get(private).is_none(), "{private} leaked: {view}");
     }
@@ -256,4 +270,72 @@ async fn guessing_tokens_is_rate_limited_per_client_address() {
         statuses.push(track(&app, &path).await.status);
     }
     assert_eq!(statuses, [404, 404, 404, 404, 404, 429, 429]);
+}
+
+#[actix_web::test]
+async fn the_url_comes_from_settings_never_from_what_a_client_sends() {
+    let app = spawn_app_tuned(|settings| {
+        settings.share.public_url = "https://track.example.com/".into();
+    })
+    .await;
+    let (_, owner) = app.customer("Steerer").await;
+    let order = app.create_order(&owner, "Mie").await;
+    let answer = app
+        .client
+        .post(format!("{}/api/orders/{order}/share-links", app.address))
+        .bearer_auth(&owner)
+        .header("X-Forwarded-Host", "evil.example")
+        .header("X-Forwarded-Proto", "javascript:alert(1)//")
+        .header("Forwarded", "host=evil.example;proto=https")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 201);
+    let body: Value = answer.json().await.unwrap();
+    let token = body["data"]["token"].as_str().unwrap();
+    assert_eq!(
+        body["data"]["url"],
+        format!("https://track.example.com/api/track/{token}")
+    );
+}
+
+#[actix_web::test]
+async fn deleting_an_order_ends_its_links_and_an_ended_order_gets_no_new_one() {
+    let app = spawn_app().await;
+    let (_, owner) = app.customer("Deleter").await;
+    let (_, admin) = app.staff("Admin", "admin").await;
+    let order = app.create_order(&owner, "Gado-gado").await;
+    let made = share(&app, &owner, order, None).await;
+    let token = made.body["data"]["token"].as_str().unwrap().to_string();
+    let deleted = app
+        .request(
+            Method::DELETE,
+            &format!("/api/orders/{order}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    assert_eq!(
+        track(&app, &format!("/api/track/{token}")).await.status,
+        404
+    );
+    let revoked: u64 = app
+        .sql(&format!(
+            "UPDATE share_links SET created_at = created_at
+             WHERE order_id = {order} AND revoked_at IS NOT NULL"
+        ))
+        .await;
+    assert_eq!(revoked, 1, "the link was revoked with the order");
+
+    let other = app.create_order(&owner, "Rendang").await;
+    assert_eq!(app.set_status(&admin, other, "delivered").await.status, 200);
+    assert_eq!(share(&app, &owner, other, None).await.status, 201);
+    app.sql(&format!(
+        "UPDATE order_status_history SET created_at = created_at - interval '8 days'
+         WHERE order_id = {other} AND status = 'delivered'"
+    ))
+    .await;
+    let late = share(&app, &owner, other, None).await;
+    assert_eq!(late.status, 409, "{}", late.body);
 }
