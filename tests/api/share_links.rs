@@ -22,6 +22,12 @@ async fn share(
     .await
 }
 
+/// Revokes link `id` of `order`, as the holder of `token`.
+async fn unshare(app: &TestApp, token: &str, order: i64, id: i64) -> crate::helpers::Answer {
+    let path = format!("/api/orders/{order}/share-links/{id}");
+    app.request(Method::DELETE, &path, Some(token), None).await
+}
+
 /// The public view, with no credentials at all.
 async fn track(app: &TestApp, path: &str) -> crate::helpers::Answer {
     app.request(Method::GET, path, None, None).await
@@ -107,14 +113,7 @@ async fn a_revoked_link_answers_exactly_what_a_link_that_never_existed_does() {
         "a list shows no token"
     );
 
-    let gone = app
-        .request(
-            Method::DELETE,
-            &format!("/api/orders/{order}/share-links/{id}"),
-            Some(&owner),
-            None,
-        )
-        .await;
+    let gone = unshare(&app, &owner, order, id).await;
     assert_eq!(gone.status, 200, "{}", gone.body);
     let revoked = track(&app, &format!("/api/track/{token}")).await;
     let never = track(&app, &format!("/api/track/{}", "0".repeat(64))).await;
@@ -129,14 +128,7 @@ async fn a_revoked_link_answers_exactly_what_a_link_that_never_existed_does() {
         .await;
     assert_eq!(listed.body["data"], json!([]));
     // Revoking again, or a link of another order, is a 404.
-    let again = app
-        .request(
-            Method::DELETE,
-            &format!("/api/orders/{order}/share-links/{id}"),
-            Some(&owner),
-            None,
-        )
-        .await;
+    let again = unshare(&app, &owner, order, id).await;
     assert_eq!(again.status, 404);
 }
 
@@ -155,14 +147,7 @@ async fn only_the_owner_and_staff_manage_an_orders_links() {
         .get(&format!("/api/orders/{order}/share-links"), &stranger)
         .await;
     assert_eq!(listed.status, 404);
-    let revoked = app
-        .request(
-            Method::DELETE,
-            &format!("/api/orders/{order}/share-links/{id}"),
-            Some(&stranger),
-            None,
-        )
-        .await;
+    let revoked = unshare(&app, &stranger, order, id).await;
     assert_eq!(revoked.status, 404);
     assert_eq!(share(&app, &driver, order, None).await.status, 201);
     let anonymous = app
@@ -247,13 +232,7 @@ async fn racing_requests_cannot_pass_the_per_order_limit() {
         .get(&format!("/api/orders/{order}/share-links"), &owner)
         .await;
     let id = listed.body["data"][0]["id"].as_i64().unwrap();
-    app.request(
-        Method::DELETE,
-        &format!("/api/orders/{order}/share-links/{id}"),
-        Some(&owner),
-        None,
-    )
-    .await;
+    unshare(&app, &owner, order, id).await;
     assert_eq!(share(&app, &owner, order, None).await.status, 201);
 }
 
