@@ -8,7 +8,7 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::envelope;
@@ -41,8 +41,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct CreateRequest {
-    /// An end earlier than the default one (`share.ttl_days` after the order is final).
-    expires_at: Option<DateTime<Utc>>,
+    /// An end earlier than the default one (`share.ttl_days` after the order is final), in
+    /// RFC 3339.
+    expires_at: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -57,22 +58,23 @@ struct Created {
 async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
+    req: HttpRequest,
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    // The body is optional: no body means the default end.
+    // The body is optional: no body means the default end. One that is there is JSON, so the
+    // input guard (which reads JSON bodies) has seen it.
     let request: CreateRequest = match body.is_empty() {
         true => CreateRequest::default(),
+        false if !is_json(&req) => return Err(ApiError::UnsupportedMediaType),
         false => serde_json::from_slice(&body)
             .map_err(|e| ApiError::BadRequest(format!("Invalid request body: {e}")))?,
     };
+    let expires_at = match request.expires_at.as_deref() {
+        None => None,
+        Some(text) => Some(future_time(text)?),
+    };
     let order = visible_order(&state.pool, &user, *id).await?;
-    let expires_at = request.expires_at;
-    if expires_at.is_some_and(|at| at <= Utc::now()) {
-        return Err(ApiError::Unprocessable(
-            "expires_at must be in the future".into(),
-        ));
-    }
     let bytes: [u8; TOKEN_BYTES] = rand::random();
     let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     let share = &state.settings.share;
@@ -102,6 +104,32 @@ async fn create(
             created_at: link.created_at,
         },
     ))
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        })
+}
+
+/// An RFC 3339 time after now, in the years PostgreSQL and every client can write (to 9999).
+fn future_time(text: &str) -> Result<DateTime<Utc>, ApiError> {
+    let at = DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            ApiError::Unprocessable("expires_at must be an RFC 3339 date and time".into())
+        })?;
+    if at <= Utc::now() || at.year() > 9999 {
+        return Err(ApiError::Unprocessable(
+            "expires_at must be in the future, before the year 10000".into(),
+        ));
+    }
+    Ok(at)
 }
 
 async fn list(

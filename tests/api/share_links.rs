@@ -178,6 +178,20 @@ async fn links_end_at_their_own_time_and_some_days_after_the_order_is_final() {
     assert_eq!(past.status, 422);
     let bad = share(&app, &owner, order, Some(json!({"expires_in": 5}))).await;
     assert_eq!(bad.status, 400);
+    for absurd in ["+10000-01-01T00:00:00Z", "tomorrow", "2031-13-01T00:00:00Z"] {
+        let refused = share(&app, &owner, order, Some(json!({"expires_at": absurd}))).await;
+        assert_eq!(refused.status, 422, "{absurd}: {}", refused.body);
+    }
+    let as_text = app
+        .client
+        .post(format!("{}/api/orders/{order}/share-links", app.address))
+        .bearer_auth(&owner)
+        .header("content-type", "text/plain")
+        .body("{\"expires_at\":\"2999-01-01T00:00:00Z\"}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(as_text.status(), 415);
 
     let soon = share(
         &app,
