@@ -100,13 +100,17 @@ fn batch_failed(e: &DbError) -> JobError {
     })
 }
 
+/// Answers one job of a failed batch.
+fn fail<T>(reply: Reply<T>, e: &DbError) {
+    // A submitter that stopped waiting has nobody to tell.
+    let _ = reply.send(Err(batch_failed(e)));
+}
+
 impl Segment {
     fn fail(self, e: &DbError) {
         match self {
-            Segment::Stock(_, reply) => drop(reply.send(Err(batch_failed(e)))),
-            Segment::Checkouts(run) => run
-                .into_iter()
-                .for_each(|(_, reply)| drop(reply.send(Err(batch_failed(e))))),
+            Segment::Stock(_, reply) => fail(reply, e),
+            Segment::Checkouts(run) => run.into_iter().for_each(|(_, reply)| fail(reply, e)),
         }
     }
 }
@@ -123,10 +127,8 @@ impl Done {
 
     fn fail(self, e: &DbError) {
         match self {
-            Done::Stock(reply, _) => drop(reply.send(Err(batch_failed(e)))),
-            Done::Checkouts(run) => run
-                .into_iter()
-                .for_each(|(reply, _)| drop(reply.send(Err(batch_failed(e))))),
+            Done::Stock(reply, _) => fail(reply, e),
+            Done::Checkouts(run) => run.into_iter().for_each(|(reply, _)| fail(reply, e)),
         }
     }
 }

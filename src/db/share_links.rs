@@ -9,13 +9,13 @@ use tokio_postgres::Row;
 use super::DbError;
 
 /// A link is live while it is not revoked, not past its own end, and its order has not been
-/// final for `$ttl` days (the statement's parameter named `ttl`, in days).
+/// final for `$2` days (every statement that includes this takes `share.ttl_days` as `$2`).
 const LIVE: &str = "s.revoked_at IS NULL
     AND (s.expires_at IS NULL OR s.expires_at > now())
     AND NOT EXISTS (
         SELECT 1 FROM order_status_history h
         WHERE h.order_id = s.order_id AND h.status IN ('delivered', 'cancelled')
-          AND h.created_at <= now() - make_interval(days => $ttl))";
+          AND h.created_at <= now() - make_interval(days => $2::int))";
 
 /// One link as its order's owner sees it; never its token.
 #[derive(Debug, Serialize)]
@@ -53,10 +53,6 @@ impl From<tokio_postgres::Error> for ShareError {
     fn from(e: tokio_postgres::Error) -> Self {
         ShareError::Db(e.into())
     }
-}
-
-fn live(ttl_param: usize) -> String {
-    LIVE.replace("$ttl", &format!("${ttl_param}::int"))
 }
 
 /// Stores a link to `order_id` for `token`, unless the order already has `max` unrevoked ones
@@ -112,9 +108,8 @@ pub async fn list(pool: &Pool, order_id: i64, ttl_days: u32) -> Result<Vec<Share
     let client = pool.get().await?;
     let stmt = client
         .prepare_cached(&format!(
-            "SELECT s.id, s.expires_at, s.created_at, ({}) AS active FROM share_links s
-             WHERE s.order_id = $1 AND s.revoked_at IS NULL ORDER BY s.id DESC",
-            live(2)
+            "SELECT s.id, s.expires_at, s.created_at, ({LIVE}) AS active FROM share_links s
+             WHERE s.order_id = $1 AND s.revoked_at IS NULL ORDER BY s.id DESC"
         ))
         .await?;
     let rows = client
@@ -142,8 +137,7 @@ pub async fn order_of(pool: &Pool, token: &str, ttl_days: u32) -> Result<Option<
     let stmt = client
         .prepare_cached(&format!(
             "SELECT s.order_id FROM share_links s
-             WHERE s.token_hash = sha256(convert_to($1, 'UTF8')) AND {}",
-            live(2)
+             WHERE s.token_hash = sha256(convert_to($1, 'UTF8')) AND {LIVE}"
         ))
         .await?;
     let row = client

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::envelope;
 use super::error::ApiError;
 use super::extract::request_locale;
+use super::input_guard::is_json;
 use super::messages::Msg;
 use super::state::AppState;
 use crate::access::visible_order;
@@ -66,7 +67,7 @@ async fn create(
     // input guard (which reads JSON bodies) has seen it.
     let request: CreateRequest = match body.is_empty() {
         true => CreateRequest::default(),
-        false if !is_json(&req) => return Err(ApiError::UnsupportedMediaType),
+        false if !is_json(req.headers()) => return Err(ApiError::UnsupportedMediaType),
         false => serde_json::from_slice(&body)
             .map_err(|e| ApiError::BadRequest(format!("Invalid request body: {e}")))?,
     };
@@ -104,17 +105,6 @@ async fn create(
             created_at: link.created_at,
         },
     ))
-}
-
-fn is_json(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("application/json")
-        })
 }
 
 /// An RFC 3339 time after now, in the years PostgreSQL and every client can write (to 9999).
