@@ -159,6 +159,11 @@ async fn only_the_owner_and_staff_manage_an_orders_links() {
         )
         .await;
     assert_eq!(anonymous.status, 401);
+    // A token revoked by logging out everywhere manages nothing either.
+    let out = app.post("/api/logout-all", Some(&owner), json!({})).await;
+    assert_eq!(out.status, 200);
+    assert_eq!(share(&app, &owner, order, None).await.status, 401);
+    assert_eq!(unshare(&app, &owner, order, id).await.status, 401);
 }
 
 #[actix_web::test]
