@@ -7,9 +7,10 @@ use futures_util::FutureExt;
 
 use crate::auth::caller::{AccessError, AuthUser};
 use crate::db::orders::{self, OrderRow};
-use crate::db::users;
+use crate::db::{share_links, users};
 use crate::domain::topic::Topic;
 use crate::realtime::services::Authorize;
+use crate::realtime::viewer::Viewer;
 
 /// The order, if `user` may see it: staff see every order (hidden ones too), a customer only
 /// their own visible ones. Anything else is "not found", never "forbidden", so ids leak nothing.
@@ -26,35 +27,46 @@ pub async fn visible_order(
 }
 
 /// The rules of the real-time path, asked by every session before it follows a topic.
-pub struct TopicAccess(pub Pool);
+pub struct TopicAccess {
+    pub pool: Pool,
+    /// `share.ttl_days`: how long a link lives on after its order is final.
+    pub share_ttl_days: u32,
+}
 
 impl Authorize for TopicAccess {
-    fn current(
-        &self,
-        user: &AuthUser,
-    ) -> BoxFuture<'static, Result<Option<AuthUser>, AccessError>> {
-        let (pool, user) = (self.0.clone(), user.clone());
+    fn current(&self, viewer: &Viewer) -> BoxFuture<'static, Result<Option<Viewer>, AccessError>> {
+        let (pool, viewer, ttl) = (self.pool.clone(), viewer.clone(), self.share_ttl_days);
         async move {
-            let now = users::find_by_id(&pool, user.id()).await?;
-            Ok(now
-                .filter(|now| now.token_version == user.user.token_version)
-                .map(|now| AuthUser { user: now, ..user }))
+            Ok(match viewer {
+                Viewer::User(user) => users::find_by_id(&pool, user.id())
+                    .await?
+                    .filter(|now| now.token_version == user.user.token_version)
+                    .map(|now| Viewer::User(AuthUser { user: now, ..user })),
+                Viewer::Link(link) => share_links::is_live(&pool, link.link_id, ttl)
+                    .await?
+                    .then_some(Viewer::Link(link)),
+            })
         }
         .boxed()
     }
 
-    /// Their own orders (staff: any order), their own user topic.
+    /// Users: their own orders and their public views (staff: any order), their own user
+    /// topic. A share link: its order's public view and nothing else.
     fn authorize(
         &self,
-        user: &AuthUser,
+        viewer: &Viewer,
         topic: Topic,
     ) -> BoxFuture<'static, Result<(), AccessError>> {
-        let (pool, user) = (self.0.clone(), user.clone());
+        const NOT_FOUND: AccessError = AccessError::NotFound("Topic");
+        let (pool, viewer) = (self.pool.clone(), viewer.clone());
         async move {
-            match topic {
-                Topic::Order(id) => visible_order(&pool, &user, id).await.map(|_| ()),
-                Topic::User(id) if id == user.id() => Ok(()),
-                Topic::User(_) => Err(AccessError::NotFound("Topic")),
+            match (viewer, topic) {
+                (Viewer::User(user), Topic::Order(id) | Topic::Track(id)) => {
+                    visible_order(&pool, &user, id).await.map(|_| ())
+                }
+                (Viewer::User(user), Topic::User(id)) if id == user.id() => Ok(()),
+                (Viewer::Link(link), Topic::Track(id)) if id == link.order_id => Ok(()),
+                _ => Err(NOT_FOUND),
             }
         }
         .boxed()

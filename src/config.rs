@@ -110,6 +110,7 @@ pub struct ShareSettings {
     pub public_url: String,
     pub ttl_days: u32,
     pub max_links_per_order: i64,
+    pub max_viewers_per_link: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

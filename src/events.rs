@@ -14,7 +14,8 @@ use crate::domain::topic::Topic;
 /// The PostgreSQL channel every node LISTENs on.
 pub const CHANNEL: &str = "order_tracker_events";
 /// The channel on which the database announces revoked sessions, as `<user id>:<token version>`
-/// (version 0: the user was deleted); see `sql/V6__pending_totp_and_revocation.sql`.
+/// (version 0: the user was deleted; `sql/V6__pending_totp_and_revocation.sql`), and revoked
+/// share links, as `link:<link id>` (`sql/V8__share_link_revocation.sql`).
 pub const REVOCATIONS_CHANNEL: &str = "order_tracker_revocations";
 /// PostgreSQL refuses NOTIFY payloads of 8000 bytes or more; larger events travel by reference.
 pub const MAX_NOTIFY_BYTES: usize = 7900;
@@ -25,6 +26,25 @@ pub struct Encoded {
     pub topic: Topic,
     pub seq: i64,
     pub json: ByteString,
+}
+
+/// Fields of an order event that only the owner and staff see; a share link's viewers get the
+/// event without them.
+const PRIVATE_ORDER_FIELDS: [&str; 3] = ["order_id", "notes", "updated_by"];
+
+impl Encoded {
+    /// This event as the public view of its topic (`track:{id}` for `order:{id}`), or `None` for
+    /// a topic without one. Made once per event and shared by every viewer, like the event.
+    pub fn public(&self) -> Option<Encoded> {
+        let topic = self.topic.public_view()?;
+        let mut fields: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&self.json).ok()?;
+        for private in PRIVATE_ORDER_FIELDS {
+            fields.remove(private);
+        }
+        fields.insert("topic".into(), topic.to_string().into());
+        Some(encoded(topic, self.seq, &fields))
+    }
 }
 
 /// A change of an order's status, as subscribers of `order:{id}` receive it.

@@ -161,7 +161,10 @@ impl Application {
             hub: hub.clone(),
             realtime: Arc::new(Services {
                 history: Arc::new(PgHistory(pool.clone())),
-                authorize: Arc::new(TopicAccess(pool.clone())),
+                authorize: Arc::new(TopicAccess {
+                    pool: pool.clone(),
+                    share_ttl_days: settings.share.ttl_days,
+                }),
                 settings: settings.ws.clone(),
                 delivered: metrics.events_delivered.clone(),
             }),

@@ -15,6 +15,11 @@ pub async fn after(
 ) -> Result<Vec<Encoded>, DbError> {
     match topic {
         Topic::Order(id) => orders::events_after(pool, id, after_seq, limit).await,
+        Topic::Track(id) => Ok(orders::events_after(pool, id, after_seq, limit)
+            .await?
+            .iter()
+            .filter_map(Encoded::public)
+            .collect()),
         Topic::User(id) => notifications::events_after(pool, id, after_seq, limit).await,
     }
 }
@@ -23,6 +28,10 @@ pub async fn after(
 pub async fn snapshot(pool: &Pool, topic: Topic) -> Result<Option<Encoded>, DbError> {
     match topic {
         Topic::Order(id) => orders::snapshot(pool, id).await,
+        Topic::Track(id) => Ok(orders::snapshot(pool, id)
+            .await?
+            .as_ref()
+            .and_then(Encoded::public)),
         Topic::User(id) => notifications::snapshot(pool, id).await,
     }
 }

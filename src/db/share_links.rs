@@ -130,18 +130,49 @@ pub async fn revoke(pool: &Pool, order_id: i64, link_id: i64) -> Result<bool, Db
     Ok(client.execute(&stmt, &[&link_id, &order_id]).await? == 1)
 }
 
-/// The order a live link's token opens. One indexed lookup whatever the token, so an unknown,
-/// revoked or expired token costs what any other does.
-pub async fn order_of(pool: &Pool, token: &str, ttl_days: u32) -> Result<Option<i64>, DbError> {
+/// A live link, found by its token.
+#[derive(Debug)]
+pub struct LiveLink {
+    pub id: i64,
+    pub order_id: i64,
+    /// The end its creator chose, if any.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// The live link a token opens. One indexed lookup whatever the token, so an unknown, revoked
+/// or expired token costs what any other does.
+pub async fn find_live(
+    pool: &Pool,
+    token: &str,
+    ttl_days: u32,
+) -> Result<Option<LiveLink>, DbError> {
     let client = pool.get().await?;
     let stmt = client
         .prepare_cached(&format!(
-            "SELECT s.order_id FROM share_links s
+            "SELECT s.id, s.order_id, s.expires_at FROM share_links s
              WHERE s.token_hash = sha256(convert_to($1, 'UTF8')) AND {LIVE}"
         ))
         .await?;
     let row = client
         .query_opt(&stmt, &[&token, &(ttl_days as i32)])
         .await?;
-    Ok(row.map(|r| r.get(0)))
+    Ok(row.map(|r| LiveLink {
+        id: r.get("id"),
+        order_id: r.get("order_id"),
+        expires_at: r.get("expires_at"),
+    }))
+}
+
+/// Whether the link still opens (a viewer's socket asks now and then).
+pub async fn is_live(pool: &Pool, link_id: i64, ttl_days: u32) -> Result<bool, DbError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(&format!(
+            "SELECT EXISTS (SELECT 1 FROM share_links s WHERE s.id = $1 AND {LIVE})"
+        ))
+        .await?;
+    let row = client
+        .query_one(&stmt, &[&link_id, &(ttl_days as i32)])
+        .await?;
+    Ok(row.get(0))
 }

@@ -1,4 +1,4 @@
-//! Event stream names: `order:{id}` and `user:{id}`.
+//! Event stream names: `order:{id}`, `track:{id}` and `user:{id}`.
 
 use std::fmt;
 
@@ -6,6 +6,9 @@ use std::fmt;
 pub enum Topic {
     /// Status changes of one order; seq is the order's version.
     Order(i64),
+    /// The same changes with the private fields left out (who made them, their notes): what a
+    /// share link's viewers follow. Its seq is the order's.
+    Track(i64),
     /// Notifications for one user.
     User(i64),
 }
@@ -19,8 +22,19 @@ impl Topic {
         let id: i64 = id.parse().ok()?;
         match kind {
             "order" => Some(Topic::Order(id)),
+            "track" => Some(Topic::Track(id)),
             "user" => Some(Topic::User(id)),
             _ => None,
+        }
+    }
+}
+
+impl Topic {
+    /// The public view of this topic's events, for topics that have one.
+    pub fn public_view(self) -> Option<Topic> {
+        match self {
+            Topic::Order(id) => Some(Topic::Track(id)),
+            Topic::Track(_) | Topic::User(_) => None,
         }
     }
 }
@@ -29,6 +43,7 @@ impl fmt::Display for Topic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Topic::Order(id) => write!(f, "order:{id}"),
+            Topic::Track(id) => write!(f, "track:{id}"),
             Topic::User(id) => write!(f, "user:{id}"),
         }
     }

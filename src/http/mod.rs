@@ -16,6 +16,7 @@ pub mod messages;
 pub mod middleware;
 pub mod notifications;
 pub mod orders;
+pub mod pages;
 pub mod pagination;
 pub mod products;
 pub mod rate_limit;
@@ -57,6 +58,7 @@ fn api(cfg: &mut web::ServiceConfig) {
 /// Every route of the server; `/metrics` too unless it has an address of its own.
 pub fn routes(cfg: &mut web::ServiceConfig, metrics_here: bool) {
     health::routes(cfg, metrics_here);
+    pages::routes(cfg);
     ws::routes(cfg);
     cfg.service(web::scope("/api/v1").configure(api))
         .service(web::scope("/api").configure(api));

@@ -91,10 +91,7 @@ async fn create(
     .await?;
     // Never from the request's Host or X-Forwarded-* headers: whoever sent those would choose
     // where the link leads. Without `share.public_url` the answer is the path alone.
-    let url = format!(
-        "{}/api/track/{token}",
-        share.public_url.trim_end_matches('/')
-    );
+    let url = format!("{}/track/{token}", share.public_url.trim_end_matches('/'));
     Ok(envelope::created(
         Msg::ShareLinkCreated.text(user.locale),
         Created {
@@ -179,13 +176,13 @@ async fn track(
     token: web::Path<String>,
     query: web::Query<TrackQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    const UNKNOWN: ApiError = ApiError::NotFound("Tracking link");
-    if !well_formed(&token) {
+    if !well_formed_token(&token) {
         return Err(UNKNOWN);
     }
-    let order_id = share_links::order_of(&state.pool, &token, state.settings.share.ttl_days)
+    let order_id = share_links::find_live(&state.pool, &token, state.settings.share.ttl_days)
         .await?
-        .ok_or(UNKNOWN)?;
+        .ok_or(UNKNOWN)?
+        .order_id;
     // A deleted order's links were revoked with it; this covers one deleted meanwhile.
     let order = orders::find(&state.pool, order_id, false)
         .await?
@@ -219,8 +216,11 @@ async fn track(
     Ok(answer)
 }
 
+/// What an unknown, revoked, expired or malformed token gets, on every route that takes one.
+pub(super) const UNKNOWN: ApiError = ApiError::NotFound("Tracking link");
+
 /// Whether `token` could be one we issued (64 lowercase hex digits); others are not looked up.
-fn well_formed(token: &str) -> bool {
+pub(super) fn well_formed_token(token: &str) -> bool {
     token.len() == TOKEN_BYTES * 2
         && token
             .bytes()

@@ -1,10 +1,12 @@
-//! WebSocket handshakes: `GET /ws/orders/{id}` (one order), `GET /ws` (subscribe by frames) and
-//! `GET /api/ws` (the caller's notifications).
+//! WebSocket handshakes: `GET /ws/orders/{id}` (one order), `GET /ws` (subscribe by frames),
+//! `GET /api/ws` (the caller's notifications) and `GET /ws/track/{token}` (a share link's public
+//! view of one order, without login).
 //!
 //! Everything is checked before the upgrade, so a refused handshake is a plain enveloped
 //! 401/403/404/429. The token may come as `Authorization: Bearer`, as the subprotocol pair
 //! `order-tracker, bearer.<jwt>` (browsers cannot set headers), or as `?token=`. One user holds
-//! at most `ws.max_sockets_per_user` sockets on a process; the next handshake is a 429.
+//! at most `ws.max_sockets_per_user` sockets on a process, and a share link
+//! `share.max_viewers_per_link`; the next handshake is a 429.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -12,20 +14,24 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use super::extract::{authenticate, credentials};
+use super::share_links::{well_formed_token, UNKNOWN};
 use super::state::AppState;
 use crate::access::visible_order;
 use crate::auth::caller::AuthUser;
+use crate::db::share_links;
 use crate::domain::topic::Topic;
 use crate::realtime::hub::ThreadHub;
 use crate::realtime::protocol;
 use crate::realtime::session::{Opening, Session};
 use crate::realtime::slots::SocketSlot;
+use crate::realtime::viewer::{Holder, SharedOrder, Viewer};
 /// How long a client refused for holding too many sockets is asked to wait.
 const SOCKET_CAP_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/ws").route(web::get().to(multiplexed)))
-        .service(web::resource("/ws/orders/{id:\\d+}").route(web::get().to(one_order)));
+        .service(web::resource("/ws/orders/{id:\\d+}").route(web::get().to(one_order)))
+        .service(web::resource("/ws/track/{token}").route(web::get().to(shared_order)));
 }
 
 /// Under the API prefixes: `/api/ws`, the caller's own `user:{id}` stream (seed 002).
@@ -44,7 +50,7 @@ async fn multiplexed(
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (user, slot) = handshake_user(&state, &req).await?;
-    open(&state, user, slot, None, &req, body)
+    open(&state, Viewer::User(user), slot, None, &req, body)
 }
 
 async fn one_order(
@@ -58,7 +64,7 @@ async fn one_order(
     let since = parse_since(query.since.as_deref())?;
     let order = visible_order(&state.pool, &user, id.into_inner()).await?;
     let initial = Some((Topic::Order(order.id), since));
-    open(&state, user, slot, initial, &req, body)
+    open(&state, Viewer::User(user), slot, initial, &req, body)
 }
 
 async fn own_notifications(
@@ -70,14 +76,51 @@ async fn own_notifications(
     let (user, slot) = handshake_user(&state, &req).await?;
     let since = parse_since(query.since.as_deref())?;
     let topic = Topic::User(user.id());
-    open(&state, user, slot, Some((topic, since)), &req, body)
+    open(
+        &state,
+        Viewer::User(user),
+        slot,
+        Some((topic, since)),
+        &req,
+        body,
+    )
 }
 
-/// Upgrades the connection and starts the user's session on this worker's hub, with its first
+/// Anonymous: whoever holds a live link follows its order's public view (`track:{id}`) and
+/// nothing else. No credentials ride along, so no origin check is needed.
+async fn shared_order(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    token: web::Path<String>,
+    query: web::Query<WsQuery>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    if !well_formed_token(&token) {
+        return Err(UNKNOWN);
+    }
+    let since = parse_since(query.since.as_deref())?;
+    let share = &state.settings.share;
+    let link = share_links::find_live(&state.pool, &token, share.ttl_days)
+        .await?
+        .ok_or(UNKNOWN)?;
+    let viewer = Viewer::Link(SharedOrder {
+        link_id: link.id,
+        order_id: link.order_id,
+        expires_at: link.expires_at,
+    });
+    let slot = state
+        .socket_slots
+        .take(viewer.holder(), share.max_viewers_per_link)
+        .ok_or(ApiError::TooManyRequests(SOCKET_CAP_RETRY))?;
+    let topic = Topic::Track(link.order_id);
+    open(&state, viewer, slot, Some((topic, since)), &req, body)
+}
+
+/// Upgrades the connection and starts the viewer's session on this worker's hub, with its first
 /// subscription if the route names one (already authorized).
 fn open(
     state: &AppState,
-    user: AuthUser,
+    viewer: Viewer,
     slot: SocketSlot,
     initial: Option<(Topic, Option<i64>)>,
     req: &HttpRequest,
@@ -93,7 +136,7 @@ fn open(
     let opening = Opening {
         services: state.realtime.clone(),
         hub,
-        user,
+        viewer,
         slot,
         initial: initial.into_iter().collect(),
     };
@@ -125,7 +168,10 @@ async fn handshake_user(
     let user = authenticate(state, &token, req).await?;
     let slot = state
         .socket_slots
-        .take(user.id(), state.settings.ws.max_sockets_per_user)
+        .take(
+            Holder::User(user.id()),
+            state.settings.ws.max_sockets_per_user,
+        )
         .ok_or(ApiError::TooManyRequests(SOCKET_CAP_RETRY))?;
     Ok((user, slot))
 }

@@ -11,14 +11,14 @@ use futures_util::future::BoxFuture;
 use crate::db::DbError;
 use crate::domain::topic::Topic;
 use crate::events::Encoded;
+use crate::realtime::viewer::Revocation;
 
 /// Where a broker hands what it carries: this process's sockets (the hub implements it).
 pub trait Subscribers: Send + Sync + 'static {
     /// A committed event, for every socket here that follows its topic.
     fn publish(&self, event: Encoded);
-    /// A user's sessions were revoked; `token_version` is the user's version now (0: the user
-    /// is gone).
-    fn revoke(&self, user_id: i64, token_version: i32);
+    /// A user's sessions or a share link were revoked: their sockets close.
+    fn revoke(&self, revocation: Revocation);
     /// Events may have been missed (the broker was interrupted): every socket catches up from
     /// the history.
     fn resync_all(&self);

@@ -9,7 +9,8 @@
 //!   waits to go out.
 //! - `protocol`: the subprotocol, client frames, replies and close codes.
 //! - `services`: what a session is given (history, access rules, settings, counter);
-//!   `slots`: the per-user socket cap.
+//!   `slots`: the per-user and per-link socket caps; `viewer`: who a session serves (a user or
+//!   a share link's holder) and what revokes each.
 //!
 //! Nothing here knows HTTP: the handshake (`http::ws`) checks the caller and hands a session
 //! its `Opening`.
@@ -26,3 +27,4 @@ pub mod protocol;
 pub mod services;
 pub mod session;
 pub mod slots;
+pub mod viewer;

@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, NoTls, Notification};
 
 use super::broker::{Broker, History, Subscribers};
+use super::viewer::Revocation;
 use crate::db::{self, DbError};
 use crate::domain::topic::Topic;
 use crate::events::{self, Encoded};
@@ -190,7 +191,7 @@ async fn listen_once(
     while let Some(notification) = rx.recv().await {
         if notification.channel() == events::REVOCATIONS_CHANNEL {
             match parse_revocation(notification.payload()) {
-                Some((user_id, version)) => to.revoke(user_id, version),
+                Some(revocation) => to.revoke(revocation),
                 None => tracing::warn!(payload = notification.payload(), "unreadable revocation"),
             }
         } else if let Some(event) = decode(pool, notification.payload()).await {
@@ -202,10 +203,16 @@ async fn listen_once(
     Ok(())
 }
 
-/// `<user id>:<token version>`, as the database's trigger writes it.
-fn parse_revocation(payload: &str) -> Option<(i64, i32)> {
-    let (user, version) = payload.split_once(':')?;
-    Some((user.parse().ok()?, version.parse().ok()?))
+/// `<user id>:<token version>` or `link:<link id>`, as the database's triggers write them.
+fn parse_revocation(payload: &str) -> Option<Revocation> {
+    let (left, right) = payload.split_once(':')?;
+    if left == "link" {
+        return Some(Revocation::Link(right.parse().ok()?));
+    }
+    Some(Revocation::User {
+        user_id: left.parse().ok()?,
+        token_version: right.parse().ok()?,
+    })
 }
 
 #[derive(Deserialize)]
@@ -235,4 +242,22 @@ async fn decode(pool: &Pool, payload: &str) -> Option<Encoded> {
         .inspect_err(|e| tracing::warn!(error = %e, %topic, "cannot load referenced event"))
         .ok()
         .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_both_kinds_of_revocation_and_nothing_else() {
+        let user = Revocation::User {
+            user_id: 7,
+            token_version: 3,
+        };
+        assert_eq!(parse_revocation("7:3"), Some(user));
+        assert_eq!(parse_revocation("link:12"), Some(Revocation::Link(12)));
+        for junk in ["", "7", "link:", "link:x", "x:1", "7:3:1"] {
+            assert_eq!(parse_revocation(junk), None, "{junk}");
+        }
+    }
 }

@@ -24,6 +24,9 @@ pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
 /// Close code for a revoked session (log out everywhere, a role or password change, two-factor
 /// switched on, the user deleted): the client should log in again and reconnect.
 pub const CLOSE_REVOKED: u16 = 4002;
+/// The share link a viewer's socket was opened with was revoked, expired, or its order deleted:
+/// reconnecting cannot help.
+pub const CLOSE_LINK_ENDED: u16 = 4003;
 
 /// A frame a client may send.
 #[derive(Debug, Deserialize)]
@@ -106,6 +109,8 @@ pub enum Close {
     TokenExpired,
     /// `CLOSE_REVOKED`.
     Revoked,
+    /// `CLOSE_LINK_ENDED`.
+    LinkEnded,
     /// The server is shutting down.
     ServerClosing,
 }
@@ -121,6 +126,7 @@ impl Close {
             Close::CatchUpFailed => CloseCode::Error,
             Close::TokenExpired => CloseCode::Other(CLOSE_TOKEN_EXPIRED),
             Close::Revoked => CloseCode::Other(CLOSE_REVOKED),
+            Close::LinkEnded => CloseCode::Other(CLOSE_LINK_ENDED),
             Close::ServerClosing => CloseCode::Away,
         }
     }
@@ -137,6 +143,7 @@ impl Close {
             Close::CatchUpFailed => "catch-up failed",
             Close::TokenExpired => "token expired",
             Close::Revoked => "session revoked",
+            Close::LinkEnded => "tracking link revoked or expired",
             Close::ServerClosing => "server shutting down",
         };
         CloseReason {

@@ -7,20 +7,21 @@ use futures_util::future::BoxFuture;
 use prometheus_client::metrics::counter::Counter;
 
 use super::broker::History;
-use crate::auth::caller::{AccessError, AuthUser};
+use super::viewer::Viewer;
+use crate::auth::caller::AccessError;
 use crate::config::WsSettings;
 use crate::domain::topic::Topic;
 
 /// The rules a session asks before it opens a subscription (`crate::access` implements them).
 pub trait Authorize: Send + Sync + 'static {
-    /// The user as the record has them now, or `None` if their session was revoked since the
-    /// token was issued (token version bumped, user deleted).
-    fn current(&self, user: &AuthUser)
-        -> BoxFuture<'static, Result<Option<AuthUser>, AccessError>>;
-    /// Whether `user` may follow `topic`.
+    /// The viewer as the record has them now, or `None` if they were shut out since the
+    /// socket opened (a user's token version bumped or the user deleted; a link revoked or
+    /// ended).
+    fn current(&self, viewer: &Viewer) -> BoxFuture<'static, Result<Option<Viewer>, AccessError>>;
+    /// Whether `viewer` may follow `topic`.
     fn authorize(
         &self,
-        user: &AuthUser,
+        viewer: &Viewer,
         topic: Topic,
     ) -> BoxFuture<'static, Result<(), AccessError>>;
 }

@@ -1,4 +1,4 @@
-//! One actor per WebSocket connection: a user's session.
+//! One actor per WebSocket connection: a user's session, or a share link viewer's.
 //!
 //! It opens the connection's subscriptions and sees that the client gets every event once and
 //! in order: stored events first (a snapshot, or everything after `since`), live ones after,
@@ -26,7 +26,8 @@ use super::outbound::{Frame, Outbound, Refused};
 use super::protocol::{self, reply, ClientFrame, Close};
 use super::services::Services;
 use super::slots::SocketSlot;
-use crate::auth::caller::{AccessError, AuthUser};
+use super::viewer::{Revocation, Viewer};
+use crate::auth::caller::AccessError;
 use crate::db::DbError;
 use crate::domain::topic::Topic;
 use crate::events::Encoded;
@@ -35,11 +36,15 @@ use crate::events::Encoded;
 const CONTINUATION_TOO_LARGE: &str = "Exceeded maximum continuation size";
 /// Stored events read per catch-up query; a longer backlog takes several.
 const CATCH_UP_BATCH: i64 = 500;
+/// How often a share link's socket asks whether its link still stands: a link also ends some
+/// days after its order is final, which no announcement marks (revocations close at once).
+const LINK_RECHECK: Duration = Duration::from_secs(3600);
 static NEXT_SESSION_ID: AtomicU64 = AtomicU64::new(1);
 
 pub struct Session {
     id: SessionId,
-    user: AuthUser,
+    /// Whom the socket serves, as they were when it opened.
+    viewer: Viewer,
     /// History, access rules, settings and counter, as the server gave them.
     services: Arc<Services>,
     /// Frames to the client and the last seq sent per topic, shared with the thread's hub.
@@ -52,7 +57,7 @@ pub struct Session {
     last_heard: Instant,
     /// Start of the current minute and the client frames in it (`ws.messages_per_minute`).
     inbound_window: (Instant, u32),
-    /// This socket's place in its user's count of open sockets, given back when it stops.
+    /// This socket's place in its holder's count of open sockets, given back when it stops.
     _slot: SocketSlot,
 }
 
@@ -60,8 +65,8 @@ pub struct Session {
 pub struct Opening {
     pub services: Arc<Services>,
     pub hub: ThreadHub,
-    pub user: AuthUser,
-    /// This user's place in the count of open sockets, held while the session runs.
+    pub viewer: Viewer,
+    /// The viewer's place in the count of open sockets, held while the session runs.
     pub slot: SocketSlot,
     /// Subscriptions authorized at the handshake, opened once the session runs.
     pub initial: Vec<(Topic, Option<i64>)>,
@@ -73,7 +78,7 @@ impl Session {
         let Opening {
             services,
             hub,
-            user,
+            viewer,
             slot,
             initial,
         } = opening;
@@ -88,7 +93,7 @@ impl Session {
             ctx.add_stream(stream);
             Session {
                 id: NEXT_SESSION_ID.fetch_add(1, Ordering::Relaxed),
-                user,
+                viewer,
                 services,
                 delivery,
                 hub,
@@ -252,11 +257,36 @@ impl Session {
         ctx: &mut Context<Self>,
         then: impl FnOnce(&mut Self, &mut Context<Self>) + 'static,
     ) {
-        let check = self.services.authorize.current(&self.user);
+        let check = self.services.authorize.current(&self.viewer);
         ctx.spawn(check.into_actor(self).map(|result, act, ctx| match result {
-            Ok(None) => act.close(Close::Revoked, ctx),
+            Ok(None) => act.close(act.shut_out(), ctx),
             _ => then(act, ctx),
         }));
+    }
+
+    /// How the socket closes when its viewer is shut out.
+    fn shut_out(&self) -> Close {
+        match self.viewer {
+            Viewer::User(_) => Close::Revoked,
+            Viewer::Link(_) => Close::LinkEnded,
+        }
+    }
+
+    /// Closes the socket when its viewer's right to it runs out: a user's token expiring, a
+    /// link's chosen end, and (rechecked now and then) a link's days after its order is final.
+    fn schedule_end(&mut self, ctx: &mut Context<Self>) {
+        let now = chrono::Utc::now().timestamp();
+        let (end, close) = match &self.viewer {
+            Viewer::User(user) => (Some(user.token_exp), Close::TokenExpired),
+            Viewer::Link(link) => {
+                ctx.run_interval(LINK_RECHECK, |act, ctx| act.recheck_session(ctx, |_, _| {}));
+                (link.expires_at.map(|t| t.timestamp()), Close::LinkEnded)
+            }
+        };
+        if let Some(end) = end {
+            let left = Duration::from_secs((end - now).max(0) as u64);
+            ctx.run_later(left, move |act, ctx| act.close(close, ctx));
+        }
     }
 
     /// Counts a client frame; true once the socket sent more than its minute allows.
@@ -290,11 +320,11 @@ impl Session {
                 if since.is_some_and(|s| s < 0) {
                     return self.send_error(protocol::BAD_SINCE, ctx);
                 }
-                let (authorize, user) = (self.services.authorize.clone(), self.user.clone());
+                let (authorize, viewer) = (self.services.authorize.clone(), self.viewer.clone());
                 // Every subscription is authorized on its own, not only the connection, and
-                // for the user as they are now: a revoked session or a changed role counts.
+                // for the viewer as they are now: a revoked session or a changed role counts.
                 let check = async move {
-                    match authorize.current(&user).await? {
+                    match authorize.current(&viewer).await? {
                         Some(now) => authorize.authorize(&now, topic).await.map(|()| true),
                         None => Ok(false),
                     }
@@ -307,7 +337,7 @@ impl Session {
                                 act.push(Frame::Text(reply::subscribed(topic)), ctx);
                                 act.subscribe(topic, since, ctx);
                             }
-                            Ok(false) => act.close(Close::Revoked, ctx),
+                            Ok(false) => act.close(act.shut_out(), ctx),
                             Err(e) => {
                                 let message = refusal_text(&e);
                                 act.push(Frame::Text(reply::refused(topic, &message)), ctx);
@@ -342,7 +372,7 @@ impl Actor for Session {
         let link = Link {
             member: Rc::new(ctx.address()),
             delivery: self.delivery.clone(),
-            user_id: self.user.id(),
+            holder: self.viewer.holder(),
         };
         self.hub.0.borrow_mut().connect(self.id, link);
         let heartbeat = Duration::from_secs(self.services.settings.heartbeat_secs);
@@ -353,10 +383,7 @@ impl Actor for Session {
                 act.push(Frame::Ping, ctx);
             }
         });
-        let left = self.user.token_exp - chrono::Utc::now().timestamp();
-        ctx.run_later(Duration::from_secs(left.max(0) as u64), |act, ctx| {
-            act.close(Close::TokenExpired, ctx);
-        });
+        self.schedule_end(ctx);
         // Revocations announced from now on reach this socket through the table it just joined;
         // one committed between the handshake and now is caught by asking the database before
         // the first subscription opens, so a revoked session never hears an event.
@@ -415,8 +442,8 @@ impl Member for Addr<Session> {
         self.do_send(Resync);
     }
 
-    fn revoke(&self, token_version: i32) {
-        self.do_send(Revoke { token_version });
+    fn revoke(&self, revocation: Revocation) {
+        self.do_send(Revoke(revocation));
     }
 
     fn server_closing(&self) {
@@ -475,20 +502,18 @@ impl Handler<Resync> for Session {
     }
 }
 
-/// The user's sessions were revoked; `token_version` is the user's version now (0: the user is
-/// gone). A socket opened with an older token closes.
+/// A revocation addressed to this socket's holder: a user's socket opened with another token
+/// version than the user's now closes, as does every viewer of a revoked link.
 #[derive(Message)]
 #[rtype(result = "()")]
-struct Revoke {
-    token_version: i32,
-}
+struct Revoke(Revocation);
 
 impl Handler<Revoke> for Session {
     type Result = ();
 
-    fn handle(&mut self, revoke: Revoke, ctx: &mut Context<Self>) {
-        if revoke.token_version != self.user.user.token_version {
-            self.close(Close::Revoked, ctx);
+    fn handle(&mut self, Revoke(revocation): Revoke, ctx: &mut Context<Self>) {
+        if self.viewer.is_revoked_by(revocation) {
+            self.close(self.shut_out(), ctx);
         }
     }
 }

@@ -16,6 +16,7 @@ mod live_tracking;
 mod multi_instance;
 mod notifications;
 mod orders;
+mod public_tracking;
 mod revocation;
 mod share_links;
 mod totp;

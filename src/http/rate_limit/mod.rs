@@ -53,13 +53,14 @@ fn routed_path(req: &ServiceRequest) -> &str {
 }
 
 /// Whether the request falls under the limits: everything but the operational probes, which a
-/// load balancer or scraper calls as often as it likes. Limiting by exclusion means no spelling
-/// of a path can slip out of the limits.
+/// load balancer or scraper calls as often as it likes, and the pages' static files, which cost
+/// nothing to serve and come several to a page view. Limiting by exclusion means no spelling of
+/// a path can slip out of the limits.
 fn is_limited(path: &str) -> bool {
-    !matches!(
+    !(matches!(
         path.trim_end_matches('/'),
         "/healthz" | "/readyz" | "/metrics"
-    )
+    ) || path.starts_with("/assets/"))
 }
 
 fn is_registration(req: &ServiceRequest) -> bool {

@@ -12,6 +12,7 @@ use actix::{Actor, Context, Handler, Message};
 use super::table::Table;
 use crate::domain::topic::Topic;
 use crate::events::Encoded;
+use crate::realtime::viewer::Revocation;
 
 pub struct Mailbox {
     /// This thread's sockets by topic; they join and leave it themselves.
@@ -67,21 +68,16 @@ impl Handler<ResyncAll> for Mailbox {
     }
 }
 
-/// A user's sessions were revoked (announced by the database on commit).
+/// A user's sessions or a share link were revoked (announced by the database on commit).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct RevokeUser {
-    pub user_id: i64,
-    pub token_version: i32,
-}
+pub struct Revoke(pub Revocation);
 
-impl Handler<RevokeUser> for Mailbox {
+impl Handler<Revoke> for Mailbox {
     type Result = ();
 
-    fn handle(&mut self, revoke: RevokeUser, _: &mut Context<Self>) {
-        self.table
-            .borrow()
-            .revoke(revoke.user_id, revoke.token_version);
+    fn handle(&mut self, Revoke(revocation): Revoke, _: &mut Context<Self>) {
+        self.table.borrow().revoke(revocation);
     }
 }
 

@@ -17,11 +17,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use actix::{Actor, Addr};
 
-use self::mailbox::{CloseAll, HasSubscribers, Mailbox, Publish, ResyncAll, RevokeUser};
+use self::mailbox::{CloseAll, HasSubscribers, Mailbox, Publish, ResyncAll, Revoke};
 use self::table::Table;
 use super::broker::{Broker, Subscribers};
 use crate::domain::topic::Topic;
 use crate::events::Encoded;
+use crate::realtime::viewer::Revocation;
 
 /// The whole hub of this process; cheap to clone.
 #[derive(Clone)]
@@ -102,13 +103,10 @@ impl Subscribers for Hub {
         }
     }
 
-    /// Their sockets with an older token close.
-    fn revoke(&self, user_id: i64, token_version: i32) {
+    /// To the holder's sockets on every thread.
+    fn revoke(&self, revocation: Revocation) {
         for mailbox in self.threads().iter() {
-            mailbox.do_send(RevokeUser {
-                user_id,
-                token_version,
-            });
+            mailbox.do_send(Revoke(revocation));
         }
     }
 

@@ -14,6 +14,7 @@ use crate::events::Encoded;
 use crate::realtime::broker::Broker;
 use crate::realtime::delivery::{Offer, SharedDelivery};
 use crate::realtime::outbound::Refused;
+use crate::realtime::viewer::{Holder, Revocation};
 
 /// A socket's session, as the table reaches it for what only the session can do (catch up,
 /// close, stop); each call is a message to the session's actor.
@@ -25,8 +26,8 @@ pub trait Member {
     fn undeliverable(&self, refused: Refused);
     /// Events may have been missed: catch up from the history.
     fn resync(&self);
-    /// The user's sessions were revoked; `token_version` is the user's version now.
-    fn revoke(&self, token_version: i32);
+    /// A revocation addressed to this socket's holder.
+    fn revoke(&self, revocation: Revocation);
     /// The server is shutting down.
     fn server_closing(&self);
 }
@@ -40,8 +41,8 @@ pub struct Link {
     pub member: Rc<dyn Member>,
     /// For events that can go straight out.
     pub delivery: SharedDelivery,
-    /// Whose session the socket is, so a revocation finds the user's sockets.
-    pub user_id: i64,
+    /// Whose socket it is, so a revocation finds the holder's sockets.
+    pub holder: Holder,
 }
 
 pub struct Table {
@@ -97,8 +98,20 @@ impl Table {
         }
     }
 
-    /// A committed event: straight out to each subscriber it is next for, else to its actor.
+    /// A committed event, and its public view if anyone here follows that (made once per table,
+    /// only when needed).
     pub fn publish(&self, event: &Encoded) {
+        self.fan_out(event);
+        let followed = |t: &Topic| self.topics.contains_key(t);
+        if event.topic.public_view().is_some_and(|t| followed(&t)) {
+            if let Some(public) = event.public() {
+                self.fan_out(&public);
+            }
+        }
+    }
+
+    /// Straight out to each subscriber the event is next for, else to its actor.
+    fn fan_out(&self, event: &Encoded) {
         let Some(subscribers) = self.topics.get(&event.topic) else {
             return;
         };
@@ -124,11 +137,12 @@ impl Table {
         }
     }
 
-    /// A user's sessions were revoked: each of their sockets checks its token against
-    /// `token_version`.
-    pub fn revoke(&self, user_id: i64, token_version: i32) {
-        for (link, _) in self.sockets.values().filter(|(l, _)| l.user_id == user_id) {
-            link.member.revoke(token_version);
+    /// Each socket of the revocation's holder decides whether it is shut out (a user's socket
+    /// with the current token version is not).
+    pub fn revoke(&self, revocation: Revocation) {
+        let holder = revocation.holder();
+        for (link, _) in self.sockets.values().filter(|(l, _)| l.holder == holder) {
+            link.member.revoke(revocation);
         }
     }
 

@@ -1,0 +1,229 @@
+//! `GET /ws/track/{token}`: a share link's live view of its order, without login. The viewer
+//! gets the order's events without their private fields, resumes with `since`, can follow
+//! nothing else, and is closed with 4003 the moment the link is revoked, on every process.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Error as WsError;
+
+use crate::helpers::*;
+use crate::share_links::{share, unshare};
+
+/// Opens a viewer's socket with no credentials at all.
+async fn view(app: &TestApp, path: &str) -> Result<Ws, WsError> {
+    let request = format!("{}{}", app.ws_address, path)
+        .into_client_request()
+        .unwrap();
+    ws_connect(request).await
+}
+
+/// The HTTP status a refused handshake got.
+fn refused_status(result: Result<Ws, WsError>) -> u16 {
+    match result {
+        Err(WsError::Http(response)) => response.status().as_u16(),
+        Err(e) => panic!("expected an HTTP refusal, got {e}"),
+        Ok(_) => panic!("expected a refusal, the socket opened"),
+    }
+}
+
+/// An order of a new customer, shared: (owner's token, order id, link id, link token).
+async fn shared_order(app: &TestApp) -> (String, i64, i64, String) {
+    let (_, owner) = app.customer("Sharer").await;
+    let order = app.create_order(&owner, "Soto Ayam").await;
+    let made = share(app, &owner, order, None).await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let data = &made.body["data"];
+    let token = data["token"].as_str().unwrap().to_string();
+    (owner, order, data["id"].as_i64().unwrap(), token)
+}
+
+fn assert_public(event: &Value, order: i64) {
+    assert_eq!(event["topic"], format!("track:{order}"), "{event}");
+    for private in ["order_id", "notes", "updated_by"] {
+        assert!(event.get(private).is_none(), "{private} leaked: {event}");
+    }
+}
+
+#[actix_web::test]
+async fn a_viewer_follows_the_order_live_without_private_fields_and_resumes_with_since() {
+    let app = spawn_app().await;
+    let (_, admin) = app.staff("Admin", "admin").await;
+    let (_, order, _, token) = shared_order(&app).await;
+    let path = format!("/ws/track/{token}");
+
+    let mut viewer = view(&app, &path).await.expect("an anonymous handshake");
+    let snapshot = next_json(&mut viewer).await;
+    assert_eq!(snapshot["type"], "order.snapshot");
+    assert_eq!(
+        (snapshot["seq"].as_i64(), snapshot["status"].as_str()),
+        (Some(1), Some("pending"))
+    );
+    assert_public(&snapshot, order);
+    assert!(snapshot["order_number"]
+        .as_str()
+        .unwrap()
+        .starts_with("ORD-"));
+
+    let noted = json!({"status": "confirmed", "notes": "Gate code 4411, call Budi"});
+    let path_status = format!("/api/orders/{order}/status");
+    assert_eq!(app.put(&path_status, &admin, noted).await.status, 200);
+    let live = next_json(&mut viewer).await;
+    assert_eq!(
+        (live["type"].as_str(), live["seq"].as_i64()),
+        (Some("order.status"), Some(2))
+    );
+    assert_eq!(live["status"], "confirmed");
+    assert_public(&live, order);
+    drop(viewer);
+
+    // Two changes while the viewer is away arrive once each, in order, after `since`.
+    for status in ["preparing", "ready"] {
+        assert_eq!(app.set_status(&admin, order, status).await.status, 200);
+    }
+    let mut back = view(&app, &format!("{path}?since=2")).await.unwrap();
+    let third = next_json(&mut back).await;
+    let fourth = next_json(&mut back).await;
+    assert_eq!(
+        (third["seq"].as_i64(), third["status"].as_str()),
+        (Some(3), Some("preparing"))
+    );
+    assert_eq!(
+        (fourth["seq"].as_i64(), fourth["status"].as_str()),
+        (Some(4), Some("ready"))
+    );
+    assert_public(&third, order);
+    assert_silent(&mut back, Duration::from_millis(300)).await;
+
+    // Staff following the order itself still get the whole event.
+    let staff_view = {
+        let mut ws = app.ws(&format!("/ws/orders/{order}?since=1"), &admin).await;
+        next_json(&mut ws).await
+    };
+    assert_eq!(staff_view["notes"], "Gate code 4411, call Budi");
+    assert_eq!(staff_view["topic"], format!("order:{order}"));
+}
+
+#[actix_web::test]
+async fn a_link_opens_its_order_public_view_and_nothing_else() {
+    let app = spawn_app().await;
+    let (owner_id, other) = app.customer("Neighbour").await;
+    let other_order = app.create_order(&other, "Bakso").await;
+    let (_, order, _, token) = shared_order(&app).await;
+    let mut viewer = view(&app, &format!("/ws/track/{token}")).await.unwrap();
+    next_json(&mut viewer).await;
+
+    for topic in [
+        format!("order:{order}"),
+        format!("track:{other_order}"),
+        format!("order:{other_order}"),
+        format!("user:{owner_id}"),
+    ] {
+        send_json(&mut viewer, json!({"type": "subscribe", "topic": topic})).await;
+        let answer = next_json(&mut viewer).await;
+        assert_eq!(answer["type"], "error", "{topic} was granted: {answer}");
+        assert_eq!(answer["topic"], topic);
+    }
+    // The socket still works for what it was given.
+    send_json(&mut viewer, json!({"type": "ping"})).await;
+    assert_eq!(next_json(&mut viewer).await["type"], "pong");
+
+    // The link's token is no credential for the API, nor for the other sockets.
+    let as_bearer = app.get(&format!("/api/orders/{order}"), &token).await;
+    assert_eq!(as_bearer.status, 401);
+    let request = app.ws_request(&format!("/ws/orders/{order}"), &token);
+    assert_eq!(refused_status(ws_connect(request).await), 401);
+}
+
+#[actix_web::test]
+async fn bad_tokens_and_bad_since_are_refused_before_the_upgrade() {
+    let app = spawn_app().await;
+    let (owner, order, link, token) = shared_order(&app).await;
+    let never = "0".repeat(64);
+    let long = "a".repeat(5000);
+    for path in [
+        format!("/ws/track/{never}"),
+        "/ws/track/not-a-token".to_string(),
+        format!("/ws/track/{}", token.to_uppercase()),
+        format!("/ws/track/{long}"),
+        format!("/ws/track/{token}%00"),
+    ] {
+        let status = refused_status(view(&app, &path).await);
+        assert!([400, 404, 422].contains(&status), "{path}: {status}");
+    }
+    for since in ["-1", "x", "99999999999999999999"] {
+        let path = format!("/ws/track/{token}?since={since}");
+        assert_eq!(refused_status(view(&app, &path).await), 400, "{since}");
+    }
+    assert_eq!(unshare(&app, &owner, order, link).await.status, 200);
+    assert_eq!(
+        refused_status(view(&app, &format!("/ws/track/{token}")).await),
+        404
+    );
+}
+
+#[actix_web::test]
+async fn revoking_a_link_closes_its_viewers_on_every_process_with_4003() {
+    let a = spawn_app().await;
+    let b = spawn_app_with(test_settings(&a.database_url)).await;
+    let (owner, order, link, token) = shared_order(&a).await;
+    let (_, _, _, other_token) = shared_order(&a).await;
+    let path = format!("/ws/track/{token}");
+    let mut on_a = view(&a, &path).await.unwrap();
+    let mut on_b = view(&b, &path).await.unwrap();
+    let mut bystander = view(&b, &format!("/ws/track/{other_token}")).await.unwrap();
+    for ws in [&mut on_a, &mut on_b, &mut bystander] {
+        next_json(ws).await;
+    }
+
+    assert_eq!(unshare(&a, &owner, order, link).await.status, 200);
+    for ws in [&mut on_a, &mut on_b] {
+        let close = next_close(ws).await.expect("a close frame");
+        assert_eq!(u16::from(close.code), 4003);
+    }
+    // Another link's viewer is untouched.
+    send_json(&mut bystander, json!({"type": "ping"})).await;
+    assert_eq!(next_json(&mut bystander).await["type"], "pong");
+}
+
+#[actix_web::test]
+async fn deleting_the_order_closes_its_viewers() {
+    let app = spawn_app().await;
+    let (owner, order, _, token) = shared_order(&app).await;
+    let mut viewer = view(&app, &format!("/ws/track/{token}")).await.unwrap();
+    next_json(&mut viewer).await;
+    let deleted = app
+        .request(
+            Method::DELETE,
+            &format!("/api/orders/{order}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    let close = next_close(&mut viewer).await.expect("a close frame");
+    assert_eq!(u16::from(close.code), 4003);
+}
+
+#[actix_web::test]
+async fn a_link_holds_at_most_its_cap_of_viewers() {
+    let app = spawn_app_tuned(|s| s.share.max_viewers_per_link = 2).await;
+    let (_, _, _, token) = shared_order(&app).await;
+    let path = format!("/ws/track/{token}");
+    let first = view(&app, &path).await.unwrap();
+    let _second = view(&app, &path).await.unwrap();
+    assert_eq!(refused_status(view(&app, &path).await), 429);
+    drop(first);
+    // The slot comes back once the server has seen the socket go.
+    let mut reopened = None;
+    for _ in 0..50 {
+        if let Ok(ws) = view(&app, &path).await {
+            reopened = Some(ws);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(reopened.is_some(), "a freed slot is taken again");
+}
