@@ -5,6 +5,7 @@ mod helpers;
 
 mod access;
 mod bad_input;
+mod browser;
 mod commerce;
 mod concurrency;
 mod embedded;

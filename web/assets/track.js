@@ -1,0 +1,137 @@
+// The public tracking page: what a share link's holder sees, live, without signing in.
+// It reads the public view once, then follows the order's public stream from that view's seq,
+// so nothing is missed between the two and nothing is shown twice.
+
+import { LiveStream } from "/assets/live.js";
+import { STATUS, chooseLanguage, currentLanguage, formatTime, translatePage, translator } from "/assets/i18n.js";
+import { STRINGS } from "/assets/track-strings.js";
+
+/** The stepper's steps; confirmed, preparing and ready are one step to the customer. */
+const STEPS = [
+  { key: "pending", statuses: ["pending"] },
+  { key: "processing", statuses: ["confirmed", "preparing", "ready"] },
+  { key: "shipped", statuses: ["shipped"] },
+  { key: "delivered", statuses: ["delivered"] },
+];
+
+const token = location.pathname.split("/").pop();
+const $ = (id) => document.getElementById(id);
+let t = translator(STRINGS);
+let lang = currentLanguage();
+/** The order as last shown: {order_number, status, estimated_time, timeline: [{status, at}]}. */
+let view = null;
+let stream = null;
+
+function statusName(status) {
+  return (STATUS[lang] || STATUS.en)[status] || status;
+}
+
+function render() {
+  translatePage(t);
+  if (!view) return;
+  $("order-number").textContent = view.order_number;
+  $("status").textContent = statusName(view.status);
+  const cancelled = view.status === "cancelled";
+  $("cancelled").classList.toggle("hidden", !cancelled);
+  $("stepper").classList.toggle("hidden", cancelled);
+  const current = STEPS.findIndex((step) => step.statuses.includes(view.status));
+  $("stepper").replaceChildren(...STEPS.map((step, i) => {
+    const li = document.createElement("li");
+    li.textContent = step.key === "processing" ? t("stepProcessing") : statusName(step.key);
+    if (i < current || view.status === "delivered") li.classList.add("done");
+    if (i === current) li.classList.add("current");
+    return li;
+  }));
+  $("eta").classList.toggle("hidden", !view.estimated_time);
+  $("eta-time").textContent = formatTime(view.estimated_time, lang);
+  $("timeline").replaceChildren(...view.timeline.map((entry) => {
+    const li = document.createElement("li");
+    li.dataset.status = entry.status;
+    const time = document.createElement("time");
+    time.dateTime = entry.at;
+    time.textContent = formatTime(entry.at, lang);
+    li.append(statusName(entry.status), time);
+    return li;
+  }));
+}
+
+function showState(state) {
+  const live = $("live");
+  live.dataset.state = state;
+  live.dataset.i18n = state;
+  live.textContent = t(state);
+}
+
+function showEnded() {
+  if (stream) stream.stop();
+  view = null;
+  $("order").classList.add("hidden");
+  $("loading").classList.add("hidden");
+  $("ended").classList.remove("hidden");
+  showState("ended");
+}
+
+/** While reconnecting: a link revoked meanwhile refuses the socket with a plain 404 the socket
+ * cannot read, so ask the API. */
+async function checkLink() {
+  try {
+    const answer = await fetch(`/api/track/${encodeURIComponent(token)}`);
+    if (answer.status === 404) showEnded();
+  } catch {
+    // Still offline: the stream keeps trying.
+  }
+}
+
+function onEvent(frame) {
+  if (frame.type !== "order.status" && frame.type !== "order.snapshot") return;
+  view.status = frame.status;
+  view.estimated_time = frame.estimated_time;
+  if (frame.type === "order.status") view.timeline.push({ status: frame.status, at: frame.updated_at });
+  render();
+}
+
+async function load() {
+  const answer = await fetch(`/api/track/${encodeURIComponent(token)}?lang=${lang}`);
+  if (answer.status === 404) return showEnded();
+  if (!answer.ok) {
+    $("loading").classList.add("hidden");
+    $("problem").textContent = t("problem");
+    $("problem").classList.remove("hidden");
+    return;
+  }
+  const { data } = await answer.json();
+  view = {
+    order_number: data.order_number,
+    status: data.status,
+    estimated_time: data.estimated_time,
+    timeline: data.timeline.map((entry) => ({ status: entry.status, at: entry.at })),
+  };
+  $("loading").classList.add("hidden");
+  $("order").classList.remove("hidden");
+  render();
+  const from = data.seq;
+  stream = new LiveStream({
+    // One topic per socket here: resume after the newest seq seen, or the view's own.
+    path: (last) => `/ws/track/${token}?since=${Math.max(from, ...last.values())}`,
+    onEvent,
+    onState: (state) => {
+      showState(state);
+      if (state === "reconnecting") checkLink();
+    },
+    onEnd: showEnded,
+  });
+  stream.start();
+}
+
+for (const choice of ["en", "id"]) {
+  $(`lang-${choice}`).addEventListener("click", () => {
+    chooseLanguage(choice);
+    lang = choice;
+    t = translator(STRINGS, lang);
+    showState($("live").dataset.state);
+    render();
+  });
+}
+
+translatePage(t);
+load();
