@@ -18,7 +18,10 @@ use crate::helpers::spawn_app;
 const RUN_LIMIT: Duration = Duration::from_secs(300);
 
 fn chromium() -> PathBuf {
-    let candidates = [std::env::var("CHROMIUM").unwrap_or_default(), "/usr/bin/chromium".into()];
+    let candidates = [
+        std::env::var("CHROMIUM").unwrap_or_default(),
+        "/usr/bin/chromium".into(),
+    ];
     candidates
         .iter()
         .filter(|c| !c.is_empty())
@@ -79,5 +82,8 @@ async fn the_pages_work_in_a_real_browser() {
         .expect("node runs: the browser tests need Node.js (install nodejs)");
     let report = String::from_utf8_lossy(&output.stdout);
     println!("{report}{}", String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "a browser journey failed:\n{report}");
+    assert!(
+        output.status.success(),
+        "a browser journey failed:\n{report}"
+    );
 }
