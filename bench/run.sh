@@ -54,6 +54,8 @@ export ORDER_TRACKER__LOG__LEVEL=warn
 export ORDER_TRACKER__WS__MESSAGES_PER_MINUTE=100000
 # The generator holds thousands of sockets per user; the per-user cap would refuse them.
 export ORDER_TRACKER__WS__MAX_SOCKETS_PER_USER=1000000
+# ... and as many viewers of one share link.
+export ORDER_TRACKER__SHARE__MAX_VIEWERS_PER_LINK=1000000
 export PORT
 unset DATABASE_URL
 (cd "$WORK" && "$SERVER" user create --email "$ADMIN" --password "$ADMIN_PASSWORD" --role admin --name "Load Admin")
@@ -73,6 +75,9 @@ lg() { "$LOADGEN" --url "http://127.0.0.1:$PORT" --admin "$ADMIN" --password "$A
 
 echo "== idle sockets"
 for n in 1000 10000 18000; do lg idle --sockets "$n" | tee -a "$OUT"; done
+
+echo "== one share link watched by many (issue 20's goal: p99 <= 50 ms at 10 changes/s)"
+lg share --viewers "${SHARE_VIEWERS:-10000}" --owners 100 --rate 10 --seconds "$SECONDS_PER_RUN" | tee -a "$OUT"
 
 echo "== fanout, order-tracker and nchan side by side at rising rates"
 sed -e "s#@WORK@#$WORK#g" -e "s#@PORT@#$NCHAN_PORT#g" bench/nginx.conf.template > "$WORK/nginx.conf"

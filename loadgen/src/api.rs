@@ -137,6 +137,51 @@ impl Api {
             .0)
     }
 
+    /// A share link of `order`, made by its owner: answers the link's token.
+    pub async fn share_link(&self, owner: &str, order: i64) -> Result<String, Error> {
+        let (status, body) = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/api/orders/{order}/share-links"),
+                Some(owner),
+                None,
+            )
+            .await?;
+        match body["data"]["token"].as_str() {
+            Some(token) if status == 201 => Ok(token.to_string()),
+            _ => Err(format!("share link: {status} {body}").into()),
+        }
+    }
+
+    /// The bytes a first visit to `path` transfers: the page, then every file it names under
+    /// `/assets/` and every module those import, each once. Answers (path, bytes) per file.
+    pub async fn page_weight(&self, path: &str) -> Result<Vec<(String, usize)>, Error> {
+        let mut queue = vec![path.to_string()];
+        let mut seen: Vec<(String, usize)> = Vec::new();
+        while let Some(next) = queue.pop() {
+            if seen.iter().any(|(p, _)| *p == next) {
+                continue;
+            }
+            let answer = self
+                .http
+                .get(format!("{}{next}", self.base))
+                .header("accept-encoding", "gzip, br")
+                .send()
+                .await?
+                .error_for_status()?;
+            let body = answer.bytes().await?;
+            let text = String::from_utf8_lossy(&body);
+            // Every reference a page or module makes is a quoted absolute /assets/ path.
+            for quoted in text.split('"').skip(1).step_by(2) {
+                if quoted.starts_with("/assets/") {
+                    queue.push(quoted.to_string());
+                }
+            }
+            seen.push((next, body.len()));
+        }
+        Ok(seen)
+    }
+
     pub async fn order_seq(&self, token: &str, order: i64) -> Result<i64, Error> {
         let (_, body) = self
             .call(

@@ -175,7 +175,7 @@ impl Target {
     }
 }
 
-async fn next_json(ws: &mut super::api::Socket) -> Option<Value> {
+pub(crate) async fn next_json(ws: &mut super::api::Socket) -> Option<Value> {
     while let Some(Ok(msg)) = ws.next().await {
         if let Message::Text(text) = msg {
             return serde_json::from_str(&text).ok();
@@ -282,14 +282,14 @@ pub async fn run(target: Target, args: Args) -> Result<Report, Error> {
 }
 
 /// CPU time used so far by each party to a run, in seconds; the difference of two is a run's.
-struct Cpu {
-    server: f64,
-    db: Option<f64>,
-    generator: f64,
+pub(crate) struct Cpu {
+    pub server: f64,
+    pub db: Option<f64>,
+    pub generator: f64,
 }
 
 impl Cpu {
-    fn now(server_pids: &[u32], db_pid: Option<u32>) -> Self {
+    pub fn now(server_pids: &[u32], db_pid: Option<u32>) -> Self {
         Cpu {
             server: server_pids.iter().filter_map(|p| sys::cpu_secs(*p)).sum(),
             db: db_pid.and_then(sys::tree_cpu_secs),
@@ -297,7 +297,7 @@ impl Cpu {
         }
     }
 
-    fn since(&self, before: &Cpu) -> Cpu {
+    pub fn since(&self, before: &Cpu) -> Cpu {
         Cpu {
             server: self.server - before.server,
             db: self.db.zip(before.db).map(|(after, before)| after - before),

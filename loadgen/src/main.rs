@@ -4,6 +4,7 @@
 //! cargo run --release --bin loadgen -- --admin admin@example.com --password '...' fanout --subscribers 10000 --streams 100 --rate 100
 //! cargo run --release --bin loadgen -- --admin ... idle --sockets 10000 --server-pid 1234
 //! cargo run --release --bin loadgen -- --admin ... status --clients 16
+//! cargo run --release --bin loadgen -- --admin ... share --viewers 10000 --owners 100 --rate 10
 //! cargo run --release --bin loadgen -- pgbench-script > status.sql
 //! cargo run --release --bin loadgen -- fanout --nchan http://127.0.0.1:8081 --subscribers 10000 --streams 100 --rate 100
 //! ```
@@ -15,6 +16,7 @@ mod fanout;
 mod idle;
 mod pgbench;
 mod report;
+mod share;
 mod status;
 mod sys;
 
@@ -81,6 +83,18 @@ enum Scenario {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Anonymous viewers of one share link and owners of their own orders, while the shared
+    /// order changes at a fixed rate; then the tracking page's first-load weight.
+    Share {
+        #[arg(long, default_value_t = 10000)]
+        viewers: usize,
+        #[arg(long, default_value_t = 100)]
+        owners: usize,
+        #[arg(long, default_value_t = 10)]
+        rate: u32,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
     /// Print the pgbench script of the `status` baseline: the server's own statement.
     PgbenchScript,
 }
@@ -143,6 +157,22 @@ async fn main() -> Result<(), api::Error> {
                 Duration::from_secs(seconds),
             )
             .await?
+        }
+        Scenario::Share {
+            viewers,
+            owners,
+            rate,
+            seconds,
+        } => {
+            let args = share::Args {
+                viewers,
+                owners,
+                rate,
+                duration: Duration::from_secs(seconds),
+                server_pids: cli.server_pids.clone(),
+                db_pid: cli.db_pid,
+            };
+            share::run(apis[0].clone(), admin_token().await?, args).await?
         }
         Scenario::PgbenchScript => {
             print!("{}", pgbench::script());
