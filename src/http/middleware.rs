@@ -136,15 +136,16 @@ pub fn secure_headers(headers: &mut HeaderMap) {
     }
 }
 
-/// Error answers that are not JSON get the envelope with the status's own reason phrase.
+/// Error answers that are not JSON get the envelope with the status's own reason phrase; the
+/// pages' own HTML answers (`http::pages`, its friendly 404) stay as they are.
 fn ensure_envelope(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     let status = res.status();
-    let is_json = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    let content_type = res.headers().get(header::CONTENT_TYPE);
+    let is_json = content_type.is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    let is_page = content_type.is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
     if !(status.is_client_error() || status.is_server_error())
         || is_json
+        || is_page
         || status == StatusCode::SWITCHING_PROTOCOLS
     {
         return res;

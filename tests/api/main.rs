@@ -17,6 +17,7 @@ mod live_tracking;
 mod multi_instance;
 mod notifications;
 mod orders;
+mod pages;
 mod public_tracking;
 mod revocation;
 mod share_links;

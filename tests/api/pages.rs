@@ -1,0 +1,127 @@
+//! The pages as HTTP sees them: each answers with its strict Content-Security-Policy, a
+//! malformed tracking link gets a friendly HTML 404 (the API's own 404 stays JSON), files are
+//! served only from the embedded set, and the static files do not eat the rate limit.
+
+use reqwest::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY};
+use reqwest::StatusCode;
+
+use crate::helpers::{spawn_app, spawn_app_tuned, TestApp};
+
+async fn fetch(app: &TestApp, path: &str) -> (StatusCode, reqwest::header::HeaderMap, String) {
+    let answer = app
+        .client
+        .get(format!("{}{path}", app.address))
+        .send()
+        .await
+        .unwrap();
+    let (status, headers) = (answer.status(), answer.headers().clone());
+    (status, headers, answer.text().await.unwrap())
+}
+
+#[actix_web::test]
+async fn pages_carry_a_strict_policy_and_load_only_their_own_files() {
+    let app = spawn_app().await;
+    let token = "ab".repeat(32);
+    for path in ["/", &format!("/track/{token}")] {
+        let (status, headers, body) = fetch(&app, path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(headers[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+        let csp = headers[CONTENT_SECURITY_POLICY].to_str().unwrap();
+        for rule in [
+            "default-src 'self'",
+            "script-src 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(csp.contains(rule), "{path}: {csp}");
+        }
+        assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"));
+        assert_eq!(headers[REFERRER_POLICY], "no-referrer");
+        assert!(!body.contains("<script>"), "{path} has an inline script");
+        // Every file the page names is ours and is served.
+        for quoted in body.split('"').skip(1).step_by(2) {
+            if quoted.starts_with("http") || quoted.starts_with("//") {
+                panic!("{path} names another host: {quoted}");
+            }
+            if quoted.starts_with("/assets/") {
+                assert_eq!(fetch(&app, quoted).await.0, 200, "{quoted}");
+            }
+        }
+    }
+    let (_, headers, _) = fetch(&app, "/assets/live.js").await;
+    assert!(headers[CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+}
+
+#[actix_web::test]
+async fn a_malformed_link_gets_a_friendly_page_and_the_api_stays_json() {
+    let app = spawn_app().await;
+    for path in [
+        "/track/not-a-token".to_string(),
+        format!("/track/{}", "A".repeat(64)),
+        format!("/track/{}", "a".repeat(5000)),
+    ] {
+        let (status, headers, body) = fetch(&app, &path).await;
+        assert_eq!(status, 404, "{path}");
+        assert!(headers[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+        assert!(body.contains("Page not found"), "{path}: {body}");
+        assert!(headers.contains_key(CONTENT_SECURITY_POLICY));
+    }
+    let api = app
+        .request(reqwest::Method::GET, "/api/track/not-a-token", None, None)
+        .await;
+    assert_eq!(api.status, 404);
+    assert_eq!(api.body["success"], false);
+}
+
+#[actix_web::test]
+async fn nothing_outside_the_embedded_files_is_served() {
+    let app = spawn_app().await;
+    for path in [
+        "/assets/../Cargo.toml",
+        "/assets/%2e%2e/Cargo.toml",
+        "/assets/..%2f..%2fCargo.toml",
+        "/assets/%2e%2e%2f%2e%2e%2fconfig.toml",
+        "/assets/nope.js",
+        "/assets/app.js%00.png",
+        "/app.html",
+        "/track.html",
+    ] {
+        let (status, _, body) = fetch(&app, path).await;
+        assert!(
+            status == 404 || status == 400 || status == 422,
+            "{path}: {status}"
+        );
+        assert!(
+            !body.contains("[package]") && !body.contains("jwt_secret"),
+            "{path}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn static_files_do_not_spend_the_rate_limit_but_pages_do() {
+    let app = spawn_app_tuned(|s| {
+        s.rate_limit.enabled = true;
+        s.rate_limit.member_per_minute = 5;
+    })
+    .await;
+    for _ in 0..20 {
+        assert_eq!(fetch(&app, "/assets/common.css").await.0, 200);
+    }
+    let statuses: Vec<u16> = {
+        let mut seen = Vec::new();
+        for _ in 0..6 {
+            seen.push(fetch(&app, "/").await.0.as_u16());
+        }
+        seen
+    };
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429]);
+}
