@@ -239,7 +239,7 @@ pub async fn run(target: Target, args: Args) -> Result<Report, Error> {
     let elapsed = started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let cpu = Cpu::now(&pids, args.db_pid).since(&cpu_before);
-    let rss: u64 = pids.iter().filter_map(|p| sys::rss_kib(*p)).sum();
+    let rss = sys::total_rss_kib(&pids);
     let _ = stop.send(true);
 
     let mut lasts = Vec::with_capacity(target.streams());
@@ -270,14 +270,7 @@ pub async fn run(target: Target, args: Args) -> Result<Report, Error> {
     report.add("lost", tally.lost);
     report.add("duplicated", tally.duplicated);
     report.add("out of order", tally.out_of_order);
-    if !pids.is_empty() {
-        report.add("server RSS MiB", format!("{:.1}", rss as f64 / 1024.0));
-        report.add("server CPU s", format!("{:.2}", cpu.server));
-    }
-    if let Some(db) = cpu.db {
-        report.add("database CPU s", format!("{db:.2}"));
-    }
-    report.add("generator CPU s", format!("{:.2}", cpu.generator));
+    cpu.add_to(&mut report, rss);
     Ok(report)
 }
 
@@ -295,6 +288,19 @@ impl Cpu {
             db: db_pid.and_then(sys::tree_cpu_secs),
             generator: sys::cpu_secs(std::process::id()).unwrap_or(0.0),
         }
+    }
+
+    /// The run's CPU (this one being a difference) and the servers' memory (`None` when no
+    /// server was watched), as report rows.
+    pub fn add_to(&self, report: &mut Report, server_rss_kib: Option<u64>) {
+        if let Some(rss) = server_rss_kib {
+            report.add("server RSS MiB", format!("{:.1}", rss as f64 / 1024.0));
+            report.add("server CPU s", format!("{:.2}", self.server));
+        }
+        if let Some(db) = self.db {
+            report.add("database CPU s", format!("{db:.2}"));
+        }
+        report.add("generator CPU s", format!("{:.2}", self.generator));
     }
 
     pub fn since(&self, before: &Cpu) -> Cpu {

@@ -100,11 +100,7 @@ pub async fn run(api: Api, admin: String, args: Args) -> Result<Report, Error> {
     let elapsed = started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let cpu = Cpu::now(&args.server_pids, args.db_pid).since(&cpu_before);
-    let rss: u64 = args
-        .server_pids
-        .iter()
-        .filter_map(|p| sys::rss_kib(*p))
-        .sum();
+    let rss = sys::total_rss_kib(&args.server_pids);
     let _ = stop.send(true);
 
     let last = api.order_seq(&owner, shared).await?;
@@ -148,14 +144,7 @@ pub async fn run(api: Api, admin: String, args: Args) -> Result<Report, Error> {
     report.add("viewers: out of order", tally.out_of_order);
     report.add("owner deliveries", owners_tally.delivered);
     report.add("owners: lost", owners_tally.lost);
-    if !args.server_pids.is_empty() {
-        report.add("server RSS MiB", format!("{:.1}", rss as f64 / 1024.0));
-        report.add("server CPU s", format!("{:.2}", cpu.server));
-    }
-    if let Some(db) = cpu.db {
-        report.add("database CPU s", format!("{db:.2}"));
-    }
-    report.add("generator CPU s", format!("{:.2}", cpu.generator));
+    cpu.add_to(&mut report, rss);
     report.add("tracking page, first load, files", weight.len());
     report.add("tracking page, first load, bytes", total);
     Ok(report)

@@ -30,6 +30,11 @@ pub fn source_for(n: usize) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, k)), 0)
 }
 
+/// Resident memory of all of `pids` together, in KiB; `None` when there are none to watch.
+pub fn total_rss_kib(pids: &[u32]) -> Option<u64> {
+    (!pids.is_empty()).then(|| pids.iter().filter_map(|p| rss_kib(*p)).sum())
+}
+
 /// Resident memory of `pid`, in KiB.
 pub fn rss_kib(pid: u32) -> Option<u64> {
     std::fs::read_to_string(format!("/proc/{pid}/status"))

@@ -208,6 +208,11 @@ impl TestApp {
             .await
     }
 
+    pub async fn delete(&self, path: &str, token: &str) -> Answer {
+        self.request(reqwest::Method::DELETE, path, Some(token), None)
+            .await
+    }
+
     pub async fn put(&self, path: &str, token: &str, body: Value) -> Answer {
         self.request(reqwest::Method::PUT, path, Some(token), Some(body))
             .await

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use reqwest::Method;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Error as WsError;
@@ -194,14 +193,7 @@ async fn deleting_the_order_closes_its_viewers() {
     let (owner, order, _, token) = shared_order(&app).await;
     let mut viewer = view(&app, &format!("/ws/track/{token}")).await.unwrap();
     next_json(&mut viewer).await;
-    let deleted = app
-        .request(
-            Method::DELETE,
-            &format!("/api/orders/{order}"),
-            Some(&owner),
-            None,
-        )
-        .await;
+    let deleted = app.delete(&format!("/api/orders/{order}"), &owner).await;
     assert_eq!(deleted.status, 200, "{}", deleted.body);
     let close = next_close(&mut viewer).await.expect("a close frame");
     assert_eq!(u16::from(close.code), 4003);

@@ -29,8 +29,8 @@ pub(crate) async fn unshare(
     order: i64,
     id: i64,
 ) -> crate::helpers::Answer {
-    let path = format!("/api/orders/{order}/share-links/{id}");
-    app.request(Method::DELETE, &path, Some(token), None).await
+    app.delete(&format!("/api/orders/{order}/share-links/{id}"), token)
+        .await
 }
 
 /// The public view, with no credentials at all.
@@ -310,14 +310,7 @@ async fn deleting_an_order_ends_its_links_and_an_ended_order_gets_no_new_one() {
     let order = app.create_order(&owner, "Gado-gado").await;
     let made = share(&app, &owner, order, None).await;
     let token = made.body["data"]["token"].as_str().unwrap().to_string();
-    let deleted = app
-        .request(
-            Method::DELETE,
-            &format!("/api/orders/{order}"),
-            Some(&owner),
-            None,
-        )
-        .await;
+    let deleted = app.delete(&format!("/api/orders/{order}"), &owner).await;
     assert_eq!(deleted.status, 200, "{}", deleted.body);
     assert_eq!(
         track(&app, &format!("/api/track/{token}")).await.status,
