@@ -22,6 +22,15 @@ pub struct Tally {
     pub out_of_order: u64,
 }
 
+impl Tally {
+    /// What went wrong, as report rows named `{prefix}lost` and so on.
+    pub fn add_faults_to(&self, report: &mut super::report::Report, prefix: &str) {
+        report.add(&format!("{prefix}lost"), self.lost);
+        report.add(&format!("{prefix}duplicated"), self.duplicated);
+        report.add(&format!("{prefix}out of order"), self.out_of_order);
+    }
+}
+
 impl std::ops::AddAssign for Tally {
     fn add_assign(&mut self, o: Tally) {
         self.delivered += o.delivered;

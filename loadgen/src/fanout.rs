@@ -267,9 +267,7 @@ pub async fn run(target: Target, args: Args) -> Result<Report, Error> {
         format!("{:.0}", tally.delivered as f64 / elapsed),
     );
     report.latencies("publish-to-receipt", &latency);
-    report.add("lost", tally.lost);
-    report.add("duplicated", tally.duplicated);
-    report.add("out of order", tally.out_of_order);
+    tally.add_faults_to(&mut report, "");
     cpu.add_to(&mut report, rss);
     Ok(report)
 }

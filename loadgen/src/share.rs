@@ -139,11 +139,9 @@ pub async fn run(api: Api, admin: String, args: Args) -> Result<Report, Error> {
         format!("{:.0}", tally.delivered as f64 / elapsed),
     );
     report.latencies("change-to-viewer", &latency);
-    report.add("viewers: lost", tally.lost);
-    report.add("viewers: duplicated", tally.duplicated);
-    report.add("viewers: out of order", tally.out_of_order);
+    tally.add_faults_to(&mut report, "viewers: ");
     report.add("owner deliveries", owners_tally.delivered);
-    report.add("owners: lost", owners_tally.lost);
+    owners_tally.add_faults_to(&mut report, "owners: ");
     cpu.add_to(&mut report, rss);
     report.add("tracking page, first load, files", weight.len());
     report.add("tracking page, first load, bytes", total);
