@@ -28,9 +28,10 @@ pub struct Encoded {
     pub json: ByteString,
 }
 
-/// Fields of an order event that only the owner and staff see; a share link's viewers get the
-/// event without them.
-const PRIVATE_ORDER_FIELDS: [&str; 3] = ["order_id", "notes", "updated_by"];
+/// Fields of an order event that only the owner and staff see (who made the change, the order's
+/// id); a share link's viewers get the event without them. Notes are written for the customer
+/// and stay.
+const PRIVATE_ORDER_FIELDS: [&str; 2] = ["order_id", "updated_by"];
 
 impl Encoded {
     /// This event as the public view of its topic (`track:{id}` for `order:{id}`), or `None` for

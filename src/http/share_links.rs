@@ -3,8 +3,8 @@
 //!
 //! The token is 256 random bits in hex, shown once at creation and stored only as a hash.
 //! An unknown, malformed, revoked or expired token gets the same 404. The public view carries
-//! the order's progress only: never the customer's name, contact, address or prices, nor the
-//! staff's free-text notes (they often hold exactly those).
+//! the order's progress only (statuses, times, the notes written for the customer): never the
+//! customer's name, contact, address or prices, nor who on the staff made a change.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -167,6 +167,8 @@ struct PublicView {
 struct PublicStep {
     status: OrderStatus,
     status_display: &'static str,
+    /// Written for the customer (the owner sees them too); who wrote them stays out.
+    notes: Option<String>,
     at: DateTime<Utc>,
 }
 
@@ -203,6 +205,7 @@ async fn track(
             .map(|h| PublicStep {
                 status: h.status,
                 status_display: h.status.display(locale),
+                notes: h.notes,
                 at: h.created_at,
             })
             .collect(),

@@ -56,7 +56,7 @@ async fn an_owner_shares_an_order_and_anyone_with_the_link_sees_its_progress_onl
         .put(
             &format!("/api/orders/{order}/status"),
             &admin,
-            json!({"status": "confirmed", "notes": "Call Budi at +62 812 555, gate code 4411"}),
+            json!({"status": "confirmed", "notes": "Rider picks up at 12:30"}),
         )
         .await;
     assert_eq!(noted.status, 200);
@@ -67,12 +67,14 @@ async fn an_owner_shares_an_order_and_anyone_with_the_link_sees_its_progress_onl
     assert_eq!(view["status"], "confirmed");
     assert_eq!(view["seq"], 2);
     assert_eq!(view["timeline"].as_array().unwrap().len(), 2);
-    // Staff notes are free text and often private: they stay out of the public view.
-    assert!(!seen.body.to_string().contains("4411"), "{}", seen.body);
+    // A step's notes are written for the customer and show; who wrote them does not.
     let step = &view["timeline"][1];
-    for private in ["notes", "updated_by"] {
-        assert!(step.get(private).is_none(), "{private} leaked: {step}");
-    }
+    assert_eq!(step["notes"], "Rider picks up at 12:30");
+    assert!(
+        step.get("updated_by").is_none(),
+        "updated_by leaked: {step}"
+    );
+    assert!(!seen.body.to_string().contains("Admin"), "{}", seen.body);
     for private in [
         "customer_name",
         "customer_phone",
@@ -82,7 +84,6 @@ async fn an_owner_shares_an_order_and_anyone_with_the_link_sees_its_progress_onl
         "total_amount",
         "final_amount",
         "email",
-        "notes",
         "updated_by",
     ] {
         assert!(view.get(private).is_none(), "{private} leaked: {view}");

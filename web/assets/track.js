@@ -18,7 +18,7 @@ const token = location.pathname.split("/").pop();
 const $ = (id) => document.getElementById(id);
 let t = translator(STRINGS);
 let lang = currentLanguage();
-/** The order as last shown: {order_number, status, estimated_time, timeline: [{status, at}]}. */
+/** The order as last shown: {order_number, status, estimated_time, timeline: [{status, notes, at}]}. */
 let view = null;
 let stream = null;
 
@@ -51,6 +51,12 @@ function render() {
     time.dateTime = entry.at;
     time.textContent = formatTime(entry.at, lang);
     li.append(statusName(entry.status), time);
+    if (entry.notes) {
+      const notes = document.createElement("p");
+      notes.className = "notes";
+      notes.textContent = entry.notes;
+      li.append(notes);
+    }
     return li;
   }));
 }
@@ -86,7 +92,9 @@ function onEvent(frame) {
   if (frame.type !== "order.status" && frame.type !== "order.snapshot") return;
   view.status = frame.status;
   view.estimated_time = frame.estimated_time;
-  if (frame.type === "order.status") view.timeline.push({ status: frame.status, at: frame.updated_at });
+  if (frame.type === "order.status") {
+    view.timeline.push({ status: frame.status, notes: frame.notes, at: frame.updated_at });
+  }
   render();
 }
 
@@ -104,7 +112,7 @@ async function load() {
     order_number: data.order_number,
     status: data.status,
     estimated_time: data.estimated_time,
-    timeline: data.timeline.map((entry) => ({ status: entry.status, at: entry.at })),
+    timeline: data.timeline.map((entry) => ({ status: entry.status, notes: entry.notes, at: entry.at })),
   };
   $("loading").classList.add("hidden");
   $("order").classList.remove("hidden");

@@ -39,9 +39,13 @@ export async function watchSharedOrderLive(ctx, app) {
   await viewer.locator("#status", { hasText: "Pending" }).waitFor();
   await viewer.locator('#live[data-state="live"]').waitFor();
 
-  await move(ctx, orderId, "confirmed");
+  // Notes are shown as text, never as markup.
+  const notes = "Rider picks up at 12:30 <img src=x onerror=alert(1)>";
+  await move(ctx, orderId, "confirmed", { notes });
   await viewer.locator("#status", { hasText: "Confirmed" }).waitFor();
   await timelineLength(viewer, 2);
+  ctx.assert.equal(await viewer.locator("#timeline li .notes").last().innerText(), notes);
+  ctx.assert.equal(await viewer.locator("#timeline img").count(), 0);
 
   ctx.setOutage(true);
   ctx.relay.cut();
@@ -81,7 +85,7 @@ export async function screenshots(ctx) {
   await move(ctx, orderId, "confirmed");
   await move(ctx, orderId, "preparing");
   const eta = new Date(Date.now() + 25 * 60_000).toISOString();
-  await move(ctx, orderId, "shipped", { estimated_time: eta });
+  await move(ctx, orderId, "shipped", { estimated_time: eta, notes: "Budi is on his way" });
   for (const [width, height] of [[360, 740], [1280, 800]]) {
     const page = await ctx.newPage({ viewport: { width, height } });
     await page.goto(link.url);
