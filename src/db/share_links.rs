@@ -1,5 +1,6 @@
 //! Share links of orders: created with a token the caller keeps, found again only by that
-//! token's SHA-256 (PostgreSQL's `sha256()`), revoked by setting `revoked_at`.
+//! token's SHA-256 (PostgreSQL's `sha256()`). Revoking one removes it; deleting its order
+//! sets `revoked_at` on all of them (`db::orders::STATUS_CHANGE`), at most the per-order cap.
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
@@ -8,10 +9,12 @@ use tokio_postgres::Row;
 
 use super::DbError;
 
-/// A link is live while it is not revoked, not past its own end, and its order has not been
-/// final for `$2` days (every statement that includes this takes `share.ttl_days` as `$2`).
+/// A link is live while it is not revoked, not past its own end, its order is not deleted, and
+/// the order has not been final for `$2` days (every statement that includes this takes
+/// `share.ttl_days` as `$2`).
 const LIVE: &str = "s.revoked_at IS NULL
     AND (s.expires_at IS NULL OR s.expires_at > now())
+    AND EXISTS (SELECT 1 FROM orders o WHERE o.id = s.order_id AND o.deleted_at IS NULL)
     AND NOT EXISTS (
         SELECT 1 FROM order_status_history h
         WHERE h.order_id = s.order_id AND h.status IN ('delivered', 'cancelled')
@@ -56,7 +59,8 @@ impl From<tokio_postgres::Error> for ShareError {
 }
 
 /// Stores a link to `order_id` for `token`, unless the order already has `max` unrevoked ones
-/// (ended ones count until deleted, so rows cannot pile up) or its days after final are over.
+/// (ended ones count until revoked, which removes them, so rows cannot pile up) or its days
+/// after final are over, or it was deleted.
 /// The order's row is locked meanwhile, so racing requests cannot pass the limit together.
 pub async fn create(
     pool: &Pool,
@@ -70,11 +74,17 @@ pub async fn create(
     let mut client = pool.get().await.map_err(DbError::from)?;
     let tx = client.transaction().await?;
     let ttl = ttl_days as i32;
-    tx.execute(
-        "SELECT 1 FROM orders WHERE id = $1 FOR UPDATE",
-        &[&order_id],
-    )
-    .await?;
+    // Staff still see a deleted order; its tracking ended with it.
+    let deleted = tx
+        .query_opt(
+            "SELECT deleted_at IS NOT NULL FROM orders WHERE id = $1 FOR UPDATE",
+            &[&order_id],
+        )
+        .await?
+        .is_none_or(|row| row.get::<_, bool>(0));
+    if deleted {
+        return Err(ShareError::Ended);
+    }
     let state = tx
         .query_one(
             "SELECT (SELECT count(*) FROM share_links s
@@ -118,12 +128,13 @@ pub async fn list(pool: &Pool, order_id: i64, ttl_days: u32) -> Result<Vec<Share
     Ok(rows.iter().map(ShareLinkRow::from_row).collect())
 }
 
-/// Revokes one link of `order_id`; false if there is no such unrevoked link.
+/// Revokes one link of `order_id` by removing it (nothing about a revoked link is worth keeping,
+/// and so revocations cannot pile up rows); false if there is no such unrevoked link.
 pub async fn revoke(pool: &Pool, order_id: i64, link_id: i64) -> Result<bool, DbError> {
     let client = pool.get().await?;
     let stmt = client
         .prepare_cached(
-            "UPDATE share_links SET revoked_at = now()
+            "DELETE FROM share_links
              WHERE id = $1 AND order_id = $2 AND revoked_at IS NULL",
         )
         .await?;

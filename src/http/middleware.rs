@@ -34,7 +34,7 @@ pub async fn observe(
     // The path only: query strings may carry `?token=`, which must never reach the logs.
     let method = req.method().to_string();
     let method_label = method_label(req.method());
-    let path = req.path().to_string();
+    let path = loggable_path(req.path());
 
     let outcome = match oversized_head(&req) {
         Some(refusal) => Ok(Ok(req.into_response(refusal.error_response()))),
@@ -76,6 +76,24 @@ pub async fn observe(
     }
     tracing::info!(%method, %path, status = status.as_u16(), ms = elapsed.as_secs_f64() * 1000.0, "request");
     result
+}
+
+/// The path as logs may keep it: a share link's token (the segment after `track`, on the page,
+/// the API and the socket alike) opens the order, so it is replaced by `<token>`.
+fn loggable_path(path: &str) -> String {
+    let mut after_track = false;
+    path.split('/')
+        .map(|segment| {
+            let shown = if after_track && !segment.is_empty() {
+                "<token>"
+            } else {
+                segment
+            };
+            after_track = segment == "track";
+            shown
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Longest URL (path and query) a request may have: no route of ours needs more.
@@ -165,4 +183,27 @@ fn ensure_envelope(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
         head.headers.remove(header::CONTENT_LENGTH);
         BoxBody::new(envelope::failure_body(message, None, None))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn share_tokens_never_reach_the_logs() {
+        let token = "ab".repeat(32);
+        for (path, logged) in [
+            (format!("/track/{token}"), "/track/<token>"),
+            (format!("/api/track/{token}"), "/api/track/<token>"),
+            (format!("/api/v1/track/{token}/"), "/api/v1/track/<token>/"),
+            (format!("/ws/track/{token}"), "/ws/track/<token>"),
+            (
+                "/api/orders/7/share-links".into(),
+                "/api/orders/7/share-links",
+            ),
+            ("/track".into(), "/track"),
+        ] {
+            assert_eq!(loggable_path(&path), logged);
+        }
+    }
 }

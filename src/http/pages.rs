@@ -7,7 +7,7 @@
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::share_links::well_formed_token;
 
@@ -25,38 +25,50 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/assets/{file:.+}").route(web::get().to(asset)));
 }
 
-async fn app() -> HttpResponse {
-    file(StatusCode::OK, "app.html")
+async fn app(req: HttpRequest) -> HttpResponse {
+    file(&req, StatusCode::OK, "app.html")
 }
 
 /// The page for a token of our shape; any other shape is a page saying the link is not ours
 /// (the page itself asks the API whether a well-formed token is live).
-async fn track(token: web::Path<String>) -> HttpResponse {
+async fn track(req: HttpRequest, token: web::Path<String>) -> HttpResponse {
     if well_formed_token(&token) {
-        file(StatusCode::OK, "track.html")
+        file(&req, StatusCode::OK, "track.html")
     } else {
-        not_found()
+        file(&req, StatusCode::NOT_FOUND, NOT_FOUND_PAGE)
     }
 }
 
-async fn asset(name: web::Path<String>) -> HttpResponse {
+async fn asset(req: HttpRequest, name: web::Path<String>) -> HttpResponse {
     // Only files under assets/; `..` never reaches the embedded set, which holds no such path.
-    file(StatusCode::OK, &format!("assets/{name}"))
+    file(&req, StatusCode::OK, &format!("assets/{name}"))
 }
 
 /// The friendly 404 page.
-pub fn not_found() -> HttpResponse {
-    file(StatusCode::NOT_FOUND, "404.html")
-}
+const NOT_FOUND_PAGE: &str = "404.html";
 
-fn file(status: StatusCode, path: &str) -> HttpResponse {
-    let Some(found) = Web::get(path) else {
-        if path == "404.html" {
-            return HttpResponse::NotFound().finish();
-        }
-        return not_found();
+/// An embedded file with the pages' headers; the friendly 404 page if there is no such file.
+/// A client that holds the same version (`If-None-Match` its `ETag`) gets a bodiless 304.
+fn file(req: &HttpRequest, status: StatusCode, path: &str) -> HttpResponse {
+    let (status, path, found) = match Web::get(path) {
+        Some(found) => (status, path, found),
+        None => match Web::get(NOT_FOUND_PAGE) {
+            Some(page) => (StatusCode::NOT_FOUND, NOT_FOUND_PAGE, page),
+            None => return HttpResponse::NotFound().finish(),
+        },
     };
-    let mut answer = HttpResponse::build(status);
+    let etag = format!("\"{}\"", hex(&found.metadata.sha256_hash()[..8]));
+    let unchanged = status == StatusCode::OK
+        && req
+            .headers()
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|held| held.split(',').any(|tag| tag.trim() == etag));
+    let mut answer = HttpResponse::build(if unchanged {
+        StatusCode::NOT_MODIFIED
+    } else {
+        status
+    });
     answer
         .insert_header((header::CONTENT_TYPE, content_type(path)))
         .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
@@ -64,10 +76,11 @@ fn file(status: StatusCode, path: &str) -> HttpResponse {
         // A tracking page's address is a credential: it must not leave in a Referer.
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
         .insert_header((header::CACHE_CONTROL, "no-cache"));
-    if let Ok(etag) =
-        HeaderValue::from_str(&format!("\"{}\"", hex(&found.metadata.sha256_hash()[..8])))
-    {
+    if let Ok(etag) = HeaderValue::from_str(&etag) {
         answer.insert_header((header::ETAG, etag));
+    }
+    if unchanged {
+        return answer.finish();
     }
     answer.body(found.data.into_owned())
 }

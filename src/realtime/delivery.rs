@@ -82,7 +82,9 @@ impl Delivery {
         let Some(sub) = self.subscriptions.get_mut(&event.topic) else {
             return Offer::Dropped;
         };
-        if sub.catching_up || event.seq > sub.last_seq + 1 {
+        // Saturating: a client may resume from any `since`, the largest one included, and an
+        // overflow would make every event look like a gap and every gap a catch-up.
+        if sub.catching_up || event.seq > sub.last_seq.saturating_add(1) {
             return Offer::ForActor;
         }
         if event.seq <= sub.last_seq {

@@ -288,6 +288,16 @@ impl TestApp {
         client.execute(statement, &[]).await.unwrap()
     }
 
+    /// The one whole number a query answers, read directly (counters the API does not show).
+    pub async fn sql_number(&self, query: &str) -> i64 {
+        let (client, connection) =
+            tokio_postgres::connect(&self.database_url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+        actix_web::rt::spawn(connection);
+        client.query_one(query, &[]).await.unwrap().get(0)
+    }
+
     /// Runs several SQL statements in one go, for set-ups that need more than one.
     pub async fn sql_batch(&self, statements: &str) {
         let (client, connection) =

@@ -2,7 +2,9 @@
 //! malformed tracking link gets a friendly HTML 404 (the API's own 404 stays JSON), files are
 //! served only from the embedded set, and the static files do not eat the rate limit.
 
-use reqwest::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY};
+use reqwest::header::{
+    CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, IF_NONE_MATCH, REFERRER_POLICY,
+};
 use reqwest::StatusCode;
 
 use crate::helpers::{spawn_app, spawn_app_tuned, TestApp};
@@ -55,6 +57,20 @@ async fn pages_carry_a_strict_policy_and_load_only_their_own_files() {
         .to_str()
         .unwrap()
         .starts_with("text/javascript"));
+
+    // A browser revalidating what it holds gets a bodiless 304; a stale copy, the file.
+    let etag = headers[ETAG].clone();
+    let again = |tag: reqwest::header::HeaderValue| {
+        app.client
+            .get(format!("{}/assets/live.js", app.address))
+            .header(IF_NONE_MATCH, tag)
+            .send()
+    };
+    let unchanged = again(etag).await.unwrap();
+    assert_eq!(unchanged.status(), 304);
+    assert!(unchanged.bytes().await.unwrap().is_empty());
+    let stale = again("\"0000\"".parse().unwrap()).await.unwrap();
+    assert_eq!(stale.status(), 200);
 }
 
 #[actix_web::test]

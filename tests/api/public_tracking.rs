@@ -220,3 +220,23 @@ async fn a_link_holds_at_most_its_cap_of_viewers() {
     }
     assert!(reopened.is_some(), "a freed slot is taken again");
 }
+
+#[actix_web::test]
+async fn the_largest_since_resumes_quietly_instead_of_catching_up_forever() {
+    let app = spawn_app().await;
+    let (_, admin) = app.staff("Admin", "admin").await;
+    let (_, order, _, token) = shared_order(&app).await;
+    let path = format!("/ws/track/{token}?since={}", i64::MAX);
+    let mut viewer = view(&app, &path).await.unwrap();
+    let commits = "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()";
+    let before = app.sql_number(commits).await;
+    assert_eq!(app.set_status(&admin, order, "confirmed").await.status, 200);
+    assert_silent(&mut viewer, Duration::from_millis(500)).await;
+    // A busy backend reports its counts at most once a second; give them time to show.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // One change costs a handful of transactions; a catch-up loop costs thousands a second.
+    let spent = app.sql_number(commits).await - before;
+    assert!(spent < 100, "{spent} transactions for one change");
+    send_json(&mut viewer, json!({"type": "ping"})).await;
+    assert_eq!(next_json(&mut viewer).await["type"], "pong");
+}

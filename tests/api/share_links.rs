@@ -133,6 +133,9 @@ async fn a_revoked_link_answers_exactly_what_a_link_that_never_existed_does() {
         .get(&format!("/api/orders/{order}/share-links"), &owner)
         .await;
     assert_eq!(listed.body["data"], json!([]));
+    // Nothing of it is kept, so making and revoking links cannot pile up rows.
+    let rows = format!("SELECT count(*) FROM share_links WHERE order_id = {order}");
+    assert_eq!(app.sql_number(&rows).await, 0);
     // Revoking again, or a link of another order, is a 404.
     let again = unshare(&app, &owner, order, id).await;
     assert_eq!(again.status, 404);
@@ -324,6 +327,10 @@ async fn deleting_an_order_ends_its_links_and_an_ended_order_gets_no_new_one() {
         ))
         .await;
     assert_eq!(revoked, 1, "the link was revoked with the order");
+
+    // Staff still see the deleted order, but its tracking ended with it.
+    let again = share(&app, &admin, order, None).await;
+    assert_eq!(again.status, 409, "{}", again.body);
 
     let other = app.create_order(&owner, "Rendang").await;
     assert_eq!(app.set_status(&admin, other, "delivered").await.status, 200);

@@ -342,14 +342,17 @@ async function showInbox() {
 }
 
 function notificationItem(n) {
-  const orderId = n.data?.order_id;
+  // `data` is whatever an admin sent: only a whole number (or its digits) names an order.
+  const raw = n.data?.order_id;
+  const orderId = /^\d{1,18}$/.test(typeof raw === "number" || typeof raw === "string" ? String(raw) : "")
+    ? String(raw) : null;
   return h("li", { class: "notification", "data-notification-id": n.id, "data-read": String(Boolean(n.read_at)) },
     h("div", { class: "row" },
       h("strong", { text: n.title || "" }),
       h("time", { class: "muted", datetime: n.created_at, text: formatTime(n.created_at, lang) })),
     h("p", { text: n.message }),
     h("div", { class: "row" },
-      orderId && h("a", { href: `#/orders/${Number(orderId)}`, text: t("viewOrder") }),
+      orderId && h("a", { href: `#/orders/${orderId}`, text: t("viewOrder") }),
       !n.read_at && h("button", { type: "button", class: "secondary mark-read", "data-testid": "mark-read", text: t("markRead") })));
 }
 

@@ -14,7 +14,8 @@ const STEPS = [
   { key: "delivered", statuses: ["delivered"] },
 ];
 
-const token = location.pathname.split("/").pop();
+// The last non-empty segment, so a link pasted with a trailing slash still works.
+const token = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() || "");
 const $ = (id) => document.getElementById(id);
 let t = translator(STRINGS);
 let lang = currentLanguage();

@@ -115,8 +115,11 @@ export async function inboxBadgeFollowsOtherTabs(ctx) {
 
   const sent = [];
   for (const n of [1, 2]) {
+    // The second one's `data` is hostile: the inbox must still show it (any JSON object is
+    // allowed there, and the app takes only a whole number as an order id).
+    const data = n === 2 ? { order_id: { toString: 1 } } : { order_id: 1 };
     const { status, body } = await ctx.api("POST", "/api/notifications/send", ctx.admin.token, {
-      user_id: customer.id, title: `Hello ${n}`, message: `Journey message ${n}`,
+      user_id: customer.id, title: `Hello ${n}`, message: `Journey message ${n}`, data,
     });
     assert.equal(status, 201, JSON.stringify(body));
     sent.push(body.data.id);
