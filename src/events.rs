@@ -60,6 +60,10 @@ pub struct OrderStatusEvent {
     pub status_display: &'static str,
     pub notes: Option<String>,
     pub updated_by: Option<String>,
+    /// The first name of the driver bringing the order: in a change, its author if a driver; in
+    /// a snapshot, the driver who last moved the order. Share-link viewers see this, never
+    /// `updated_by`.
+    pub driver: Option<String>,
     pub updated_at: DateTime<Utc>,
     pub order_number: String,
     pub estimated_time: Option<DateTime<Utc>>,
@@ -72,6 +76,8 @@ pub struct StatusEntry {
     pub status: OrderStatus,
     pub notes: Option<String>,
     pub updated_by: Option<String>,
+    /// See `OrderStatusEvent::driver`.
+    pub driver: Option<String>,
     pub at: DateTime<Utc>,
     pub order_number: String,
     pub estimated_time: Option<DateTime<Utc>>,
@@ -93,12 +99,18 @@ impl StatusEntry {
             status_display: self.status.display(self.owner_locale),
             notes: self.notes,
             updated_by: self.updated_by,
+            driver: self.driver,
             updated_at: self.at,
             order_number: self.order_number,
             estimated_time: self.estimated_time,
         };
         encoded(topic, seq, &event)
     }
+}
+
+/// The first word of a name: what a customer is told of the driver bringing their order.
+pub fn first_name(name: &str) -> &str {
+    name.split_whitespace().next().unwrap_or("")
 }
 
 /// A notification, as subscribers of `user:{id}` receive it.

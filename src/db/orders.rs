@@ -89,6 +89,7 @@ impl OrderRow {
             status: self.status,
             notes: latest.notes,
             updated_by: latest.updated_by,
+            driver: latest.driver,
             at: self.updated_at,
             order_number: self.order_number.clone(),
             estimated_time: self.estimated_time,
@@ -292,11 +293,33 @@ pub async fn history(pool: &Pool, order_id: i64) -> Result<Vec<HistoryRow>, DbEr
         .collect())
 }
 
-/// What the latest history entry of an order says beyond its status.
+/// What the latest history entry of an order says beyond its status, and who is bringing it.
 #[derive(Default)]
 struct LatestChange {
     notes: Option<String>,
     updated_by: Option<String>,
+    driver: Option<String>,
+}
+
+/// The full name of the driver who last moved order `$1`, as a scalar subquery.
+const LATEST_DRIVER: &str = "(SELECT d.name FROM order_status_history dh
+      JOIN users d ON d.id = dh.updated_by AND d.role = 'driver'
+      WHERE dh.order_id = $1 ORDER BY dh.seq DESC LIMIT 1)";
+
+/// The first name of a change's author, if a driver made it.
+fn driver_of(name: Option<String>, by_driver: Option<bool>) -> Option<String> {
+    name.filter(|_| by_driver == Some(true))
+        .map(|n| events::first_name(&n).to_string())
+}
+
+/// The first name of the driver who last moved the order, if one has: the one bringing it.
+pub async fn latest_driver(pool: &Pool, order_id: i64) -> Result<Option<String>, DbError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(&format!("SELECT {LATEST_DRIVER}"))
+        .await?;
+    let name: Option<String> = client.query_one(&stmt, &[&order_id]).await?.get(0);
+    Ok(name.map(|n| events::first_name(&n).to_string()))
 }
 
 /// The order's current state for a new subscriber (`order.snapshot`), hidden orders included.
@@ -306,11 +329,11 @@ pub async fn snapshot(pool: &Pool, id: i64) -> Result<Option<events::Encoded>, D
     };
     let client = pool.get().await?;
     let stmt = client
-        .prepare_cached(
-            "SELECT h.notes, u.name FROM order_status_history h
+        .prepare_cached(&format!(
+            "SELECT h.notes, u.name, {LATEST_DRIVER} FROM order_status_history h
              LEFT JOIN users u ON u.id = h.updated_by
-             WHERE h.order_id = $1 AND h.seq = $2",
-        )
+             WHERE h.order_id = $1 AND h.seq = $2"
+        ))
         .await?;
     let latest = client
         .query_opt(&stmt, &[&id, &order.version])
@@ -318,6 +341,9 @@ pub async fn snapshot(pool: &Pool, id: i64) -> Result<Option<events::Encoded>, D
         .map(|row| LatestChange {
             notes: row.get(0),
             updated_by: row.get(1),
+            driver: row
+                .get::<_, Option<String>>(2)
+                .map(|n| events::first_name(&n).to_string()),
         })
         .unwrap_or_default();
     Ok(Some(order.snapshot(latest)))
@@ -334,7 +360,7 @@ pub async fn events_after(
     let stmt = client
         .prepare_cached(
             "SELECT h.seq, h.status, h.notes, h.estimated_time, h.created_at, u.name AS updated_by,
-                    o.order_number, ou.locale AS owner_locale
+                    u.role = 'driver' AS by_driver, o.order_number, ou.locale AS owner_locale
              FROM order_status_history h
              JOIN orders o ON o.id = h.order_id
              JOIN users ou ON ou.id = o.user_id
@@ -353,6 +379,7 @@ pub async fn events_after(
                 status: parse_status(row.get("status")),
                 notes: row.get("notes"),
                 updated_by: row.get("updated_by"),
+                driver: driver_of(row.get("updated_by"), row.get("by_driver")),
                 at: row.get("created_at"),
                 order_number: row.get("order_number"),
                 estimated_time: row.get("estimated_time"),
@@ -372,6 +399,8 @@ pub struct StatusChange {
     pub estimated_time: Option<DateTime<Utc>>,
     pub by_user: i64,
     pub by_name: String,
+    /// A driver's change names them to the customer as the one bringing the order.
+    pub by_driver: bool,
     pub mover: Mover,
     /// For a customer: the order must be theirs, else it does not exist for them.
     pub required_owner: Option<i64>,
@@ -504,6 +533,9 @@ async fn change_from<C: GenericClient>(
         status: change.to,
         notes: change.notes.clone(),
         updated_by: Some(change.by_name.clone()),
+        driver: change
+            .by_driver
+            .then(|| events::first_name(&change.by_name).to_string()),
         at,
         order_number: current.order_number.clone(),
         estimated_time: change.estimated_time,

@@ -160,6 +160,8 @@ struct PublicView {
     status_display: &'static str,
     seq: i32,
     estimated_time: Option<DateTime<Utc>>,
+    /// The first name of the driver who last moved the order.
+    driver: Option<String>,
     timeline: Vec<PublicStep>,
 }
 
@@ -190,6 +192,7 @@ async fn track(
         .await?
         .ok_or(UNKNOWN)?;
     let history = orders::history(&state.pool, order_id).await?;
+    let driver = orders::latest_driver(&state.pool, order_id).await?;
     let locale = match query.lang.as_deref().and_then(Locale::parse) {
         Some(locale) => locale,
         None => request_locale(&req, Locale::En),
@@ -200,6 +203,7 @@ async fn track(
         status_display: order.status.display(locale),
         seq: order.version,
         estimated_time: order.estimated_time,
+        driver,
         timeline: history
             .into_iter()
             .map(|h| PublicStep {

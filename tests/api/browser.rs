@@ -62,7 +62,7 @@ async fn the_pages_work_in_a_real_browser() {
 
     let app = spawn_app().await;
     let (admin_id, admin) = app.staff("Admin", "admin").await;
-    let (driver_id, driver_token) = app.staff("Budi", "driver").await;
+    let (driver_id, driver_token) = app.staff("Budi Santoso", "driver").await;
     let run = Command::new("node")
         .arg(scripts.join("run.mjs"))
         .current_dir(&scripts)

@@ -240,3 +240,39 @@ async fn the_largest_since_resumes_quietly_instead_of_catching_up_forever() {
     send_json(&mut viewer, json!({"type": "ping"})).await;
     assert_eq!(next_json(&mut viewer).await["type"], "pong");
 }
+
+#[actix_web::test]
+async fn viewers_learn_the_first_name_of_the_driver_bringing_the_order() {
+    let app = spawn_app().await;
+    let (_, admin) = app.staff("Admin Person", "admin").await;
+    let (_, driver) = app.staff("Budi Santoso", "driver").await;
+    let (_, order, _, token) = shared_order(&app).await;
+    let path = format!("/ws/track/{token}");
+    let mut viewer = view(&app, &path).await.unwrap();
+    assert_eq!(next_json(&mut viewer).await["driver"], Value::Null);
+
+    assert_eq!(app.set_status(&driver, order, "shipped").await.status, 200);
+    let by_driver = next_json(&mut viewer).await;
+    assert_eq!(by_driver["driver"], "Budi");
+    assert!(!by_driver.to_string().contains("Santoso"), "{by_driver}");
+    // An admin's change names no driver; the one who last moved the order is still the one.
+    assert_eq!(app.set_status(&admin, order, "delivered").await.status, 200);
+    assert_eq!(next_json(&mut viewer).await["driver"], Value::Null);
+
+    let fresh = {
+        let mut ws = view(&app, &path).await.unwrap();
+        next_json(&mut ws).await
+    };
+    assert_eq!(fresh["type"], "order.snapshot");
+    assert_eq!(fresh["driver"], "Budi");
+    let rest = app
+        .request(
+            reqwest::Method::GET,
+            &format!("/api{}", &path[3..]),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(rest.body["data"]["driver"], "Budi", "{}", rest.body);
+    assert!(!rest.body.to_string().contains("Santoso"));
+}

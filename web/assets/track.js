@@ -19,7 +19,8 @@ const token = decodeURIComponent(location.pathname.split("/").filter(Boolean).po
 const $ = (id) => document.getElementById(id);
 let t = translator(STRINGS);
 let lang = currentLanguage();
-/** The order as last shown: {order_number, status, estimated_time, timeline: [{status, notes, at}]}. */
+/** The order as last shown:
+ * {order_number, status, estimated_time, driver, timeline: [{status, notes, at}]}. */
 let view = null;
 let stream = null;
 
@@ -45,6 +46,8 @@ function render() {
   }));
   $("eta").classList.toggle("hidden", !view.estimated_time);
   $("eta-time").textContent = formatTime(view.estimated_time, lang);
+  $("driver").classList.toggle("hidden", !view.driver);
+  $("driver-name").textContent = view.driver || "";
   $("timeline").replaceChildren(...view.timeline.map((entry) => {
     const li = document.createElement("li");
     li.dataset.status = entry.status;
@@ -93,6 +96,8 @@ function onEvent(frame) {
   if (frame.type !== "order.status" && frame.type !== "order.snapshot") return;
   view.status = frame.status;
   view.estimated_time = frame.estimated_time;
+  // A change by someone else (the kitchen, an admin) does not take the driver away.
+  if (frame.driver) view.driver = frame.driver;
   if (frame.type === "order.status") {
     view.timeline.push({ status: frame.status, notes: frame.notes, at: frame.updated_at });
   }
@@ -113,6 +118,7 @@ async function load() {
     order_number: data.order_number,
     status: data.status,
     estimated_time: data.estimated_time,
+    driver: data.driver,
     timeline: data.timeline.map((entry) => ({ status: entry.status, notes: entry.notes, at: entry.at })),
   };
   $("loading").classList.add("hidden");

@@ -44,6 +44,7 @@ export async function watchSharedOrderLive(ctx, app) {
   await move(ctx, orderId, "confirmed", { notes });
   await viewer.locator("#status", { hasText: "Confirmed" }).waitFor();
   await timelineLength(viewer, 2);
+  await viewer.locator("#driver-name", { hasText: "Budi" }).waitFor();
   ctx.assert.equal(await viewer.locator("#timeline li .notes").last().innerText(), notes);
   ctx.assert.equal(await viewer.locator("#timeline img").count(), 0);
 
