@@ -63,7 +63,7 @@ pub struct OrderStatusEvent {
     /// The first name of the driver bringing the order: in a change, its author if a driver; in
     /// a snapshot, the driver who last moved the order. Share-link viewers see this, never
     /// `updated_by`.
-    pub driver: Option<String>,
+    pub driver_name: Option<String>,
     pub updated_at: DateTime<Utc>,
     pub order_number: String,
     pub estimated_time: Option<DateTime<Utc>>,
@@ -76,8 +76,8 @@ pub struct StatusEntry {
     pub status: OrderStatus,
     pub notes: Option<String>,
     pub updated_by: Option<String>,
-    /// See `OrderStatusEvent::driver`.
-    pub driver: Option<String>,
+    /// See `OrderStatusEvent::driver_name`.
+    pub driver_name: Option<String>,
     pub at: DateTime<Utc>,
     pub order_number: String,
     pub estimated_time: Option<DateTime<Utc>>,
@@ -99,7 +99,7 @@ impl StatusEntry {
             status_display: self.status.display(self.owner_locale),
             notes: self.notes,
             updated_by: self.updated_by,
-            driver: self.driver,
+            driver_name: self.driver_name,
             updated_at: self.at,
             order_number: self.order_number,
             estimated_time: self.estimated_time,

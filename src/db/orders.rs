@@ -89,7 +89,7 @@ impl OrderRow {
             status: self.status,
             notes: latest.notes,
             updated_by: latest.updated_by,
-            driver: latest.driver,
+            driver_name: latest.driver,
             at: self.updated_at,
             order_number: self.order_number.clone(),
             estimated_time: self.estimated_time,
@@ -379,7 +379,7 @@ pub async fn events_after(
                 status: parse_status(row.get("status")),
                 notes: row.get("notes"),
                 updated_by: row.get("updated_by"),
-                driver: driver_of(row.get("updated_by"), row.get("by_driver")),
+                driver_name: driver_of(row.get("updated_by"), row.get("by_driver")),
                 at: row.get("created_at"),
                 order_number: row.get("order_number"),
                 estimated_time: row.get("estimated_time"),
@@ -533,7 +533,7 @@ async fn change_from<C: GenericClient>(
         status: change.to,
         notes: change.notes.clone(),
         updated_by: Some(change.by_name.clone()),
-        driver: change
+        driver_name: change
             .by_driver
             .then(|| events::first_name(&change.by_name).to_string()),
         at,

@@ -161,7 +161,7 @@ struct PublicView {
     seq: i32,
     estimated_time: Option<DateTime<Utc>>,
     /// The first name of the driver who last moved the order.
-    driver: Option<String>,
+    driver_name: Option<String>,
     timeline: Vec<PublicStep>,
 }
 
@@ -203,7 +203,7 @@ async fn track(
         status_display: order.status.display(locale),
         seq: order.version,
         estimated_time: order.estimated_time,
-        driver,
+        driver_name: driver,
         timeline: history
             .into_iter()
             .map(|h| PublicStep {

@@ -249,22 +249,22 @@ async fn viewers_learn_the_first_name_of_the_driver_bringing_the_order() {
     let (_, order, _, token) = shared_order(&app).await;
     let path = format!("/ws/track/{token}");
     let mut viewer = view(&app, &path).await.unwrap();
-    assert_eq!(next_json(&mut viewer).await["driver"], Value::Null);
+    assert_eq!(next_json(&mut viewer).await["driver_name"], Value::Null);
 
     assert_eq!(app.set_status(&driver, order, "shipped").await.status, 200);
     let by_driver = next_json(&mut viewer).await;
-    assert_eq!(by_driver["driver"], "Budi");
+    assert_eq!(by_driver["driver_name"], "Budi");
     assert!(!by_driver.to_string().contains("Santoso"), "{by_driver}");
     // An admin's change names no driver; the one who last moved the order is still the one.
     assert_eq!(app.set_status(&admin, order, "delivered").await.status, 200);
-    assert_eq!(next_json(&mut viewer).await["driver"], Value::Null);
+    assert_eq!(next_json(&mut viewer).await["driver_name"], Value::Null);
 
     let fresh = {
         let mut ws = view(&app, &path).await.unwrap();
         next_json(&mut ws).await
     };
     assert_eq!(fresh["type"], "order.snapshot");
-    assert_eq!(fresh["driver"], "Budi");
+    assert_eq!(fresh["driver_name"], "Budi");
     let rest = app
         .request(
             reqwest::Method::GET,
@@ -273,6 +273,6 @@ async fn viewers_learn_the_first_name_of_the_driver_bringing_the_order() {
             None,
         )
         .await;
-    assert_eq!(rest.body["data"]["driver"], "Budi", "{}", rest.body);
+    assert_eq!(rest.body["data"]["driver_name"], "Budi", "{}", rest.body);
     assert!(!rest.body.to_string().contains("Santoso"));
 }

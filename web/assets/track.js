@@ -20,7 +20,7 @@ const $ = (id) => document.getElementById(id);
 let t = translator(STRINGS);
 let lang = currentLanguage();
 /** The order as last shown:
- * {order_number, status, estimated_time, driver, timeline: [{status, notes, at}]}. */
+ * {order_number, status, estimated_time, driver_name, timeline: [{status, notes, at}]}. */
 let view = null;
 let stream = null;
 
@@ -46,8 +46,8 @@ function render() {
   }));
   $("eta").classList.toggle("hidden", !view.estimated_time);
   $("eta-time").textContent = formatTime(view.estimated_time, lang);
-  $("driver").classList.toggle("hidden", !view.driver);
-  $("driver-name").textContent = view.driver || "";
+  $("driver").classList.toggle("hidden", !view.driver_name);
+  $("driver-name").textContent = view.driver_name || "";
   $("timeline").replaceChildren(...view.timeline.map((entry) => {
     const li = document.createElement("li");
     li.dataset.status = entry.status;
@@ -97,7 +97,7 @@ function onEvent(frame) {
   view.status = frame.status;
   view.estimated_time = frame.estimated_time;
   // A change by someone else (the kitchen, an admin) does not take the driver away.
-  if (frame.driver) view.driver = frame.driver;
+  if (frame.driver_name) view.driver_name = frame.driver_name;
   if (frame.type === "order.status") {
     view.timeline.push({ status: frame.status, notes: frame.notes, at: frame.updated_at });
   }
@@ -118,7 +118,7 @@ async function load() {
     order_number: data.order_number,
     status: data.status,
     estimated_time: data.estimated_time,
-    driver: data.driver,
+    driver_name: data.driver_name,
     timeline: data.timeline.map((entry) => ({ status: entry.status, notes: entry.notes, at: entry.at })),
   };
   $("loading").classList.add("hidden");
