@@ -56,6 +56,7 @@ export ORDER_TRACKER__WS__MESSAGES_PER_MINUTE=100000
 export ORDER_TRACKER__WS__MAX_SOCKETS_PER_USER=1000000
 # ... and as many viewers of one share link.
 export ORDER_TRACKER__SHARE__MAX_VIEWERS_PER_LINK=1000000
+export ORDER_TRACKER__SHARE__MAX_VIEWERS_PER_ADDRESS=1000000
 export PORT
 unset DATABASE_URL
 (cd "$WORK" && "$SERVER" user create --email "$ADMIN" --password "$ADMIN_PASSWORD" --role admin --name "Load Admin")

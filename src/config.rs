@@ -111,6 +111,7 @@ pub struct ShareSettings {
     pub ttl_days: u32,
     pub max_links_per_order: i64,
     pub max_viewers_per_link: usize,
+    pub max_viewers_per_address: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -108,9 +108,14 @@ async fn shared_order(
         order_id: link.order_id,
         expires_at: link.expires_at,
     });
+    // Anyone can make links to orders of their own, so an address is capped across links too.
+    let mut caps = vec![(viewer.holder(), share.max_viewers_per_link)];
+    if let Some(address) = req.peer_addr() {
+        caps.push((Holder::Address(address.ip()), share.max_viewers_per_address));
+    }
     let slot = state
         .socket_slots
-        .take(viewer.holder(), share.max_viewers_per_link)
+        .take_all(&caps)
         .ok_or(ApiError::TooManyRequests(SOCKET_CAP_RETRY))?;
     let topic = Topic::Track(link.order_id);
     open(&state, viewer, slot, Some((topic, since)), &req, body)

@@ -1,6 +1,8 @@
 //! Who a session serves: a signed-in user, or whoever holds a share link. Both follow topics
 //! through the same session; what each may follow, and when each must be shut out, differ.
 
+use std::net::IpAddr;
+
 use chrono::{DateTime, Utc};
 
 use crate::auth::caller::AuthUser;
@@ -22,12 +24,14 @@ pub struct SharedOrder {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-/// What a revocation is addressed to, and what each socket counts against: a user's sockets, or
-/// a link's viewers.
+/// What a revocation is addressed to, and what each socket counts against: a user's sockets, a
+/// link's viewers, or (for sockets without a login) the address they come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Holder {
     User(i64),
     Link(i64),
+    /// Never revoked; only counted.
+    Address(IpAddr),
 }
 
 /// A revocation the database announced on commit.

@@ -276,3 +276,14 @@ async fn viewers_learn_the_first_name_of_the_driver_bringing_the_order() {
     assert_eq!(rest.body["data"]["driver_name"], "Budi", "{}", rest.body);
     assert!(!rest.body.to_string().contains("Santoso"));
 }
+
+#[actix_web::test]
+async fn one_address_holds_at_most_its_cap_of_viewers_over_all_links() {
+    let app = spawn_app_tuned(|s| s.share.max_viewers_per_address = 2).await;
+    let (_, _, _, first) = shared_order(&app).await;
+    let (_, _, _, second) = shared_order(&app).await;
+    let _a = view(&app, &format!("/ws/track/{first}")).await.unwrap();
+    let _b = view(&app, &format!("/ws/track/{second}")).await.unwrap();
+    let third = view(&app, &format!("/ws/track/{first}")).await;
+    assert_eq!(refused_status(third), 429);
+}
