@@ -112,6 +112,7 @@ pub struct ShareSettings {
     pub max_links_per_order: i64,
     pub max_viewers_per_link: usize,
     pub max_viewers_per_address: usize,
+    pub recheck_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -167,6 +167,7 @@ impl Application {
                 }),
                 settings: settings.ws.clone(),
                 delivered: metrics.events_delivered.clone(),
+                link_recheck: Duration::from_secs(settings.share.recheck_secs.max(1)),
             }),
             socket_slots: Default::default(),
             orders: Orders::new(pool.clone(), database_thread.handle(), idle),

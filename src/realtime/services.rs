@@ -34,4 +34,8 @@ pub struct Services {
     pub settings: WsSettings,
     /// `events_delivered` of `/metrics`.
     pub delivered: Counter,
+    /// How often a share link's socket asks whether its link still stands
+    /// (`share.recheck_secs`): a link also ends some days after its order is final, which no
+    /// announcement marks (revocations close sockets at once).
+    pub link_recheck: std::time::Duration,
 }

@@ -36,9 +36,6 @@ use crate::events::Encoded;
 const CONTINUATION_TOO_LARGE: &str = "Exceeded maximum continuation size";
 /// Stored events read per catch-up query; a longer backlog takes several.
 const CATCH_UP_BATCH: i64 = 500;
-/// How often a share link's socket asks whether its link still stands: a link also ends some
-/// days after its order is final, which no announcement marks (revocations close at once).
-const LINK_RECHECK: Duration = Duration::from_secs(3600);
 static NEXT_SESSION_ID: AtomicU64 = AtomicU64::new(1);
 
 pub struct Session {
@@ -279,7 +276,16 @@ impl Session {
         let (end, close) = match &self.viewer {
             Viewer::User(user) => (Some(user.token_exp), Close::TokenExpired),
             Viewer::Link(link) => {
-                ctx.run_interval(LINK_RECHECK, |act, ctx| act.recheck_session(ctx, |_, _| {}));
+                // A link's viewers mostly arrive together: a random first wait spreads their
+                // rechecks over the interval instead of sending them to the database at once.
+                let every = self.services.link_recheck;
+                let first = every.mul_f64(rand::random::<f64>());
+                ctx.run_later(first, move |act, ctx| {
+                    act.recheck_session(ctx, |_, _| {});
+                    ctx.run_interval(every, |act, ctx| {
+                        act.recheck_session(ctx, |_, _| {});
+                    });
+                });
                 (link.expires_at.map(|t| t.timestamp()), Close::LinkEnded)
             }
         };

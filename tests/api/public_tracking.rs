@@ -287,3 +287,21 @@ async fn one_address_holds_at_most_its_cap_of_viewers_over_all_links() {
     let third = view(&app, &format!("/ws/track/{first}")).await;
     assert_eq!(refused_status(third), 429);
 }
+
+#[actix_web::test]
+async fn a_link_whose_days_after_final_run_out_closes_its_viewers_at_the_next_check() {
+    let app = spawn_app_tuned(|s| s.share.recheck_secs = 1).await;
+    let (_, admin) = app.staff("Admin", "admin").await;
+    let (_, order, _, token) = shared_order(&app).await;
+    assert_eq!(app.set_status(&admin, order, "delivered").await.status, 200);
+    let mut viewer = view(&app, &format!("/ws/track/{token}")).await.unwrap();
+    assert_eq!(next_json(&mut viewer).await["status"], "delivered");
+    // Nothing announces the end: the order simply became final more than ttl_days ago.
+    app.sql(&format!(
+        "UPDATE order_status_history SET created_at = created_at - interval '8 days'
+         WHERE order_id = {order} AND status = 'delivered'"
+    ))
+    .await;
+    let close = next_close(&mut viewer).await.expect("a close frame");
+    assert_eq!(u16::from(close.code), 4003);
+}
