@@ -109,8 +109,8 @@ impl StatusEntry {
 }
 
 /// The first word of a name: what a customer is told of the driver bringing their order.
-pub fn first_name(name: &str) -> &str {
-    name.split_whitespace().next().unwrap_or("")
+pub fn first_name(name: &str) -> String {
+    name.split_whitespace().next().unwrap_or("").to_string()
 }
 
 /// A notification, as subscribers of `user:{id}` receive it.

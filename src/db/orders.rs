@@ -309,7 +309,7 @@ const LATEST_DRIVER: &str = "(SELECT d.name FROM order_status_history dh
 /// The first name of a change's author, if a driver made it.
 fn driver_of(name: Option<String>, by_driver: Option<bool>) -> Option<String> {
     name.filter(|_| by_driver == Some(true))
-        .map(|n| events::first_name(&n).to_string())
+        .map(|n| events::first_name(&n))
 }
 
 /// The first name of the driver who last moved the order, if one has: the one bringing it.
@@ -319,7 +319,7 @@ pub async fn latest_driver(pool: &Pool, order_id: i64) -> Result<Option<String>,
         .prepare_cached(&format!("SELECT {LATEST_DRIVER}"))
         .await?;
     let name: Option<String> = client.query_one(&stmt, &[&order_id]).await?.get(0);
-    Ok(name.map(|n| events::first_name(&n).to_string()))
+    Ok(name.map(|n| events::first_name(&n)))
 }
 
 /// The order's current state for a new subscriber (`order.snapshot`), hidden orders included.
@@ -343,7 +343,7 @@ pub async fn snapshot(pool: &Pool, id: i64) -> Result<Option<events::Encoded>, D
             updated_by: row.get(1),
             driver: row
                 .get::<_, Option<String>>(2)
-                .map(|n| events::first_name(&n).to_string()),
+                .map(|n| events::first_name(&n)),
         })
         .unwrap_or_default();
     Ok(Some(order.snapshot(latest)))
@@ -535,7 +535,7 @@ async fn change_from<C: GenericClient>(
         updated_by: Some(change.by_name.clone()),
         driver_name: change
             .by_driver
-            .then(|| events::first_name(&change.by_name).to_string()),
+            .then(|| events::first_name(&change.by_name)),
         at,
         order_number: current.order_number.clone(),
         estimated_time: change.estimated_time,
