@@ -8,6 +8,7 @@ use futures_util::FutureExt;
 use crate::auth::caller::{AccessError, AuthUser};
 use crate::db::orders::{self, OrderRow};
 use crate::db::{share_links, users};
+use crate::domain::role::Role;
 use crate::domain::topic::Topic;
 use crate::realtime::services::Authorize;
 use crate::realtime::viewer::Viewer;
@@ -31,6 +32,8 @@ pub struct TopicAccess {
     pub pool: Pool,
     /// `share.ttl_days`: how long a link lives on after its order is final.
     pub share_ttl_days: u32,
+    /// `dispatch.drivers_assigned_only`: such drivers follow their own board.
+    pub drivers_assigned_only: bool,
 }
 
 impl Authorize for TopicAccess {
@@ -51,21 +54,29 @@ impl Authorize for TopicAccess {
     }
 
     /// Users: their own orders and their public views (staff: any order), their own user
-    /// topic. A share link: its order's public view and nothing else.
+    /// topic; staff: the board (a driver who sees only their own orders: their own board). A
+    /// share link: its order's public view and nothing else.
     fn authorize(
         &self,
         viewer: &Viewer,
         topic: Topic,
-    ) -> BoxFuture<'static, Result<(), AccessError>> {
+    ) -> BoxFuture<'static, Result<Topic, AccessError>> {
         const NOT_FOUND: AccessError = AccessError::NotFound("Topic");
         let (pool, viewer) = (self.pool.clone(), viewer.clone());
+        let assigned_only = self.drivers_assigned_only;
         async move {
             match (viewer, topic) {
                 (Viewer::User(user), Topic::Order(id) | Topic::Track(id)) => {
-                    visible_order(&pool, &user, id).await.map(|_| ())
+                    visible_order(&pool, &user, id).await.map(|_| topic)
                 }
-                (Viewer::User(user), Topic::User(id)) if id == user.id() => Ok(()),
-                (Viewer::Link(link), Topic::Track(id)) if id == link.order_id => Ok(()),
+                (Viewer::User(user), Topic::User(id)) if id == user.id() => Ok(topic),
+                (Viewer::User(user), Topic::Board) => match user.role() {
+                    Role::Admin => Ok(topic),
+                    Role::Driver if assigned_only => Ok(Topic::DriverBoard(user.id())),
+                    Role::Driver => Ok(topic),
+                    Role::User => Err(AccessError::Forbidden("Only staff may follow the board")),
+                },
+                (Viewer::Link(link), Topic::Track(id)) if id == link.order_id => Ok(topic),
                 _ => Err(NOT_FOUND),
             }
         }

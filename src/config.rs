@@ -31,6 +31,8 @@ pub struct Settings {
     pub notifications: NotificationSettings,
     pub commerce: CommerceSettings,
     pub share: ShareSettings,
+    pub dispatch: DispatchSettings,
+    pub map: MapSettings,
     pub actors: ActorSettings,
     pub metrics: MetricsSettings,
     pub log: LogSettings,
@@ -113,6 +115,24 @@ pub struct ShareSettings {
     pub max_viewers_per_link: usize,
     pub max_viewers_per_address: usize,
     pub recheck_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DispatchSettings {
+    /// Drivers change, and see on the board, only the orders assigned to them.
+    pub drivers_assigned_only: bool,
+    /// A shipped order's position reaches the database at most this often.
+    pub location_persist_secs: u64,
+    /// `delivered` needs the order's 4-digit code from the driver.
+    pub require_delivery_code: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MapSettings {
+    /// An XYZ tile template; empty: maps draw markers and route without tiles.
+    pub tile_url: String,
+    /// Credit shown on maps when tiles are drawn.
+    pub attribution: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -239,6 +259,17 @@ impl Settings {
                 "ws.heartbeat_secs, ws.outbound_queue, ws.write_timeout_secs and \
                  ws.max_sockets_per_user must be at least 1"
                     .into(),
+            ));
+        }
+        if self.dispatch.location_persist_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "dispatch.location_persist_secs must be at least 1".into(),
+            ));
+        }
+        let tiles = &self.map.tile_url;
+        if !tiles.is_empty() && crate::domain::map::tile_origin(tiles).is_none() {
+            return Err(ConfigError::Invalid(
+                "map.tile_url must be an http(s) URL with {z}, {x} and {y}".into(),
             ));
         }
         if self.commerce.max_batch == 0 {

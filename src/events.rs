@@ -17,6 +17,9 @@ pub const CHANNEL: &str = "order_tracker_events";
 /// (version 0: the user was deleted; `sql/V6__pending_totp_and_revocation.sql`), and revoked
 /// share links, as `link:<link id>` (`sql/V8__share_link_revocation.sql`).
 pub const REVOCATIONS_CHANNEL: &str = "order_tracker_revocations";
+/// The channel drivers' positions travel on between processes: transient events, at most one a
+/// second per shipped order, never stored.
+pub const POSITIONS_CHANNEL: &str = "order_tracker_positions";
 /// PostgreSQL refuses NOTIFY payloads of 8000 bytes or more; larger events travel by reference.
 pub const MAX_NOTIFY_BYTES: usize = 7900;
 
@@ -24,27 +27,88 @@ pub const MAX_NOTIFY_BYTES: usize = 7900;
 #[derive(Debug, Clone)]
 pub struct Encoded {
     pub topic: Topic,
+    /// Its place in the topic's numbered stream; 0 for a transient event.
     pub seq: i64,
     pub json: ByteString,
+    /// Not part of the topic's numbered stream (a driver's position): it goes to whoever
+    /// follows the topic at the moment and is never stored, replayed or waited for.
+    pub transient: bool,
 }
 
 /// Fields of an order event that only the owner and staff see (who made the change, the order's
-/// id); a share link's viewers get the event without them. Notes are written for the customer
-/// and stay.
-const PRIVATE_ORDER_FIELDS: [&str; 2] = ["order_id", "updated_by"];
+/// id, the driver's account); a share link's viewers get the event without them. Notes are
+/// written for the customer and stay, as does the driver's first name.
+const PRIVATE_ORDER_FIELDS: [&str; 4] = ["order_id", "updated_by", "driver", "driver_id"];
 
 impl Encoded {
     /// This event as the public view of its topic (`track:{id}` for `order:{id}`), or `None` for
     /// a topic without one. Made once per event and shared by every viewer, like the event.
     pub fn public(&self) -> Option<Encoded> {
         let topic = self.topic.public_view()?;
+        self.retopic(topic, &PRIVATE_ORDER_FIELDS)
+    }
+
+    /// A numbered event as it was stored or announced.
+    pub fn stored(topic: Topic, seq: i64, json: String) -> Encoded {
+        Encoded {
+            topic,
+            seq,
+            json: json.into(),
+            transient: false,
+        }
+    }
+
+    /// The same event under another topic, without the `hidden` fields.
+    pub fn retopic(&self, topic: Topic, hidden: &[&str]) -> Option<Encoded> {
         let mut fields: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(&self.json).ok()?;
-        for private in PRIVATE_ORDER_FIELDS {
-            fields.remove(private);
+        for field in hidden {
+            fields.remove(*field);
         }
         fields.insert("topic".into(), topic.to_string().into());
-        Some(encoded(topic, self.seq, &fields))
+        let mut event = encoded(topic, self.seq, &fields);
+        event.transient = self.transient;
+        Some(event)
+    }
+
+    /// The same bytes followed under another topic (a driver's own board, whose events read
+    /// `"topic":"board"` like everyone's).
+    pub fn followed_as(&self, topic: Topic) -> Encoded {
+        Encoded {
+            topic,
+            ..self.clone()
+        }
+    }
+}
+
+/// The driver an order is assigned to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct DriverRef {
+    pub id: i64,
+    pub name: String,
+}
+
+/// What an order event records: a move of its status, or a change of its driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Status,
+    Assigned,
+}
+
+impl Change {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::Status => "status",
+            Change::Assigned => "assigned",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        if s == "assigned" {
+            Change::Assigned
+        } else {
+            Change::Status
+        }
     }
 }
 
@@ -58,15 +122,23 @@ pub struct OrderStatusEvent {
     pub seq: i64,
     pub status: OrderStatus,
     pub status_display: &'static str,
+    /// `status` when the status moved (or an update was added), `assigned` when the driver
+    /// changed.
+    pub change: &'static str,
     pub notes: Option<String>,
     pub updated_by: Option<String>,
-    /// The first name of the driver bringing the order: in a change, its author if a driver; in
-    /// a snapshot, the driver who last moved the order. Share-link viewers see this, never
-    /// `updated_by`.
+    /// The driver the order is assigned to; staff and the owner see it.
+    pub driver: Option<DriverRef>,
+    /// The first name of the driver bringing the order: the assigned one, else (orders moved
+    /// by drivers without assignment) the last driver who moved it. Share-link viewers see
+    /// this, never `updated_by` or `driver`.
     pub driver_name: Option<String>,
     pub updated_at: DateTime<Utc>,
     pub order_number: String,
     pub estimated_time: Option<DateTime<Utc>>,
+    /// In a snapshot: the last known position while the order is shipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Option<serde_json::Value>>,
 }
 
 /// The fields of one status history entry, whichever way they were read.
@@ -74,8 +146,10 @@ pub struct StatusEntry {
     pub order_id: i64,
     pub seq: i64,
     pub status: OrderStatus,
+    pub change: Change,
     pub notes: Option<String>,
     pub updated_by: Option<String>,
+    pub driver: Option<DriverRef>,
     /// See `OrderStatusEvent::driver_name`.
     pub driver_name: Option<String>,
     pub at: DateTime<Utc>,
@@ -86,10 +160,24 @@ pub struct StatusEntry {
 }
 
 impl StatusEntry {
-    /// `order.status` for a change, `order.snapshot` for the current state on connect.
-    pub fn encode(self, kind: &'static str) -> Encoded {
+    /// An `order.status` event: one change.
+    pub fn encode(self) -> Encoded {
+        self.encode_as(ORDER_STATUS, None)
+    }
+
+    /// `order.snapshot`: the current state on connect, with the last known position.
+    pub fn encode_snapshot(self, location: Option<serde_json::Value>) -> Encoded {
+        self.encode_as(ORDER_SNAPSHOT, Some(location))
+    }
+
+    fn encode_as(self, kind: &'static str, location: Option<Option<serde_json::Value>>) -> Encoded {
         let topic = Topic::Order(self.order_id);
         let seq = self.seq;
+        let driver_name = self
+            .driver
+            .as_ref()
+            .map(|d| first_name(&d.name))
+            .or(self.driver_name);
         let event = OrderStatusEvent {
             kind,
             topic,
@@ -97,16 +185,106 @@ impl StatusEntry {
             seq,
             status: self.status,
             status_display: self.status.display(self.owner_locale),
+            change: self.change.as_str(),
             notes: self.notes,
             updated_by: self.updated_by,
-            driver_name: self.driver_name,
+            driver: self.driver,
+            driver_name,
             updated_at: self.at,
             order_number: self.order_number,
             estimated_time: self.estimated_time,
+            location,
         };
         encoded(topic, seq, &event)
     }
 }
+
+/// A driver's position, as the order's subscribers receive it (at most once a second).
+#[derive(Debug, Serialize)]
+pub struct LocationEvent {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub topic: Topic,
+    pub order_id: String,
+    pub driver_id: Option<i64>,
+    #[serde(flatten)]
+    pub position: crate::domain::position::Position,
+    pub estimated_time: Option<DateTime<Utc>>,
+}
+
+pub const ORDER_LOCATION: &str = "order.location";
+
+impl LocationEvent {
+    pub fn encode(&self) -> Encoded {
+        Encoded {
+            transient: true,
+            ..encoded(self.topic, 0, self)
+        }
+    }
+}
+
+/// Whose orders a board event concerns: the order's driver after the change and before it. A
+/// driver who sees only their own orders gets the events that name them.
+#[derive(Debug, serde::Deserialize)]
+struct BoardAudience {
+    #[serde(default)]
+    previous_driver_id: Option<i64>,
+    #[serde(default)]
+    order: Option<BoardOrder>,
+    #[serde(default)]
+    driver_id: Option<i64>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct BoardOrder {
+    driver: Option<DriverRef>,
+}
+
+/// A board event as a driver who sees only their own orders receives it.
+pub struct DriverView {
+    /// The event as is, for the drivers it names.
+    pub full: Encoded,
+    /// What everyone else gets: the seq only, so their stream stays gap-free.
+    pub hidden: Encoded,
+    drivers: [Option<i64>; 2],
+}
+
+impl DriverView {
+    /// `None` for an event that is not a board event.
+    pub fn of(event: &Encoded) -> Option<DriverView> {
+        let audience: BoardAudience = serde_json::from_str(&event.json).ok()?;
+        let current = audience
+            .order
+            .and_then(|o| o.driver)
+            .map(|d| d.id)
+            .or(audience.driver_id);
+        let hidden =
+            serde_json::json!({"type": BOARD_HIDDEN, "topic": Topic::Board, "seq": event.seq});
+        Some(DriverView {
+            full: event.clone(),
+            hidden: Encoded {
+                transient: event.transient,
+                ..encoded(event.topic, event.seq, &hidden)
+            },
+            drivers: [current, audience.previous_driver_id],
+        })
+    }
+
+    /// The event as `driver` receives it on their board (`Topic::DriverBoard`); `None` for a
+    /// transient event that does not concern them (nothing to keep a seq for).
+    pub fn for_driver(&self, driver: i64) -> Option<Encoded> {
+        let topic = Topic::DriverBoard(driver);
+        if self.drivers.contains(&Some(driver)) {
+            Some(self.full.followed_as(topic))
+        } else if self.full.transient {
+            None
+        } else {
+            Some(self.hidden.followed_as(topic))
+        }
+    }
+}
+
+pub const BOARD_HIDDEN: &str = "board.hidden";
 
 /// The first word of a name: what a customer is told of the driver bringing their order.
 pub fn first_name(name: &str) -> String {
@@ -252,6 +430,7 @@ fn encoded<T: Serialize>(topic: Topic, seq: i64, event: &T) -> Encoded {
         topic,
         seq,
         json: json.into(),
+        transient: false,
     }
 }
 

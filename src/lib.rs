@@ -6,6 +6,7 @@ pub mod actors;
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod dispatch;
 pub mod domain;
 pub mod events;
 pub mod http;

@@ -22,6 +22,7 @@ use crate::config::{Settings, MIN_JWT_SECRET_BYTES};
 use crate::db::embedded::{EmbeddedError, EmbeddedPostgres, DATABASE_NAME};
 use crate::db::migrate::{self, MigrateError};
 use crate::db::notifications::retention::Retention;
+use crate::dispatch::positions::Positions;
 use crate::http;
 use crate::http::state::AppState;
 use crate::metrics::Metrics;
@@ -143,6 +144,12 @@ impl Application {
         let metrics = Arc::new(Metrics::default());
         let idle = Duration::from_secs(settings.actors.idle_secs);
 
+        let positions = Positions::new(
+            pool.clone(),
+            database_thread.handle(),
+            Duration::from_secs(settings.dispatch.location_persist_secs),
+        );
+
         let auth = &settings.auth;
         let state = web::Data::new(AppState {
             pool: pool.clone(),
@@ -164,13 +171,21 @@ impl Application {
                 authorize: Arc::new(TopicAccess {
                     pool: pool.clone(),
                     share_ttl_days: settings.share.ttl_days,
+                    drivers_assigned_only: settings.dispatch.drivers_assigned_only,
                 }),
                 settings: settings.ws.clone(),
                 delivered: metrics.events_delivered.clone(),
                 link_recheck: Duration::from_secs(settings.share.recheck_secs.max(1)),
+                positions: positions.clone(),
             }),
             socket_slots: Default::default(),
-            orders: Orders::new(pool.clone(), database_thread.handle(), idle),
+            orders: Orders::new(
+                pool.clone(),
+                database_thread.handle(),
+                idle,
+                positions.clone(),
+            ),
+            positions,
             warehouses: Warehouses::new(
                 pool.clone(),
                 database_thread.handle(),

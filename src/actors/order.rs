@@ -16,6 +16,7 @@ use deadpool_postgres::Pool;
 
 use super::directory::Directory;
 use crate::db::orders::{self, ChangeError, OrderRow, StatusChange};
+use crate::dispatch::positions::Positions;
 
 /// The way to every order's actor on this node.
 #[derive(Clone)]
@@ -28,15 +29,19 @@ pub struct Orders {
     live: Directory<i64, OrderActor>,
     /// How long an actor waits for work before it stops (`actors.idle_secs`).
     idle: Duration,
+    /// Told of every change made here, so the next position for the order is checked against
+    /// it (a delivered or reassigned order takes no more positions from its old driver).
+    positions: Positions,
 }
 
 impl Orders {
-    pub fn new(pool: Pool, thread: ArbiterHandle, idle: Duration) -> Self {
+    pub fn new(pool: Pool, thread: ArbiterHandle, idle: Duration, positions: Positions) -> Self {
         Orders {
             pool,
             thread,
             live: Directory::default(),
             idle,
+            positions,
         }
     }
 
@@ -56,7 +61,11 @@ impl Orders {
                 known: None,
             })
         };
-        self.live.send(&id, start, ChangeStatus(change)).await
+        let result = self.live.send(&id, start, ChangeStatus(change)).await;
+        if matches!(result, Ok(Ok(_))) {
+            self.positions.forget(id);
+        }
+        result
     }
 }
 

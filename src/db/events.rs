@@ -2,7 +2,7 @@
 
 use deadpool_postgres::Pool;
 
-use super::{notifications, orders, DbError};
+use super::{board, notifications, orders, DbError};
 use crate::domain::topic::Topic;
 use crate::events::Encoded;
 
@@ -21,6 +21,9 @@ pub async fn after(
             .filter_map(Encoded::public)
             .collect()),
         Topic::User(id) => notifications::events_after(pool, id, after_seq, limit).await,
+        Topic::Board | Topic::DriverBoard(_) => {
+            board::events_after(pool, topic, after_seq, limit).await
+        }
     }
 }
 
@@ -33,6 +36,7 @@ pub async fn snapshot(pool: &Pool, topic: Topic) -> Result<Option<Encoded>, DbEr
             .as_ref()
             .and_then(Encoded::public)),
         Topic::User(id) => notifications::snapshot(pool, id).await,
+        Topic::Board | Topic::DriverBoard(_) => board::snapshot(pool, topic).await,
     }
 }
 

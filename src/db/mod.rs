@@ -1,6 +1,7 @@
 //! PostgreSQL access: the connection pool, the embedded default, migrations, and one module of
 //! queries per group of tables. Statements are prepared once per connection and cached.
 
+pub mod board;
 pub mod carts;
 pub mod checkout;
 pub mod embedded;

@@ -9,7 +9,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use tokio_postgres::Row;
 
-use super::orders::OrderRow;
+use std::sync::LazyLock;
+
+use super::orders::{OrderRow, COLUMNS, JOINS};
 use super::{is_unique_violation, paged, DbError, Window};
 use crate::domain::feedback::Feedback;
 use crate::domain::status::OrderStatus;
@@ -50,19 +52,20 @@ pub struct OrderSummary {
     pub feedback: Option<(i16, Option<String>)>,
 }
 
-const SUMMARY: &str = "SELECT o.id, o.order_number, o.user_id, o.items, o.description, o.delivery_location,
-        o.special_instructions, o.customer_phone, o.status, o.version, o.estimated_time, o.deleted_at,
-        o.created_at, o.updated_at, ou.locale AS owner_locale, o.warehouse_id, o.total_amount,
-        o.shipping_cost, o.final_amount, o.payment_status, o.actual_ready_time, ou.name AS owner_name,
+static SUMMARY: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {COLUMNS},
         (SELECT COALESCE(sum(i.quantity), 0)::bigint FROM order_items i WHERE i.order_id = o.id) AS total_items,
         lh.status AS latest_status, lh.notes AS latest_notes, lu.name AS latest_by, lh.created_at AS latest_at,
         f.rating AS feedback_rating, f.comment AS feedback_comment
     FROM orders o
-    JOIN users ou ON ou.id = o.user_id
+    {JOINS}
     LEFT JOIN LATERAL (SELECT h.status, h.notes, h.updated_by, h.created_at FROM order_status_history h
                        WHERE h.order_id = o.id ORDER BY h.seq DESC LIMIT 1) lh ON true
     LEFT JOIN users lu ON lu.id = lh.updated_by
-    LEFT JOIN order_feedback f ON f.order_id = o.id";
+    LEFT JOIN order_feedback f ON f.order_id = o.id"
+    )
+});
 
 fn summary(row: &Row) -> OrderSummary {
     let latest = row
@@ -96,7 +99,8 @@ pub async fn active(
                   AND ($1::bigint IS NULL OR o.user_id = $1) AND ($2::text IS NULL OR o.status = $2)";
     let page = client
         .prepare_cached(&format!(
-            "{SUMMARY} WHERE {filter} ORDER BY o.id DESC LIMIT $3 OFFSET $4"
+            "{} WHERE {filter} ORDER BY o.id DESC LIMIT $3 OFFSET $4",
+            *SUMMARY
         ))
         .await?;
     let count = client
@@ -121,7 +125,8 @@ pub async fn history(
                   AND ($4::timestamptz IS NULL OR o.created_at < $4)";
     let page = client
         .prepare_cached(&format!(
-            "{SUMMARY} WHERE {filter} ORDER BY o.created_at DESC, o.id DESC LIMIT $5 OFFSET $6"
+            "{} WHERE {filter} ORDER BY o.created_at DESC, o.id DESC LIMIT $5 OFFSET $6",
+            *SUMMARY
         ))
         .await?;
     let count = client
@@ -138,7 +143,7 @@ pub async fn history(
 pub async fn summary_of(pool: &Pool, order_id: i64) -> Result<Option<OrderSummary>, DbError> {
     let client = pool.get().await?;
     let stmt = client
-        .prepare_cached(&format!("{SUMMARY} WHERE o.id = $1"))
+        .prepare_cached(&format!("{} WHERE o.id = $1", *SUMMARY))
         .await?;
     Ok(client
         .query_opt(&stmt, &[&order_id])

@@ -202,3 +202,19 @@ pub async fn set_password(
         .as_ref()
         .map(UserRow::from_row))
 }
+
+/// Every driver, by name: whom an admin may assign.
+pub async fn drivers(pool: &Pool) -> Result<Vec<UserRow>, DbError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM users WHERE role = 'driver' ORDER BY name, id"
+        ))
+        .await?;
+    Ok(client
+        .query(&stmt, &[])
+        .await?
+        .iter()
+        .map(UserRow::from_row)
+        .collect())
+}

@@ -2,6 +2,7 @@
 
 use serde::Deserialize;
 
+use super::position::{self, Point};
 use super::validation::FieldErrors;
 
 const MAX_TEXT_CHARS: usize = 2000;
@@ -16,6 +17,8 @@ pub struct CreateOrderRequest {
     pub delivery_location: Option<String>,
     pub special_instructions: Option<String>,
     pub customer_phone: Option<String>,
+    pub delivery_lat: Option<serde_json::Value>,
+    pub delivery_lng: Option<serde_json::Value>,
 }
 
 /// An order that passed every rule.
@@ -26,6 +29,8 @@ pub struct NewOrder {
     pub delivery_location: Option<String>,
     pub special_instructions: Option<String>,
     pub customer_phone: Option<String>,
+    /// Where it goes, for the map and the ETA.
+    pub destination: Option<Point>,
 }
 
 impl CreateOrderRequest {
@@ -57,12 +62,14 @@ impl CreateOrderRequest {
                 );
             }
         }
+        let destination = position::destination(&mut errors, self.delivery_lat, self.delivery_lng);
         errors.finish(NewOrder {
             items,
             description,
             delivery_location,
             special_instructions,
             customer_phone,
+            destination,
         })
     }
 }
@@ -83,6 +90,20 @@ mod tests {
         assert!(parse(r#"{"description":"Nasi Goreng Special"}"#).is_ok());
         assert!(parse(r#"{"items":"   "}"#).is_err());
         assert!(parse(r#"{}"#).is_err());
+    }
+
+    #[test]
+    fn destination_is_both_coordinates_or_none() {
+        let order = parse(r#"{"items":"x","delivery_lat":-6.2,"delivery_lng":106.8}"#).unwrap();
+        assert_eq!(
+            order.destination,
+            Some(Point {
+                lat: -6.2,
+                lng: 106.8
+            })
+        );
+        assert!(parse(r#"{"items":"x","delivery_lat":-6.2}"#).is_err());
+        assert!(parse(r#"{"items":"x","delivery_lat":"a","delivery_lng":1}"#).is_err());
     }
 
     #[test]

@@ -130,6 +130,33 @@ pub fn order_status_changed(
     }
 }
 
+/// The notification an order's owner gets when a driver is assigned to it.
+pub fn driver_assigned(
+    order_id: i64,
+    order_number: &str,
+    driver_first_name: &str,
+    locale: Locale,
+) -> NewNotification {
+    let (title, message) = match locale {
+        Locale::En => (
+            "Driver assigned".to_string(),
+            format!("{driver_first_name} will bring order {order_number}"),
+        ),
+        Locale::Id => (
+            "Pengemudi ditugaskan".to_string(),
+            format!("{driver_first_name} akan mengantar pesanan {order_number}"),
+        ),
+    };
+    let mut data = Map::new();
+    data.insert("order_id".into(), Value::from(order_id));
+    data.insert("driver".into(), Value::from(driver_first_name));
+    NewNotification {
+        title,
+        message,
+        data,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

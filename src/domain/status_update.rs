@@ -14,6 +14,7 @@ pub struct StatusUpdateRequest {
     pub status: Option<String>,
     pub notes: Option<String>,
     pub estimated_time: Option<String>,
+    pub delivery_code: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -21,6 +22,8 @@ pub struct StatusUpdate {
     pub status: OrderStatus,
     pub notes: Option<String>,
     pub estimated_time: Option<DateTime<Utc>>,
+    /// Four digits, when given (`dispatch.require_delivery_code`).
+    pub delivery_code: Option<String>,
 }
 
 impl StatusUpdateRequest {
@@ -53,10 +56,21 @@ impl StatusUpdateRequest {
                 }
             },
         };
+        let delivery_code = match self.delivery_code.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(code) if code.len() == 4 && code.bytes().all(|b| b.is_ascii_digit()) => {
+                Some(code.to_string())
+            }
+            Some(_) => {
+                errors.add("delivery_code", "The delivery code is four digits.");
+                None
+            }
+        };
         errors.finish(StatusUpdate {
             status,
             notes,
             estimated_time,
+            delivery_code,
         })
     }
 }
@@ -87,6 +101,11 @@ mod tests {
         assert!(parse(r#"{}"#).is_err());
         assert!(parse(r#"{"status":"flying"}"#).is_err());
         assert!(parse(r#"{"status":"shipped","estimated_time":"tomorrow"}"#).is_err());
+        assert!(parse(r#"{"status":"delivered","delivery_code":"12a4"}"#).is_err());
+        assert!(parse(r#"{"status":"delivered","delivery_code":"12345"}"#).is_err());
+        assert!(parse(r#"{"status":"delivered","delivery_code":"\u00001234"}"#).is_err());
+        let ok = parse(r#"{"status":"delivered","delivery_code":" 0427 "}"#).unwrap();
+        assert_eq!(ok.delivery_code.as_deref(), Some("0427"));
         let long = format!(
             r#"{{"status":"shipped","notes":"{}"}}"#,
             "x".repeat(MAX_NOTES_CHARS + 1)

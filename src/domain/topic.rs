@@ -1,4 +1,4 @@
-//! Event stream names: `order:{id}`, `track:{id}` and `user:{id}`.
+//! Event stream names: `order:{id}`, `track:{id}`, `user:{id}` and `board`.
 
 use std::fmt;
 
@@ -11,10 +11,19 @@ pub enum Topic {
     Track(i64),
     /// Notifications for one user.
     User(i64),
+    /// Every order created, changed, assigned or cancelled, for staff; seq is the board's own.
+    Board,
+    /// The board as a driver who sees only their own orders follows it: the same seq, other
+    /// drivers' orders reduced to their seq. Clients name it `board` too; only the server
+    /// tells the two apart.
+    DriverBoard(i64),
 }
 
 impl Topic {
     pub fn parse(s: &str) -> Option<Self> {
+        if s == "board" {
+            return Some(Topic::Board);
+        }
         let (kind, id) = s.split_once(':')?;
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
             return None;
@@ -34,7 +43,7 @@ impl Topic {
     pub fn public_view(self) -> Option<Topic> {
         match self {
             Topic::Order(id) => Some(Topic::Track(id)),
-            Topic::Track(_) | Topic::User(_) => None,
+            Topic::Track(_) | Topic::User(_) | Topic::Board | Topic::DriverBoard(_) => None,
         }
     }
 }
@@ -45,6 +54,7 @@ impl fmt::Display for Topic {
             Topic::Order(id) => write!(f, "order:{id}"),
             Topic::Track(id) => write!(f, "track:{id}"),
             Topic::User(id) => write!(f, "user:{id}"),
+            Topic::Board | Topic::DriverBoard(_) => f.write_str("board"),
         }
     }
 }
@@ -64,6 +74,8 @@ mod tests {
         assert_eq!(Topic::parse("order:12"), Some(Topic::Order(12)));
         assert_eq!(Topic::parse("user:7"), Some(Topic::User(7)));
         assert_eq!(Topic::Order(12).to_string(), "order:12");
+        assert_eq!(Topic::parse("board"), Some(Topic::Board));
+        assert_eq!(Topic::DriverBoard(4).to_string(), "board");
         for bad in [
             "order:",
             "order:-1",
@@ -71,6 +83,8 @@ mod tests {
             "cart:1",
             "order",
             "order:99999999999999999999",
+            "board:1",
+            "Board",
         ] {
             assert_eq!(Topic::parse(bad), None, "{bad}");
         }

@@ -64,7 +64,7 @@ async fn update_tracking(
 ) -> Result<HttpResponse, ApiError> {
     user.require_admin()?;
     let update = body.into_inner().parse()?;
-    let change = status_change(&user, *id, update);
+    let change = status_change(&user, *id, update, &state.settings.dispatch);
     let order = state.orders.change_status(change).await??;
     let history = orders::history(&state.pool, order.id).await?;
     let entry = history

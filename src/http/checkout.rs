@@ -123,6 +123,6 @@ async fn replay(
 fn answer(user: &AuthUser, placed: &Placed) -> HttpResponse {
     envelope::created(
         Msg::OrderCreated.text(user.locale),
-        OrderView::new(&placed.order, user.locale).with_items(&placed.items),
+        OrderView::new(&placed.order, user).with_items(&placed.items),
     )
 }

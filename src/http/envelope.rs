@@ -37,6 +37,11 @@ pub fn created<T: Serialize>(message: &str, data: T) -> HttpResponse {
     respond(StatusCode::CREATED, message, data, None::<()>)
 }
 
+/// Taken, to be acted on shortly (a position published within the second).
+pub fn accepted<T: Serialize>(message: &str, data: T) -> HttpResponse {
+    respond(StatusCode::ACCEPTED, message, data, None::<()>)
+}
+
 /// A list with its pagination beside it in `meta`.
 pub fn page<T: Serialize, M: Serialize>(message: &str, data: T, meta: M) -> HttpResponse {
     respond(StatusCode::OK, message, data, Some(meta))

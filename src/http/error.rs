@@ -16,6 +16,7 @@ use crate::db::share_links::ShareError;
 use crate::db::users::CreateUserError;
 use crate::db::warehouses::StockError;
 use crate::db::DbError;
+use crate::dispatch::positions::PositionError;
 use crate::domain::checkout::Refusal;
 use crate::domain::status::TransitionError;
 use crate::domain::validation::FieldErrors;
@@ -197,8 +198,33 @@ impl From<ChangeError> for ApiError {
         match e {
             ChangeError::NotFound => ApiError::NotFound("Order"),
             ChangeError::Transition(t) => t.into(),
-            ChangeError::Busy => ApiError::Conflict(capitalize(&e.to_string())),
+            ChangeError::Busy | ChangeError::Taken => {
+                ApiError::Conflict(capitalize(&e.to_string()))
+            }
+            ChangeError::NotAssigned => {
+                ApiError::Forbidden("This order is assigned to another driver")
+            }
+            ChangeError::CodeRequired => FieldErrors::single(
+                "delivery_code",
+                "The delivery code is required to mark this order delivered.",
+            )
+            .into(),
+            ChangeError::WrongCode => ApiError::Unprocessable(capitalize(&e.to_string())),
+            ChangeError::CodeLocked(wait) => ApiError::TooManyRequests(wait),
             ChangeError::Db(db) => db.into(),
+        }
+    }
+}
+
+impl From<PositionError> for ApiError {
+    fn from(e: PositionError) -> Self {
+        match e {
+            PositionError::NotFound => ApiError::NotFound("Order"),
+            PositionError::NotAssigned => {
+                ApiError::Forbidden("This order is assigned to another driver")
+            }
+            PositionError::NotShipped => ApiError::Conflict(capitalize(&e.to_string())),
+            PositionError::Db(db) => db.into(),
         }
     }
 }

@@ -62,12 +62,22 @@ pub enum Msg {
     ShareLinksRetrieved,
     ShareLinkRevoked,
     SharedOrderRetrieved,
+    DriversRetrieved,
+    DriverAssigned,
+    DriverUnassigned,
+    OrderClaimed,
+    PositionAccepted,
 }
 
 impl Msg {
     pub fn text(self, locale: Locale) -> &'static str {
         let (en, id) = match self {
             Msg::UserRegistered => ("User registered", "Pengguna berhasil terdaftar"),
+            Msg::DriversRetrieved => ("Drivers retrieved", "Pengemudi berhasil diambil"),
+            Msg::DriverAssigned => ("Driver assigned", "Pengemudi berhasil ditugaskan"),
+            Msg::DriverUnassigned => ("Driver unassigned", "Penugasan pengemudi dibatalkan"),
+            Msg::OrderClaimed => ("Order claimed", "Pesanan berhasil diambil alih"),
+            Msg::PositionAccepted => ("Position accepted", "Posisi diterima"),
             Msg::LoginSuccessful => ("Login successful", "Berhasil masuk"),
             Msg::CurrentUser => ("Current user", "Pengguna saat ini"),
             Msg::ProfileUpdated => ("Profile updated", "Profil berhasil diperbarui"),

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod cart;
 pub mod checkout;
+pub mod dispatch;
 pub mod early_errors;
 pub mod envelope;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod extract;
 pub mod health;
 pub mod input_guard;
 pub mod issued_token;
+pub mod map;
 pub mod messages;
 pub mod middleware;
 pub mod notifications;
@@ -46,12 +48,14 @@ fn api(cfg: &mut web::ServiceConfig) {
     tracking::routes(cfg);
     orders::routes(cfg);
     share_links::routes(cfg);
+    dispatch::routes(cfg);
     admin::routes(cfg);
     notifications::routes(cfg);
     products::routes(cfg);
     warehouses::routes(cfg);
     warehouse_stocks::routes(cfg);
     cart::routes(cfg);
+    map::routes(cfg);
     ws::api_routes(cfg);
 }
 

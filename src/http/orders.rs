@@ -13,7 +13,8 @@ use super::state::AppState;
 use super::views::{HistoryView, OrderView};
 use crate::access::visible_order;
 use crate::auth::caller::AuthUser;
-use crate::db::orders::{self, StatusChange};
+use crate::config::DispatchSettings;
+use crate::db::orders::{self, Action, StatusChange};
 use crate::domain::commerce;
 use crate::domain::new_order::CreateOrderRequest;
 use crate::domain::role::Role;
@@ -60,7 +61,7 @@ async fn create(
     let created = orders::insert(&state.pool, user.id(), &order).await?;
     Ok(envelope::created(
         Msg::OrderCreated.text(user.locale),
-        OrderView::new(&created, user.locale),
+        OrderView::new(&created, &user),
     ))
 }
 
@@ -92,7 +93,7 @@ pub async fn list_page(
     let (rows, total) = orders::list(&state.pool, owner, status, page.window()).await?;
     Ok(envelope::page(
         Msg::OrdersRetrieved.text(user.locale),
-        OrderView::list(&rows, user.locale),
+        OrderView::list(&rows, user),
         page.meta(total, rows.len()),
     ))
 }
@@ -136,7 +137,7 @@ async fn detail(
     let order = visible_order(&state.pool, &user, id.into_inner()).await?;
     Ok(envelope::ok(
         Msg::OrderRetrieved.text(user.locale),
-        OrderView::new(&order, user.locale),
+        OrderView::new(&order, &user),
     ))
 }
 
@@ -157,19 +158,32 @@ async fn history(
     ))
 }
 
-/// The change `user` asks for: staff move any order, a customer only their own.
-pub fn status_change(user: &AuthUser, order_id: i64, update: StatusUpdate) -> StatusChange {
+/// The change `user` asks for: staff move any order (a driver under
+/// `dispatch.drivers_assigned_only`: only theirs), a customer only their own. A driver marking
+/// an order delivered gives its code under `dispatch.require_delivery_code`.
+pub fn status_change(
+    user: &AuthUser,
+    order_id: i64,
+    update: StatusUpdate,
+    dispatch: &DispatchSettings,
+) -> StatusChange {
     let staff = user.role().is_staff();
+    let driver = user.role() == Role::Driver;
     StatusChange {
         order_id,
-        to: update.status,
+        action: Action::Move {
+            to: update.status,
+            code: update.delivery_code,
+            code_required: driver && dispatch.require_delivery_code,
+        },
         notes: update.notes,
         estimated_time: update.estimated_time,
         by_user: user.id(),
         by_name: user.user.name.clone(),
-        by_driver: user.role() == Role::Driver,
+        by_driver: driver,
         mover: Mover { is_staff: staff },
         required_owner: (!staff).then(|| user.id()),
+        required_driver: (driver && dispatch.drivers_assigned_only).then(|| user.id()),
         hide: false,
     }
 }
@@ -181,11 +195,11 @@ async fn update_status(
     body: web::Json<StatusUpdateRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let update = body.into_inner().parse()?;
-    let change = status_change(&user, id.into_inner(), update);
+    let change = status_change(&user, id.into_inner(), update, &state.settings.dispatch);
     let order = state.orders.change_status(change).await??;
     Ok(envelope::ok(
         Msg::OrderStatusUpdated.text(user.locale),
-        OrderView::new(&order, user.locale),
+        OrderView::new(&order, &user),
     ))
 }
 
@@ -199,7 +213,7 @@ async fn delete(
     let is_admin = user.role() == Role::Admin;
     let change = StatusChange {
         order_id: id.into_inner(),
-        to: OrderStatus::Cancelled,
+        action: Action::to(OrderStatus::Cancelled),
         notes: Some("Order deleted".into()),
         estimated_time: None,
         by_user: user.id(),
@@ -207,12 +221,13 @@ async fn delete(
         by_driver: user.role() == Role::Driver,
         mover: Mover { is_staff: is_admin },
         required_owner: (!is_admin).then(|| user.id()),
+        required_driver: None,
         hide: true,
     };
     let order = state.orders.change_status(change).await??;
     Ok(envelope::ok(
         Msg::OrderCancelled.text(user.locale),
-        OrderView::new(&order, user.locale),
+        OrderView::new(&order, &user),
     ))
 }
 
@@ -242,6 +257,6 @@ async fn update_payment(
     let order = visible_order(&state.pool, &user, *id).await?;
     Ok(envelope::ok(
         Msg::PaymentUpdated.text(user.locale),
-        OrderView::new(&order, user.locale),
+        OrderView::new(&order, &user),
     ))
 }

@@ -21,7 +21,9 @@ use crate::access::visible_order;
 use crate::auth::caller::AuthUser;
 use crate::db::{orders, share_links};
 use crate::domain::locale::Locale;
+use crate::domain::position::Point;
 use crate::domain::status::OrderStatus;
+use crate::events::{first_name, Change};
 
 /// Random bytes in a token: 256 bits, written as 64 lowercase hex digits (URL-safe as is).
 const TOKEN_BYTES: usize = 32;
@@ -160,8 +162,13 @@ struct PublicView {
     status_display: &'static str,
     seq: i32,
     estimated_time: Option<DateTime<Utc>>,
-    /// The first name of the driver who last moved the order.
+    /// The first name of the driver bringing the order: the assigned one, else the one who
+    /// last moved it.
     driver_name: Option<String>,
+    /// Where the order goes, for the map.
+    destination: Option<Point>,
+    /// The driver's last known position while shipped; live ones follow on the socket.
+    location: Option<serde_json::Value>,
     timeline: Vec<PublicStep>,
 }
 
@@ -192,11 +199,15 @@ async fn track(
         .await?
         .ok_or(UNKNOWN)?;
     let history = orders::history(&state.pool, order_id).await?;
-    let driver = orders::latest_driver(&state.pool, order_id).await?;
+    let driver = match &order.driver {
+        Some(assigned) => Some(first_name(&assigned.name)),
+        None => orders::latest_driver(&state.pool, order_id).await?,
+    };
     let locale = match query.lang.as_deref().and_then(Locale::parse) {
         Some(locale) => locale,
         None => request_locale(&req, Locale::En),
     };
+    let location = order.live_location().cloned();
     let view = PublicView {
         order_number: order.order_number,
         status: order.status,
@@ -204,8 +215,11 @@ async fn track(
         seq: order.version,
         estimated_time: order.estimated_time,
         driver_name: driver,
+        destination: order.destination,
+        location,
         timeline: history
             .into_iter()
+            .filter(|h| h.change == Change::Status)
             .map(|h| PublicStep {
                 status: h.status,
                 status_display: h.status.display(locale),

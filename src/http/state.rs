@@ -11,6 +11,7 @@ use crate::auth::jwt::JwtKeys;
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::totp::TotpKeys;
 use crate::config::Settings;
+use crate::dispatch::positions::Positions;
 use crate::metrics::Metrics;
 use crate::realtime::hub::Hub;
 use crate::realtime::services::Services;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub socket_slots: SocketSlots,
     /// Each order's changes, serialized on this node.
     pub orders: Orders,
+    /// Drivers' positions, thinned for subscribers and the database.
+    pub positions: Positions,
     /// Each warehouse's stock changes, batched on this node.
     pub warehouses: Warehouses,
     /// Counters behind `GET /metrics`.

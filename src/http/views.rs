@@ -5,10 +5,12 @@ use serde::Serialize;
 
 use rust_decimal::Decimal;
 
+use crate::auth::caller::AuthUser;
 use crate::db::orders::{HistoryRow, OrderItemRow, OrderRow};
 use crate::db::users::UserRow;
 use crate::domain::locale::Locale;
 use crate::domain::status::OrderStatus;
+use crate::events::DriverRef;
 
 #[derive(Serialize)]
 pub struct UserView<'a> {
@@ -69,6 +71,15 @@ pub struct OrderView<'a> {
     pub payment_status: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_items: Option<&'a [OrderItemRow]>,
+    /// Who is bringing it.
+    pub driver: Option<&'a DriverRef>,
+    pub delivery_lat: Option<f64>,
+    pub delivery_lng: Option<f64>,
+    /// The last known position while shipped.
+    pub location: Option<&'a serde_json::Value>,
+    /// Only in the owner's views (`for_viewer`): the driver asks for it at the door.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_code: Option<&'a str>,
 }
 
 impl<'a> OrderView<'a> {
@@ -77,7 +88,10 @@ impl<'a> OrderView<'a> {
         self
     }
 
-    pub fn new(o: &'a OrderRow, locale: Locale) -> Self {
+    /// The order as `viewer` sees it: in their language, with the delivery code only if the
+    /// order is theirs.
+    pub fn new(o: &'a OrderRow, viewer: &AuthUser) -> Self {
+        let locale = viewer.locale;
         OrderView {
             id: o.id,
             order_number: &o.order_number,
@@ -100,11 +114,16 @@ impl<'a> OrderView<'a> {
             final_amount: o.final_amount,
             payment_status: &o.payment_status,
             order_items: None,
+            driver: o.driver.as_ref(),
+            delivery_lat: o.destination.map(|p| p.lat),
+            delivery_lng: o.destination.map(|p| p.lng),
+            location: o.live_location(),
+            delivery_code: (o.user_id == viewer.id()).then_some(o.delivery_code.as_str()),
         }
     }
 
-    pub fn list(rows: &'a [OrderRow], locale: Locale) -> Vec<Self> {
-        rows.iter().map(|o| OrderView::new(o, locale)).collect()
+    pub fn list(rows: &'a [OrderRow], viewer: &AuthUser) -> Vec<Self> {
+        rows.iter().map(|o| OrderView::new(o, viewer)).collect()
     }
 }
 
@@ -121,6 +140,10 @@ pub struct HistoryView<'a> {
     pub updated_by: Option<&'a str>,
     pub updated_by_id: Option<i64>,
     pub created_at: DateTime<Utc>,
+    /// `status`, or `assigned` for a change of driver.
+    pub change: &'static str,
+    pub driver: Option<&'a DriverRef>,
+    pub delivery_code_used: bool,
 }
 
 impl<'a> HistoryView<'a> {
@@ -137,6 +160,9 @@ impl<'a> HistoryView<'a> {
             updated_by: h.updated_by.as_deref(),
             updated_by_id: h.updated_by_id,
             created_at: h.created_at,
+            change: h.change.as_str(),
+            driver: h.driver.as_ref(),
+            delivery_code_used: h.delivery_code_used,
         }
     }
 }

@@ -82,6 +82,16 @@ impl Delivery {
         let Some(sub) = self.subscriptions.get_mut(&event.topic) else {
             return Offer::Dropped;
         };
+        if event.transient {
+            // Worth sending only after the topic's state; a newer one follows soon anyway.
+            if sub.catching_up || sub.last_seq < 0 {
+                return Offer::Dropped;
+            }
+            return match self.send_event(event) {
+                Ok(()) => Offer::Sent,
+                Err(refused) => Offer::Refused(refused),
+            };
+        }
         // Saturating: a client may resume from any `since`, the largest one included, and an
         // overflow would make every event look like a gap and every gap a catch-up.
         if sub.catching_up || event.seq > sub.last_seq.saturating_add(1) {

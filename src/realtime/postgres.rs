@@ -180,9 +180,10 @@ async fn listen_once(
     });
     client
         .batch_execute(&format!(
-            "LISTEN {}; LISTEN {}",
+            "LISTEN {}; LISTEN {}; LISTEN {}",
             events::CHANNEL,
-            events::REVOCATIONS_CHANNEL
+            events::REVOCATIONS_CHANNEL,
+            events::POSITIONS_CHANNEL
         ))
         .await?;
     tracing::info!("listening for events");
@@ -193,6 +194,10 @@ async fn listen_once(
             match parse_revocation(notification.payload()) {
                 Some(revocation) => to.revoke(revocation),
                 None => tracing::warn!(payload = notification.payload(), "unreadable revocation"),
+            }
+        } else if notification.channel() == events::POSITIONS_CHANNEL {
+            if let Some(event) = decode_position(notification.payload()) {
+                to.publish(event);
             }
         } else if let Some(event) = decode(pool, notification.payload()).await {
             to.publish(event);
@@ -230,11 +235,7 @@ async fn decode(pool: &Pool, payload: &str) -> Option<Encoded> {
         .ok()?;
     let topic = Topic::parse(&header.topic)?;
     if !header.by_reference {
-        return Some(Encoded {
-            topic,
-            seq: header.seq,
-            json: payload.to_string().into(),
-        });
+        return Some(Encoded::stored(topic, header.seq, payload.to_string()));
     }
     // On failure the subscriber sees a gap at the next event and catches up then.
     db::events::load(pool, topic, header.seq)
@@ -242,6 +243,25 @@ async fn decode(pool: &Pool, payload: &str) -> Option<Encoded> {
         .inspect_err(|e| tracing::warn!(error = %e, %topic, "cannot load referenced event"))
         .ok()
         .flatten()
+}
+
+#[derive(Deserialize)]
+struct PositionHeader {
+    topic: String,
+}
+
+/// A position as `dispatch::positions` announced it: an order topic's transient event.
+fn decode_position(payload: &str) -> Option<Encoded> {
+    let header: PositionHeader = serde_json::from_str(payload)
+        .inspect_err(|e| tracing::warn!(error = %e, "unreadable position payload"))
+        .ok()?;
+    match Topic::parse(&header.topic)? {
+        topic @ Topic::Order(_) => Some(Encoded {
+            transient: true,
+            ..Encoded::stored(topic, 0, payload.to_string())
+        }),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,9 @@ use bytestring::ByteString;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::domain::position::PositionRequest;
 use crate::domain::topic::Topic;
+use crate::domain::validation::FieldErrors;
 
 /// The subprotocol we answer with; the token half of a client's `order-tracker, bearer.<jwt>`
 /// pair is never echoed.
@@ -32,9 +34,20 @@ pub const CLOSE_LINK_ENDED: u16 = 4003;
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ClientFrame {
-    Subscribe { topic: String, since: Option<i64> },
-    Unsubscribe { topic: String },
+    Subscribe {
+        topic: String,
+        since: Option<i64>,
+    },
+    Unsubscribe {
+        topic: String,
+    },
     Ping,
+    /// A driver's position for a shipped order (`crate::dispatch::positions`).
+    Location {
+        order_id: Option<serde_json::Value>,
+        #[serde(flatten)]
+        position: PositionRequest,
+    },
 }
 
 impl ClientFrame {
@@ -44,9 +57,11 @@ impl ClientFrame {
     }
 }
 
-pub const UNKNOWN_FRAME: &str =
-    "unknown message; expected {\"type\":\"subscribe\"|\"unsubscribe\"|\"ping\", ...}";
-pub const BAD_TOPIC: &str = "topic must be order:{id} or user:{id}";
+pub const UNKNOWN_FRAME: &str = "unknown message; expected \
+    {\"type\":\"subscribe\"|\"unsubscribe\"|\"ping\"|\"location\", ...}";
+pub const BAD_TOPIC: &str = "topic must be order:{id}, user:{id} or board";
+pub const BAD_ORDER_ID: &str = "order_id must be a positive integer";
+pub const POSITIONS_REFUSED: &str = "only drivers and admins send positions";
 pub const BAD_SINCE: &str = "since must be at least 0";
 pub const NOT_SUBSCRIBED: &str = "not subscribed to that topic";
 pub const BINARY_REFUSED: &str = "binary frames are not supported";
@@ -74,6 +89,20 @@ pub mod reply {
 
     pub fn error(message: &str) -> ByteString {
         json!({"type": "error", "message": message})
+            .to_string()
+            .into()
+    }
+
+    /// A position with bad numbers: what is wrong with each field.
+    pub fn invalid(errors: &FieldErrors) -> ByteString {
+        json!({"type": "error", "message": "Validation failed", "errors": errors})
+            .to_string()
+            .into()
+    }
+
+    /// A position refused for its order.
+    pub fn position_refused(order_id: i64, message: &str) -> ByteString {
+        json!({"type": "error", "order_id": order_id, "message": message})
             .to_string()
             .into()
     }

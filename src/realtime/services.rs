@@ -10,6 +10,7 @@ use super::broker::History;
 use super::viewer::Viewer;
 use crate::auth::caller::AccessError;
 use crate::config::WsSettings;
+use crate::dispatch::positions::Positions;
 use crate::domain::topic::Topic;
 
 /// The rules a session asks before it opens a subscription (`crate::access` implements them).
@@ -18,12 +19,13 @@ pub trait Authorize: Send + Sync + 'static {
     /// socket opened (a user's token version bumped or the user deleted; a link revoked or
     /// ended).
     fn current(&self, viewer: &Viewer) -> BoxFuture<'static, Result<Option<Viewer>, AccessError>>;
-    /// Whether `viewer` may follow `topic`.
+    /// Whether `viewer` may follow `topic`, and what they then follow: the topic, or the part
+    /// of it that is theirs (a driver's own board).
     fn authorize(
         &self,
         viewer: &Viewer,
         topic: Topic,
-    ) -> BoxFuture<'static, Result<(), AccessError>>;
+    ) -> BoxFuture<'static, Result<Topic, AccessError>>;
 }
 
 pub struct Services {
@@ -38,4 +40,6 @@ pub struct Services {
     /// (`share.recheck_secs`): a link also ends some days after its order is final, which no
     /// announcement marks (revocations close sockets at once).
     pub link_recheck: std::time::Duration,
+    /// Where drivers' position frames go.
+    pub positions: Positions,
 }

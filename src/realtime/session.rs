@@ -8,6 +8,7 @@
 //! to take them is closed with 1013. What it may follow, and whether its user's session still
 //! stands, it asks `Services::authorize`; the frames it speaks are in `protocol`.
 
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -29,6 +30,8 @@ use super::slots::SocketSlot;
 use super::viewer::{Revocation, Viewer};
 use crate::auth::caller::AccessError;
 use crate::db::DbError;
+use crate::dispatch::positions::PositionError;
+use crate::domain::position::PositionRequest;
 use crate::domain::topic::Topic;
 use crate::events::Encoded;
 
@@ -50,6 +53,9 @@ pub struct Session {
     hub: ThreadHub,
     /// Subscriptions authorized at the handshake, opened once the actor runs.
     initial: Vec<(Topic, Option<i64>)>,
+    /// The topic followed for each topic the client named, where they differ (a driver who
+    /// sees only their own orders names `board` and follows their own board).
+    followed_as: HashMap<Topic, Topic>,
     /// Any frame from the client proves it alive; silence for two heartbeats closes the socket.
     last_heard: Instant,
     /// Start of the current minute and the client frames in it (`ws.messages_per_minute`).
@@ -95,6 +101,7 @@ impl Session {
                 delivery,
                 hub,
                 initial,
+                followed_as: HashMap::new(),
                 last_heard: Instant::now(),
                 inbound_window: (Instant::now(), 0),
                 _slot: slot,
@@ -313,12 +320,19 @@ impl Session {
         };
         match frame {
             ClientFrame::Ping => self.push(Frame::Text(reply::pong()), ctx),
-            ClientFrame::Unsubscribe { topic } => match Topic::parse(&topic) {
-                Some(topic) if self.unsubscribe(topic) => {
-                    self.push(Frame::Text(reply::unsubscribed(topic)), ctx);
+            ClientFrame::Unsubscribe { topic } => {
+                let named = Topic::parse(&topic);
+                let followed = named.map(|t| self.followed_as.remove(&t).unwrap_or(t));
+                match (named, followed) {
+                    (Some(named), Some(followed)) if self.unsubscribe(followed) => {
+                        self.push(Frame::Text(reply::unsubscribed(named)), ctx);
+                    }
+                    _ => self.send_error(protocol::NOT_SUBSCRIBED, ctx),
                 }
-                _ => self.send_error(protocol::NOT_SUBSCRIBED, ctx),
-            },
+            }
+            ClientFrame::Location { order_id, position } => {
+                self.report_position(order_id, position, ctx)
+            }
             ClientFrame::Subscribe { topic, since } => {
                 let Some(topic) = Topic::parse(&topic) else {
                     return self.send_error(protocol::BAD_TOPIC, ctx);
@@ -331,19 +345,22 @@ impl Session {
                 // for the viewer as they are now: a revoked session or a changed role counts.
                 let check = async move {
                     match authorize.current(&viewer).await? {
-                        Some(now) => authorize.authorize(&now, topic).await.map(|()| true),
-                        None => Ok(false),
+                        Some(now) => authorize.authorize(&now, topic).await.map(Some),
+                        None => Ok(None),
                     }
                 };
                 ctx.spawn(
                     check
                         .into_actor(self)
                         .map(move |result, act, ctx| match result {
-                            Ok(true) => {
+                            Ok(Some(followed)) => {
                                 act.push(Frame::Text(reply::subscribed(topic)), ctx);
-                                act.subscribe(topic, since, ctx);
+                                if followed != topic {
+                                    act.followed_as.insert(topic, followed);
+                                }
+                                act.subscribe(followed, since, ctx);
                             }
-                            Ok(false) => act.close(act.shut_out(), ctx),
+                            Ok(None) => act.close(act.shut_out(), ctx),
                             Err(e) => {
                                 let message = refusal_text(&e);
                                 act.push(Frame::Text(reply::refused(topic, &message)), ctx);
@@ -352,6 +369,43 @@ impl Session {
                 );
             }
         }
+    }
+}
+
+impl Session {
+    /// A driver's position: checked here for its numbers, by the positions service for its
+    /// order. Accepted positions get no answer (one a second would double the traffic);
+    /// refused ones an `error` frame.
+    fn report_position(
+        &mut self,
+        order_id: Option<serde_json::Value>,
+        position: PositionRequest,
+        ctx: &mut Context<Self>,
+    ) {
+        let Viewer::User(user) = &self.viewer else {
+            return self.send_error(protocol::POSITIONS_REFUSED, ctx);
+        };
+        let Some(order_id) = order_id.and_then(|v| v.as_i64()).filter(|id| *id > 0) else {
+            return self.send_error(protocol::BAD_ORDER_ID, ctx);
+        };
+        let position = match position.parse(chrono::Utc::now()) {
+            Ok(position) => position,
+            Err(errors) => return self.push(Frame::Text(reply::invalid(&errors)), ctx),
+        };
+        let (positions, user) = (self.services.positions.clone(), user.clone());
+        let report = async move { positions.report(&user, order_id, position).await };
+        ctx.spawn(report.into_actor(self).map(move |result, act, ctx| {
+            if let Err(e) = result {
+                let message = match e {
+                    PositionError::Db(e) => refusal_text(&AccessError::Db(e)),
+                    refused => refused.to_string(),
+                };
+                act.push(
+                    Frame::Text(reply::position_refused(order_id, &message)),
+                    ctx,
+                );
+            }
+        }));
     }
 }
 

@@ -299,11 +299,7 @@ pub async fn events_after(
     let rows = client.query(&stmt, &[&user_id, &after_seq, &limit]).await?;
     Ok(rows
         .iter()
-        .map(|row| Encoded {
-            topic: Topic::User(user_id),
-            seq: row.get("seq"),
-            json: row.get::<_, String>("event").into(),
-        })
+        .map(|row| Encoded::stored(Topic::User(user_id), row.get("seq"), row.get("event")))
         .collect())
 }
 

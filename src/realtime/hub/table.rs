@@ -10,7 +10,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::domain::topic::Topic;
-use crate::events::Encoded;
+use crate::events::{DriverView, Encoded};
 use crate::realtime::broker::Broker;
 use crate::realtime::delivery::{Offer, SharedDelivery};
 use crate::realtime::outbound::Refused;
@@ -51,6 +51,9 @@ pub struct Table {
     /// Each socket's topics, so a disconnect cleans up without scanning every topic; a socket
     /// with none is here too, so it hears `resync_all` and `close_all`.
     sockets: HashMap<SessionId, (Link, HashSet<Topic>)>,
+    /// The drivers whose own board (`Topic::DriverBoard`) is followed here, so a board event
+    /// is cut to each of them without scanning every topic.
+    driver_boards: HashSet<i64>,
     /// Told when a topic gets its first subscriber here and loses its last.
     broker: Arc<dyn Broker>,
 }
@@ -60,6 +63,7 @@ impl Table {
         Table {
             topics: HashMap::new(),
             sockets: HashMap::new(),
+            driver_boards: HashSet::new(),
             broker,
         }
     }
@@ -78,6 +82,9 @@ impl Table {
         let subscribers = self.topics.entry(topic).or_default();
         if subscribers.is_empty() {
             self.broker.follow(topic);
+            if let Topic::DriverBoard(driver) = topic {
+                self.driver_boards.insert(driver);
+            }
         }
         subscribers.insert(socket, link.clone());
     }
@@ -98,14 +105,39 @@ impl Table {
         }
     }
 
-    /// A committed event, and its public view if anyone here follows that (made once per table,
-    /// only when needed).
+    /// A committed event (or a position), and each view of it that someone here follows: an
+    /// order's public view, the board's copy of a position, a driver's own board. Each view is
+    /// made once per table, only when followed.
     pub fn publish(&self, event: &Encoded) {
         self.fan_out(event);
         let followed = |t: &Topic| self.topics.contains_key(t);
         if event.topic.public_view().is_some_and(|t| followed(&t)) {
             if let Some(public) = event.public() {
                 self.fan_out(&public);
+            }
+        }
+        let position = event.transient && matches!(event.topic, Topic::Order(_));
+        if position && (followed(&Topic::Board) || !self.driver_boards.is_empty()) {
+            if let Some(on_board) = event.retopic(Topic::Board, &[]) {
+                self.fan_out(&on_board);
+                self.fan_out_to_drivers(&on_board);
+            }
+        } else if event.topic == Topic::Board {
+            self.fan_out_to_drivers(event);
+        }
+    }
+
+    /// A board event as each driver with an own board here receives it.
+    fn fan_out_to_drivers(&self, event: &Encoded) {
+        if self.driver_boards.is_empty() {
+            return;
+        }
+        let Some(view) = DriverView::of(event) else {
+            return;
+        };
+        for driver in &self.driver_boards {
+            if let Some(theirs) = view.for_driver(*driver) {
+                self.fan_out(&theirs);
             }
         }
     }
@@ -160,6 +192,9 @@ impl Table {
             if subscribers.is_empty() {
                 self.topics.remove(&topic);
                 self.broker.unfollow(topic);
+                if let Topic::DriverBoard(driver) = topic {
+                    self.driver_boards.remove(&driver);
+                }
             }
         }
     }

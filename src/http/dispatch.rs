@@ -1,0 +1,173 @@
+//! Dispatch routes: `/drivers`, `/orders/{id}/driver` (assign), `/orders/{id}/claim`,
+//! `/driver/orders` and `/orders/{id}/location`. Assignments are order changes, through the
+//! order's actor like status changes; positions go to `dispatch::positions`.
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::envelope;
+use super::error::ApiError;
+use super::messages::Msg;
+use super::state::AppState;
+use super::views::OrderView;
+use crate::auth::caller::AuthUser;
+use crate::db::orders::{self, Action, StatusChange};
+use crate::db::users;
+use crate::domain::position::PositionRequest;
+use crate::domain::role::Role;
+use crate::domain::status::Mover;
+use crate::domain::validation::FieldErrors;
+use crate::events::DriverRef;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/drivers").route(web::get().to(drivers)))
+        .service(web::resource("/driver/orders").route(web::get().to(my_orders)))
+        .service(web::resource("/orders/{id:\\d+}/driver").route(web::put().to(assign)))
+        .service(web::resource("/orders/{id:\\d+}/claim").route(web::post().to(claim)))
+        .service(web::resource("/orders/{id:\\d+}/location").route(web::post().to(location)));
+}
+
+/// Whom an admin may assign; staff see the list (the board filters by driver).
+async fn drivers(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    user.require_staff()?;
+    let drivers: Vec<Value> = users::drivers(&state.pool)
+        .await?
+        .into_iter()
+        .map(|d| json!({"id": d.id, "name": d.name}))
+        .collect();
+    Ok(envelope::ok(
+        Msg::DriversRetrieved.text(user.locale),
+        drivers,
+    ))
+}
+
+/// The caller's assigned orders that are still on their way.
+async fn my_orders(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    user.require_staff()?;
+    let rows = orders::assigned_to(&state.pool, user.id()).await?;
+    Ok(envelope::ok(
+        Msg::OrdersRetrieved.text(user.locale),
+        OrderView::list(&rows, &user),
+    ))
+}
+
+#[derive(Deserialize)]
+struct AssignRequest {
+    /// Required, and `null` to unassign: a missing key is a mistake, not an unassignment.
+    #[serde(default, deserialize_with = "present")]
+    driver_id: Option<Value>,
+}
+
+/// Tells a key given as `null` (`Some(Value::Null)`) from a missing one (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+async fn assign(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    body: web::Json<AssignRequest>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_admin()?;
+    let driver = match body.into_inner().driver_id {
+        None => {
+            return Err(FieldErrors::single(
+                "driver_id",
+                "The driver id field is required (null unassigns).",
+            )
+            .into())
+        }
+        Some(Value::Null) => None,
+        Some(Value::Number(n)) if n.as_i64().is_some_and(|id| id > 0) => {
+            let id = n.as_i64().unwrap_or_default();
+            let found = users::find_by_id(&state.pool, id).await?;
+            match found.filter(|u| u.role == Role::Driver) {
+                Some(d) => Some(DriverRef {
+                    id: d.id,
+                    name: d.name,
+                }),
+                None => {
+                    return Err(FieldErrors::single("driver_id", "No driver has this id.").into())
+                }
+            }
+        }
+        Some(_) => {
+            return Err(FieldErrors::single(
+                "driver_id",
+                "The driver id must be a positive integer or null.",
+            )
+            .into())
+        }
+    };
+    let message = match driver {
+        Some(_) => Msg::DriverAssigned,
+        None => Msg::DriverUnassigned,
+    };
+    let order = change(&state, &user, *id, Action::Assign(driver)).await?;
+    Ok(envelope::ok(
+        message.text(user.locale),
+        OrderView::new(&order, &user),
+    ))
+}
+
+/// A driver takes an unassigned order; of two drivers claiming at once, one wins.
+async fn claim(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    if user.role() != Role::Driver {
+        return Err(ApiError::Forbidden("Only drivers claim orders"));
+    }
+    let me = DriverRef {
+        id: user.id(),
+        name: user.user.name.clone(),
+    };
+    let order = change(&state, &user, *id, Action::Claim(me)).await?;
+    Ok(envelope::ok(
+        Msg::OrderClaimed.text(user.locale),
+        OrderView::new(&order, &user),
+    ))
+}
+
+/// An assignment through the order's actor, as the staff member `user`.
+async fn change(
+    state: &AppState,
+    user: &AuthUser,
+    order_id: i64,
+    action: Action,
+) -> Result<orders::OrderRow, ApiError> {
+    let change = StatusChange {
+        order_id,
+        action,
+        notes: None,
+        estimated_time: None,
+        by_user: user.id(),
+        by_name: user.user.name.clone(),
+        by_driver: user.role() == Role::Driver,
+        mover: Mover { is_staff: true },
+        required_owner: None,
+        required_driver: None,
+        hide: false,
+    };
+    Ok(state.orders.change_status(change).await??)
+}
+
+/// A driver's position over REST, for clients without a socket; the same rules as the
+/// socket's `location` frame.
+async fn location(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    body: web::Json<PositionRequest>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_staff()?;
+    let position = body.into_inner().parse(chrono::Utc::now())?;
+    state.positions.report(&user, *id, position).await?;
+    Ok(envelope::accepted(
+        Msg::PositionAccepted.text(user.locale),
+        json!({"order_id": *id, "at": position.at}),
+    ))
+}
