@@ -75,6 +75,8 @@ struct Tracked {
     /// A publish is running or waiting for its second: the next position just replaces
     /// `pending`.
     busy: bool,
+    /// The time of the newest position taken, so an older one arriving late is dropped.
+    newest: Option<DateTime<Utc>>,
     last_published: Option<Instant>,
     last_persisted: Option<Instant>,
     last_heard: Instant,
@@ -135,9 +137,15 @@ impl Positions {
             let tracked = orders
                 .entry(order_id)
                 .or_insert_with(|| Tracked::new(driver_id));
+            tracked.last_heard = Instant::now();
+            // Reports are checked concurrently and may finish out of order: the newest by its
+            // own time wins, an older one is taken and dropped.
+            if tracked.newest.is_some_and(|newest| position.at < newest) {
+                return Ok(());
+            }
+            tracked.newest = Some(position.at);
             tracked.eta.observe(&position);
             tracked.pending = Some(position);
-            tracked.last_heard = Instant::now();
             !std::mem::replace(&mut tracked.busy, true)
         };
         if start {
@@ -329,6 +337,7 @@ impl Tracked {
             eta: Eta::new(),
             pending: None,
             busy: false,
+            newest: None,
             last_published: None,
             last_persisted: None,
             last_heard: Instant::now(),

@@ -5,15 +5,18 @@ mod helpers;
 
 mod access;
 mod bad_input;
+mod board;
 mod browser;
 mod commerce;
 mod concurrency;
+mod dispatch;
 mod embedded;
 mod fanout;
 mod faults;
 mod limits;
 mod listener_restart;
 mod live_tracking;
+mod locations;
 mod multi_instance;
 mod notifications;
 mod orders;
