@@ -345,14 +345,38 @@ pub async fn analytics(pool: &Pool, range: DayRange) -> Result<Value, DbError> {
             in_range("created_at")
         ))
         .await?;
+    let per_day = client
+        .prepare_cached(&format!(
+            "SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), count(*) FROM orders
+             WHERE {} GROUP BY 1 ORDER BY 1",
+            in_range("created_at")
+        ))
+        .await?;
+    // How long orders stayed in each status: from a status step to the order's next one.
+    let stages = client
+        .prepare_cached(&format!(
+            "SELECT status, avg(extract(epoch FROM next_at - created_at) / 60)::float8 FROM (
+                 SELECT status, created_at,
+                        lead(created_at) OVER (PARTITION BY order_id ORDER BY seq) AS next_at
+                 FROM order_status_history WHERE change = 'status' AND {}) t
+             WHERE next_at IS NOT NULL GROUP BY status",
+            in_range("created_at")
+        ))
+        .await?;
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&range.from, &range.until];
-    let (times, transitions, hours, staff, feedback) = futures_util::try_join!(
+    let (times, transitions, hours, staff, feedback, per_day, stages) = futures_util::try_join!(
         client.query_one(&times, &params),
         client.query(&transitions, &params),
         client.query(&hours, &params),
         client.query(&staff, &params),
         client.query_one(&feedback, &params),
+        client.query(&per_day, &params),
+        client.query(&stages, &params),
     )?;
+    let stage_minutes: Map<String, Value> = stages
+        .iter()
+        .map(|r| (r.get::<_, String>(0), Value::from(rounded(r.get(1)))))
+        .collect();
     let transitions: Map<String, Value> = transitions
         .iter()
         .map(|r| (r.get::<_, String>(0), Value::from(r.get::<_, i64>(1))))
@@ -386,5 +410,9 @@ pub async fn analytics(pool: &Pool, range: DayRange) -> Result<Value, DbError> {
             "negative_feedbacks": feedback.get::<_, i64>(3),
             "rating_distribution": distribution,
         },
+        "orders_per_day": per_day.iter().map(|r| serde_json::json!({
+            "day": r.get::<_, String>(0), "count": r.get::<_, i64>(1)
+        })).collect::<Vec<_>>(),
+        "average_stage_minutes": stage_minutes,
     }))
 }

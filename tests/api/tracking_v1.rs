@@ -330,6 +330,15 @@ async fn statistics_and_analytics_match_the_script() {
             "rating_distribution": {"5": 1, "4": 0, "3": 0, "2": 0, "1": 0}
         })
     );
+    // For the analytics page's charts: orders per day and minutes spent in each status.
+    assert_eq!(
+        a["orders_per_day"],
+        json!([{"day": "2025-01-05", "count": 3}])
+    );
+    assert_eq!(
+        a["average_stage_minutes"],
+        json!({"pending": 35.0, "confirmed": 10.0, "preparing": 20.0, "ready": 10.0})
+    );
 
     let later = app
         .get(
