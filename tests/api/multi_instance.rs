@@ -89,3 +89,67 @@ async fn a_change_made_on_the_other_instance_is_checked_against_here() {
         assert_eq!(&next_json(&mut replay).await, event);
     }
 }
+
+/// Positions travel between instances like events, and a delivery made on one instance ends
+/// the positions another instance takes: the publish itself checks the order.
+#[actix_web::test]
+async fn positions_cross_instances_and_a_delivery_on_the_other_ends_them() {
+    let a = spawn_app().await;
+    let b = spawn_app_with(test_settings(&a.database_url)).await;
+    let (_, admin) = a.staff("Admin", "admin").await;
+    let (driver_id, driver) = a.staff("Budi", "driver").await;
+    let (_, owner) = a.customer("Owner").await;
+    let id = a.create_order(&owner, "Bebek").await;
+    let assigned = a
+        .put(
+            &format!("/api/orders/{id}/driver"),
+            &admin,
+            json!({"driver_id": driver_id}),
+        )
+        .await;
+    assert_eq!(assigned.status, 200, "{}", assigned.body);
+    assert_eq!(a.set_status(&admin, id, "shipped").await.status, 200);
+
+    let mut on_b = b.ws(&format!("/ws/orders/{id}"), &owner).await;
+    next_json(&mut on_b).await;
+    let position = json!({"lat": -6.2, "lng": 106.8});
+    let sent = a
+        .post(
+            &format!("/api/orders/{id}/location"),
+            Some(&driver),
+            position.clone(),
+        )
+        .await;
+    assert_eq!(sent.status, 202, "{}", sent.body);
+    let heard = next_json(&mut on_b).await;
+    assert_eq!(
+        (heard["type"].as_str(), heard["lat"].as_f64()),
+        (Some("order.location"), Some(-6.2))
+    );
+
+    assert_eq!(b.set_status(&driver, id, "delivered").await.status, 200);
+    assert_eq!(next_json(&mut on_b).await["status"], "delivered");
+    // `a` still thinks the order is on its way until its next publish finds otherwise; either
+    // way, nobody hears of a position after the delivery, and `a` refuses the ones after that.
+    let mut refused = false;
+    for _ in 0..5 {
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let late = a
+            .post(
+                &format!("/api/orders/{id}/location"),
+                Some(&driver),
+                position.clone(),
+            )
+            .await;
+        if late.status == 409 {
+            refused = true;
+            break;
+        }
+        assert_eq!(late.status, 202, "{}", late.body);
+    }
+    assert!(
+        refused,
+        "instance a kept taking positions for a delivered order"
+    );
+    assert_silent(&mut on_b, std::time::Duration::from_millis(300)).await;
+}
