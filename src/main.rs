@@ -188,7 +188,7 @@ async fn manage_users(action: UserAction, settings: Settings) -> Result<(), Stri
             );
         }
         UserAction::List => {
-            let all = users::list(&pool).await.map_err(|e| e.to_string())?;
+            let all = users::list(&pool, None).await.map_err(|e| e.to_string())?;
             println!("{} users in {database}", all.len());
             println!(
                 "{:>6}  {:<6}  {:<24}  {:<32}  username",

@@ -168,14 +168,16 @@ pub async fn set_role(pool: &Pool, id: i64, role: Role) -> Result<Option<UserRow
         .map(UserRow::from_row))
 }
 
-/// Every user, oldest first (the command line's `user list`).
-pub async fn list(pool: &Pool) -> Result<Vec<UserRow>, DbError> {
+/// Every user, oldest first (the command line's `user list`), or only those of one role.
+pub async fn list(pool: &Pool, role: Option<Role>) -> Result<Vec<UserRow>, DbError> {
     let client = pool.get().await?;
     let stmt = client
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM users ORDER BY id"))
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM users WHERE $1::text IS NULL OR role = $1 ORDER BY id"
+        ))
         .await?;
     Ok(client
-        .query(&stmt, &[])
+        .query(&stmt, &[&role.map(Role::as_str)])
         .await?
         .iter()
         .map(UserRow::from_row)
@@ -201,20 +203,4 @@ pub async fn set_password(
         .await?
         .as_ref()
         .map(UserRow::from_row))
-}
-
-/// Every driver, by name: whom an admin may assign.
-pub async fn drivers(pool: &Pool) -> Result<Vec<UserRow>, DbError> {
-    let client = pool.get().await?;
-    let stmt = client
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM users WHERE role = 'driver' ORDER BY name, id"
-        ))
-        .await?;
-    Ok(client
-        .query(&stmt, &[])
-        .await?
-        .iter()
-        .map(UserRow::from_row)
-        .collect())
 }

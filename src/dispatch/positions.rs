@@ -12,12 +12,13 @@
 //! next position is checked afresh. This process forgets at once the orders it changes itself.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use actix::ArbiterHandle;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
+use tokio_postgres::types::ToSql;
 
 use crate::auth::caller::AuthUser;
 use crate::db::DbError;
@@ -31,6 +32,29 @@ use crate::events::{self, LocationEvent};
 pub const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 /// An order no position arrived for in this long is forgotten (its driver stopped sharing).
 const FORGET_AFTER: Duration = Duration::from_secs(120);
+
+/// The orders a position may still be announced for: `$1` shipped, visible, and `$2`'s.
+const DELIVERABLE: &str = "id = $1 AND status = 'shipped' AND deleted_at IS NULL
+                           AND driver_id IS NOT DISTINCT FROM $2";
+
+/// Announces position `$4` on channel `$3` if the order is still deliverable.
+static ANNOUNCE: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT pg_notify($3, $4) FROM orders WHERE {DELIVERABLE}"));
+
+/// The same, writing the order's last position and ETA and a row of its trail with it.
+static WRITE_AND_ANNOUNCE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH o AS (
+             UPDATE orders SET location = $5, estimated_time = COALESCE($6, estimated_time)
+             WHERE {DELIVERABLE} RETURNING id
+         ),
+         trail AS (
+             INSERT INTO order_locations (order_id, at, lat, lng, accuracy, heading, speed)
+             SELECT id, $7, $8, $9, $10, $11, $12 FROM o ON CONFLICT DO NOTHING
+         )
+         SELECT pg_notify($3, $4) FROM o"
+    )
+});
 
 #[derive(Debug, thiserror::Error)]
 pub enum PositionError {
@@ -258,62 +282,32 @@ impl Positions {
         }
         .encode();
         let payload: &str = &event.json;
-        let client = self.0.pool.get().await.map_err(DbError::from)?;
-        let deliverable = "id = $1 AND status = 'shipped' AND deleted_at IS NULL
-                           AND driver_id IS NOT DISTINCT FROM $2";
-        let rows = if out.persist {
-            let stmt = client
-                .prepare_cached(&format!(
-                    "WITH o AS (
-                         UPDATE orders SET location = $5, estimated_time = COALESCE($6, estimated_time)
-                         WHERE {deliverable} RETURNING id
-                     ),
-                     trail AS (
-                         INSERT INTO order_locations (order_id, at, lat, lng, accuracy, heading, speed)
-                         SELECT id, $7, $8, $9, $10, $11, $12 FROM o ON CONFLICT DO NOTHING
-                     )
-                     SELECT pg_notify($3, $4) FROM o"
-                ))
-                .await?;
-            let p = &out.position;
-            let location = serde_json::to_value(p).unwrap_or_default();
-            client
-                .query(
-                    &stmt,
-                    &[
-                        &order_id,
-                        &out.driver_id,
-                        &events::POSITIONS_CHANNEL,
-                        &payload,
-                        &location,
-                        &out.estimated_time,
-                        &p.at,
-                        &p.lat,
-                        &p.lng,
-                        &p.accuracy,
-                        &p.heading,
-                        &p.speed,
-                    ],
-                )
-                .await?
+        let p = &out.position;
+        let location = serde_json::to_value(p).unwrap_or_default();
+        let announce: [&(dyn ToSql + Sync); 4] = [
+            &order_id,
+            &out.driver_id,
+            &events::POSITIONS_CHANNEL,
+            &payload,
+        ];
+        let write: [&(dyn ToSql + Sync); 8] = [
+            &location,
+            &out.estimated_time,
+            &p.at,
+            &p.lat,
+            &p.lng,
+            &p.accuracy,
+            &p.heading,
+            &p.speed,
+        ];
+        let (sql, params) = if out.persist {
+            (&*WRITE_AND_ANNOUNCE, [&announce[..], &write[..]].concat())
         } else {
-            let stmt = client
-                .prepare_cached(&format!(
-                    "SELECT pg_notify($3, $4) FROM orders WHERE {deliverable}"
-                ))
-                .await?;
-            client
-                .query(
-                    &stmt,
-                    &[
-                        &order_id,
-                        &out.driver_id,
-                        &events::POSITIONS_CHANNEL,
-                        &payload,
-                    ],
-                )
-                .await?
+            (&*ANNOUNCE, announce.to_vec())
         };
+        let client = self.0.pool.get().await.map_err(DbError::from)?;
+        let stmt = client.prepare_cached(sql).await?;
+        let rows = client.query(&stmt, &params).await?;
         Ok(!rows.is_empty())
     }
 

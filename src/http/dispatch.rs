@@ -31,7 +31,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// Whom an admin may assign; staff see the list (the board filters by driver).
 async fn drivers(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     user.require_staff()?;
-    let drivers: Vec<Value> = users::drivers(&state.pool)
+    let drivers: Vec<Value> = users::list(&state.pool, Some(Role::Driver))
         .await?
         .into_iter()
         .map(|d| json!({"id": d.id, "name": d.name}))
