@@ -348,7 +348,7 @@ async fn bad_sends_get_field_errors_and_store_nothing() {
 }
 
 #[actix_web::test]
-async fn old_notifications_are_purged() {
+async fn old_notifications_and_board_events_are_purged() {
     let app = spawn_app_tuned(|settings| {
         settings.notifications.purge_interval_secs = 1;
     })
@@ -364,10 +364,17 @@ async fn old_notifications_are_purged() {
         .await;
     }
     app.sql("UPDATE notifications SET created_at = now() - interval '91 days' WHERE message = 'ancient'").await;
+    // Two board events (two orders made), one of them as old.
+    for items in ["Old dish", "New dish"] {
+        app.create_order(&token, items).await;
+    }
+    app.sql("UPDATE board_events SET created_at = now() - interval '91 days' WHERE seq = 1")
+        .await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let list = app.get("/api/notifications", &token).await;
     assert_eq!(list.body["meta"]["total"], 1);
     assert_eq!(list.body["data"][0]["message"], "fresh");
+    assert_eq!(app.sql_number("SELECT min(seq) FROM board_events").await, 2);
 }
 
 #[actix_web::test]

@@ -338,11 +338,16 @@ pub async fn purge_older_than(pool: &Pool, days: u32) -> Result<u64, DbError> {
             &[&days],
         )
         .await?;
-    client
-        .execute(
-            "DELETE FROM user_events WHERE created_at < now() - make_interval(days => $1)",
-            &[&days],
-        )
-        .await?;
+    // The event streams that replay them go with them; the board's too, which is as old.
+    for stream in ["user_events", "board_events"] {
+        client
+            .execute(
+                &format!(
+                    "DELETE FROM {stream} WHERE created_at < now() - make_interval(days => $1)"
+                ),
+                &[&days],
+            )
+            .await?;
+    }
     Ok(notifications)
 }

@@ -1,4 +1,5 @@
-//! Purges notifications older than `notifications.retention_days`, at start and then every
+//! Purges notifications (and the user and board stream events) older than
+//! `notifications.retention_days`, at start and then every
 //! `notifications.purge_interval_secs`. Every process runs it; the deletes are idempotent.
 
 use std::time::Duration;
