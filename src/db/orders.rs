@@ -16,7 +16,7 @@ use super::{paged, DbError, Window};
 use crate::domain::locale::Locale;
 use crate::domain::new_order::NewOrder;
 use crate::domain::notification;
-use crate::domain::position::Point;
+use crate::domain::position::{Point, Position};
 use crate::domain::status::{check_transition, Mover, OrderStatus, TransitionError};
 use crate::events::{self, Change, DriverRef, StatusEntry};
 
@@ -326,6 +326,31 @@ pub async fn assigned_to(pool: &Pool, driver_id: i64) -> Result<Vec<OrderRow>, D
         .await?
         .iter()
         .map(OrderRow::from_row)
+        .collect())
+}
+
+/// The order's trail: its positions as written (one per `dispatch.location_persist_secs`),
+/// oldest first.
+pub async fn trail(pool: &Pool, order_id: i64) -> Result<Vec<Position>, DbError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT lat, lng, accuracy, heading, speed, at FROM order_locations
+             WHERE order_id = $1 ORDER BY at",
+        )
+        .await?;
+    Ok(client
+        .query(&stmt, &[&order_id])
+        .await?
+        .iter()
+        .map(|r| Position {
+            lat: r.get(0),
+            lng: r.get(1),
+            accuracy: r.get(2),
+            heading: r.get(3),
+            speed: r.get(4),
+            at: r.get(5),
+        })
         .collect())
 }
 

@@ -1,5 +1,5 @@
 //! Dispatch routes: `/drivers`, `/orders/{id}/driver` (assign), `/orders/{id}/claim`,
-//! `/driver/orders` and `/orders/{id}/location`. Assignments are order changes, through the
+//! `/driver/orders`, `/orders/{id}/location` and `/orders/{id}/trail`. Assignments are order changes, through the
 //! order's actor like status changes; positions go to `dispatch::positions`.
 
 use actix_web::{web, HttpResponse};
@@ -11,6 +11,7 @@ use super::error::ApiError;
 use super::messages::Msg;
 use super::state::AppState;
 use super::views::OrderView;
+use crate::access::visible_order;
 use crate::auth::caller::AuthUser;
 use crate::db::orders::{self, Action, StatusChange};
 use crate::db::users;
@@ -25,7 +26,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/driver/orders").route(web::get().to(my_orders)))
         .service(web::resource("/orders/{id:\\d+}/driver").route(web::put().to(assign)))
         .service(web::resource("/orders/{id:\\d+}/claim").route(web::post().to(claim)))
-        .service(web::resource("/orders/{id:\\d+}/location").route(web::post().to(location)));
+        .service(web::resource("/orders/{id:\\d+}/location").route(web::post().to(location)))
+        .service(web::resource("/orders/{id:\\d+}/trail").route(web::get().to(trail)));
 }
 
 /// Whom an admin may assign; staff see the list (the board filters by driver).
@@ -170,4 +172,15 @@ async fn location(
         Msg::PositionAccepted.text(user.locale),
         json!({"order_id": *id, "at": position.at}),
     ))
+}
+
+/// Where the order went: its written positions, for whoever may see the order.
+async fn trail(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let order = visible_order(&state.pool, &user, *id).await?;
+    let trail = orders::trail(&state.pool, order.id).await?;
+    Ok(envelope::ok(Msg::TrailRetrieved.text(user.locale), trail))
 }

@@ -67,6 +67,7 @@ pub enum Msg {
     DriverUnassigned,
     OrderClaimed,
     PositionAccepted,
+    TrailRetrieved,
 }
 
 impl Msg {
@@ -78,6 +79,7 @@ impl Msg {
             Msg::DriverUnassigned => ("Driver unassigned", "Penugasan pengemudi dibatalkan"),
             Msg::OrderClaimed => ("Order claimed", "Pesanan berhasil diambil alih"),
             Msg::PositionAccepted => ("Position accepted", "Posisi diterima"),
+            Msg::TrailRetrieved => ("Trail retrieved", "Jejak berhasil diambil"),
             Msg::LoginSuccessful => ("Login successful", "Berhasil masuk"),
             Msg::CurrentUser => ("Current user", "Pengguna saat ini"),
             Msg::ProfileUpdated => ("Profile updated", "Profil berhasil diperbarui"),

@@ -312,4 +312,19 @@ async fn the_database_gets_at_most_one_position_per_order_per_persist_interval()
         .await;
     assert_eq!(with_location, 1);
     assert!(k >= 40, "{k} positions sent");
+    // The trail is the order's to see, oldest first.
+    let trail = app.get(&format!("/api/orders/{order}/trail"), &owner).await;
+    assert_eq!(trail.status, 200, "{}", trail.body);
+    let points = trail.body["data"].as_array().unwrap();
+    assert_eq!(points.len() as i64, written);
+    assert!(points
+        .windows(2)
+        .all(|w| w[0]["at"].as_str() < w[1]["at"].as_str()));
+    let (_, stranger) = app.customer("Stranger").await;
+    assert_eq!(
+        app.get(&format!("/api/orders/{order}/trail"), &stranger)
+            .await
+            .status,
+        404
+    );
 }
