@@ -324,6 +324,17 @@ mod tests {
     }
 
     #[test]
+    fn a_tile_url_that_could_loosen_the_pages_policy_is_refused() {
+        let mut s = Settings::defaults();
+        s.map.tile_url = "https://t.example/{z}/{x}/{y}.png; script-src *".into();
+        assert!(s.validate(MIN_BCRYPT_COST).is_err());
+        s.map.tile_url = "https://t.example/{z}/{x}/{y}.png".into();
+        assert!(s.validate(MIN_BCRYPT_COST).is_ok());
+        s.dispatch.location_persist_secs = 0;
+        assert!(s.validate(MIN_BCRYPT_COST).is_err());
+    }
+
+    #[test]
     fn weak_bcrypt_cost_is_refused() {
         let mut s = Settings::defaults();
         s.auth.bcrypt_cost = 4;

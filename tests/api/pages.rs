@@ -24,7 +24,8 @@ async fn fetch(app: &TestApp, path: &str) -> (StatusCode, reqwest::header::Heade
 async fn pages_carry_a_strict_policy_and_load_only_their_own_files() {
     let app = spawn_app().await;
     let token = "ab".repeat(32);
-    for path in ["/", &format!("/track/{token}")] {
+    let track = format!("/track/{token}");
+    for path in ["/", &track, "/staff", "/driver", "/analytics"] {
         let (status, headers, body) = fetch(&app, path).await;
         assert_eq!(status, 200, "{path}");
         assert!(headers[CONTENT_TYPE]
@@ -51,6 +52,15 @@ async fn pages_carry_a_strict_policy_and_load_only_their_own_files() {
                 assert_eq!(fetch(&app, quoted).await.0, 200, "{quoted}");
             }
         }
+    }
+    // The vendored libraries are served with their licences.
+    for file in [
+        "/assets/vendor/leaflet/leaflet.js",
+        "/assets/vendor/leaflet/LICENSE",
+        "/assets/vendor/chart.js/chart.umd.min.js",
+        "/assets/vendor/chart.js/LICENSE.md",
+    ] {
+        assert_eq!(fetch(&app, file).await.0, 200, "{file}");
     }
     let (_, headers, _) = fetch(&app, "/assets/live.js").await;
     assert!(headers[CONTENT_TYPE]
@@ -109,6 +119,8 @@ async fn nothing_outside_the_embedded_files_is_served() {
         "/assets/app.js%00.png",
         "/app.html",
         "/track.html",
+        "/staff.html",
+        "/assets/vendor/../../config.toml",
     ] {
         let (status, _, body) = fetch(&app, path).await;
         assert!(
@@ -140,4 +152,37 @@ async fn static_files_do_not_spend_the_rate_limit_but_pages_do() {
         seen
     };
     assert_eq!(statuses, [200, 200, 200, 200, 200, 429]);
+}
+
+#[actix_web::test]
+async fn a_tile_server_is_the_one_origin_the_policy_adds_for_images() {
+    let plain = spawn_app().await;
+    let (_, headers, _) = fetch(&plain, "/staff").await;
+    let without = headers[CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let tiled = spawn_app_tuned(|s| {
+        s.map.tile_url = "https://tiles.example.com/{z}/{x}/{y}.png".into();
+    })
+    .await;
+    let (_, headers, _) = fetch(&tiled, "/track/{}".replace("{}", &"ab".repeat(32)).as_str()).await;
+    let with = headers[CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        with.contains("img-src 'self' data: https://tiles.example.com;"),
+        "{with}"
+    );
+    assert_eq!(with.replace(" https://tiles.example.com", ""), without);
+    // The pages learn the template from the API, without a login.
+    let map = tiled
+        .request(reqwest::Method::GET, "/api/map", None, None)
+        .await;
+    assert_eq!(map.status, 200);
+    assert_eq!(
+        map.body["data"]["tile_url"],
+        "https://tiles.example.com/{z}/{x}/{y}.png"
+    );
 }

@@ -17,6 +17,8 @@ import { PNG } from "pngjs";
 import { chromium } from "playwright-core";
 
 import * as app from "./journeys/app.mjs";
+import * as map from "./journeys/map.mjs";
+import * as staff from "./journeys/staff.mjs";
 import * as track from "./journeys/track.mjs";
 
 const env = (name) => {
@@ -161,6 +163,10 @@ async function main() {
     ["3. inbox badge follows other tabs", () => app.inboxBadgeFollowsOtherTabs(ctx)],
     ["4. two-factor setup", () => app.twoFactorSetup(ctx)],
     ["6. screenshots", () => track.screenshots(ctx)],
+    ["7. the staff board follows changes live", () => staff.boardFollowsChanges(ctx)],
+    ["8. a driver's position moves the maps; the delivery code", () => map.driverPositionMovesMaps(ctx)],
+    ["9. analytics charts", () => staff.analyticsCharts(ctx)],
+    ["10. staff pages at 360 px; who may open them", () => staff.narrowPagesAndAccess(ctx)],
   ];
   // ONLY=2,6 runs those journeys alone (while working on a page).
   const only = (process.env.ONLY || "").split(",").filter(Boolean);

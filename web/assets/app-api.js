@@ -25,12 +25,14 @@ export function clearSession() {
   sessionStorage.removeItem(KEY);
 }
 
-/** A refused call: `status` 0 when the server could not be reached; `body` the envelope. */
+/** A refused call: `status` 0 when the server could not be reached; `body` the envelope;
+ * `retryAfter` the seconds a 429 asks to wait (its Retry-After header), else null. */
 export class ApiError extends Error {
-  constructor(status, body) {
+  constructor(status, body, retryAfter = null) {
     super(body?.message || `HTTP ${status}`);
     this.status = status;
     this.body = body || {};
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -59,5 +61,6 @@ export async function api(method, path, body, lang = "en") {
   // Only a refusal of the token still in use ends the session: an answer to a call made with
   // an older token (before 2FA replaced it, or after signing out) says nothing about this one.
   if (response.status === 401 && token && token === loadSession()?.token) unauthorized();
-  throw new ApiError(response.status, envelope);
+  const wait = Number.parseInt(response.headers.get("Retry-After") ?? "", 10);
+  throw new ApiError(response.status, envelope, Number.isFinite(wait) ? wait : null);
 }

@@ -3,9 +3,11 @@
 // ever in the URL.
 
 import { LiveStream } from "./live.js";
+import { h } from "./dom.js";
 import { translator, translatePage, STATUS, formatTime, chooseLanguage, currentLanguage } from "./i18n.js";
 import { STRINGS } from "./app-strings.js";
 import { api, ApiError, loadSession, saveSession, clearSession, onUnauthorized } from "./app-api.js";
+import { DeliveryMap } from "./map.js";
 
 let lang = currentLanguage();
 let t = translator(STRINGS, lang);
@@ -28,18 +30,8 @@ const liveStates = {};
 let totpSetup = null;
 
 const $ = (id) => document.getElementById(id);
-
-function h(tag, props = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key === "text") el.textContent = value;
-    else if (key === "class") el.className = value;
-    else el.setAttribute(key, value);
-  }
-  el.append(...children.filter((child) => child !== null && child !== undefined && child !== false));
-  return el;
-}
+/** The open order's map: the driver's position and the destination while it is on its way. */
+const detailMap = new DeliveryMap($("detail-map"));
 
 /** Authenticator apps show codes as "123 456"; a pasted one keeps the space. */
 const digits = (code) => code.replace(/\s/g, "");
@@ -127,7 +119,8 @@ function startStreams() {
   const userTopic = `user:${session.user.id}`;
   const onEnd = () => signOut("sessionEnded");
   orderLive = new LiveStream({
-    path: () => "/ws", protocols, onEvent: onOrderEvent, onEnd, onState: (s) => setLive("orders", s),
+    path: () => "/ws", protocols, onEvent: onOrderEvent, onSignal: onOrderSignal, onEnd,
+    onState: (s) => setLive("orders", s),
   });
   for (const id of orders.keys()) watch(id, detail?.id === id);
   // The inbox resumes with `since` so a device that was away gets what it missed, once.
@@ -184,11 +177,31 @@ function onOrderEvent(frame) {
     }
   }
   if (detail?.id === id) {
-    const entry = { seq: frame.seq, status: frame.status, notes: frame.notes, updated_by: frame.updated_by, created_at: frame.updated_at };
+    const entry = {
+      seq: frame.seq, status: frame.status, notes: frame.notes, updated_by: frame.updated_by,
+      created_at: frame.updated_at, change: frame.change, driver: frame.driver,
+    };
+    const fresh = !detail.loading && frame.seq >= detail.seq;
     if (detail.loading) detail.early.push(entry);
     else if (frame.type === "order.status") addTimeline(entry);
-    showCancel(orders.get(id)?.status ?? frame.status);
+    const status = orders.get(id)?.status ?? frame.status;
+    showCancel(status);
+    if (fresh) {
+      detail.estimated_time = frame.estimated_time ?? null;
+      if (frame.location !== undefined) detail.location = frame.location;
+      showTimes();
+    }
+    showDelivery(status);
   }
+}
+
+/** A driver's position for the open order: not numbered, newest wins, maybe a new estimate. */
+function onOrderSignal(frame) {
+  if (frame.type !== "order.location" || !detail || detail.loading || Number(frame.order_id) !== detail.id) return;
+  detail.location = { lat: frame.lat, lng: frame.lng, accuracy: frame.accuracy, at: frame.at };
+  if (frame.estimated_time !== undefined) detail.estimated_time = frame.estimated_time;
+  showTimes();
+  showDelivery(orders.get(detail.id)?.status);
 }
 
 function onUserEvent(frame) {
@@ -264,9 +277,10 @@ function orderItem(order) {
 
 async function showDetail(id) {
   show("order-detail");
-  detail = { id, seq: 0, loading: true, early: [] };
+  detail = { id, seq: 0, loading: true, early: [], destination: null, location: null, code: null };
   $("order-detail").dataset.detailId = id;
-  for (const el of ["share-box", "cancel-ask", "cancel-button"]) $(el).classList.add("hidden");
+  for (const el of ["share-box", "cancel-ask", "cancel-button", "detail-code", "detail-map-box"]) $(el).classList.add("hidden");
+  detailMap.reset();
   $("share-url").value = "";
   $("timeline").replaceChildren();
   for (const el of ["detail-number", "detail-status", "detail-items", "detail-location", "detail-times"]) $(el).replaceChildren();
@@ -282,11 +296,19 @@ async function showDetail(id) {
     $("detail-status").replaceChildren(statusBadge(status, id));
     $("detail-items").textContent = order.items || order.description || "";
     $("detail-location").textContent = order.delivery_location ? t("deliverTo", { place: order.delivery_location }) : "";
-    $("detail-times").textContent = [t("placed", { time: formatTime(order.created_at, lang) }),
-      order.estimated_time && t("eta", { time: formatTime(order.estimated_time, lang) })].filter(Boolean).join(" · ");
+    Object.assign(detail, {
+      created_at: order.created_at,
+      estimated_time: order.estimated_time,
+      code: order.delivery_code ?? null,
+      destination: Number.isFinite(order.delivery_lat) && Number.isFinite(order.delivery_lng)
+        ? { lat: order.delivery_lat, lng: order.delivery_lng } : null,
+      location: order.location ?? null,
+    });
+    showTimes();
     detail.loading = false;
     for (const entry of [...entries, ...detail.early]) addTimeline(entry);
     showCancel(status);
+    showDelivery(status);
   } catch (error) {
     notice(errorText(error), true);
   }
@@ -296,12 +318,37 @@ function addTimeline(entry) {
   // History and live events overlap while the page loads; seq says which are new.
   if (entry.seq <= detail.seq) return;
   detail.seq = entry.seq;
-  $("timeline").append(h("li", { "data-seq": entry.seq },
+  // A change of driver keeps the status; it says who brings the order instead.
+  const assigned = entry.change === "assigned";
+  $("timeline").append(h("li", { "data-seq": entry.seq, "data-change": entry.change || "status" },
     h("div", { class: "row" },
       h("span", { class: "status", "data-status": entry.status, text: statusName(entry.status) }),
       h("time", { class: "muted", datetime: entry.created_at, text: formatTime(entry.created_at, lang) })),
+    assigned && h("p", { class: "note", text: entry.driver ? t("driverAssigned", { name: entry.driver.name }) : t("driverUnassigned") }),
     entry.notes && h("p", { class: "note", text: entry.notes }),
     entry.updated_by && h("p", { class: "note muted", text: t("by", { name: entry.updated_by }) })));
+}
+
+function showTimes() {
+  $("detail-times").textContent = [t("placed", { time: formatTime(detail.created_at, lang) }),
+    detail.estimated_time && t("eta", { time: formatTime(detail.estimated_time, lang) })].filter(Boolean).join(" · ");
+}
+
+/** The delivery code until the order is done, and the map while it is on its way. */
+function showDelivery(status) {
+  if (!detail || detail.loading) return;
+  const done = FINAL.includes(status);
+  $("detail-code").classList.toggle("hidden", !detail.code || done);
+  $("detail-code-value").textContent = detail.code || "";
+  if (status !== "shipped") detail.location = null;
+  const mapped = status === "shipped" && Boolean(detail.destination || detail.location);
+  $("detail-map-box").classList.toggle("hidden", !mapped);
+  const at = mapped && detail.location?.at;
+  $("detail-map-time").textContent = at
+    ? t("positionAt", { time: new Date(at).toLocaleTimeString(lang === "id" ? "id-ID" : "en-GB") }) : "";
+  detailMap.labels = { driver: t("mapDriver"), destination: t("mapDestination") };
+  if (mapped) detailMap.show(detail.destination, detail.location);
+  else detailMap.reset();
 }
 
 function showCancel(status) {

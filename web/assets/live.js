@@ -7,8 +7,10 @@
 //
 // `path(lastSeqs)` builds the socket's path for the next connection; `lastSeqs` maps each topic
 // to the last seq seen. `onEvent(frame)` gets every event frame (those with a topic and a seq)
-// once; `onState("live" | "reconnecting")` the connection's state; `onEnd(code)` a close that
-// must not be retried (token expired, session revoked, link ended).
+// once; `onSignal(frame)` every other frame: unnumbered events such as a driver's position
+// (`order.location`, newest wins, never replayed), errors, pongs; `onState("live" |
+// "reconnecting")` the connection's state; `onEnd(code)` a close that must not be retried
+// (token expired, session revoked, link ended).
 
 const FIRST_DELAY_MS = 500;
 const MAX_DELAY_MS = 15000;
@@ -16,10 +18,13 @@ const MAX_DELAY_MS = 15000;
 export const FINAL_CLOSES = new Set([4001, 4002, 4003]);
 
 export class LiveStream {
-  constructor({ path, protocols = ["order-tracker"], onEvent, onState = () => {}, onEnd = () => {} }) {
+  constructor({
+    path, protocols = ["order-tracker"], onEvent, onSignal = () => {}, onState = () => {}, onEnd = () => {},
+  }) {
     this.path = path;
     this.protocols = protocols;
     this.onEvent = onEvent;
+    this.onSignal = onSignal;
     this.onState = onState;
     this.onEnd = onEnd;
     /** topic -> last seq delivered (0 until the first event). */
@@ -59,10 +64,13 @@ export class LiveStream {
     if (this.socket) this.socket.close(1000);
   }
 
+  /** Sends `frame` if the socket is open; answers whether it went. */
   send(frame) {
     if (this.socket && this.socket.readyState === WebSocket.OPEN) {
       this.socket.send(JSON.stringify(frame));
+      return true;
     }
+    return false;
   }
 
   subscribe(topic) {
@@ -86,7 +94,11 @@ export class LiveStream {
       } catch {
         return;
       }
-      if (typeof frame.topic !== "string" || typeof frame.seq !== "number") return;
+      if (!frame || typeof frame !== "object") return;
+      if (typeof frame.topic !== "string" || typeof frame.seq !== "number") {
+        this.onSignal(frame);
+        return;
+      }
       const seen = this.last.get(frame.topic);
       // A snapshot restates where the topic is; an event at or before that was already shown.
       if (frame.type.endsWith(".snapshot") || frame.type === "notification.unread") {

@@ -7,6 +7,7 @@ export const STRINGS = {
     endedText: "It was revoked, or it expired. Ask whoever sent it for a new one.",
     cancelledText: "This order was cancelled.", stepProcessing: "Processing",
     problem: "The order cannot be shown right now. Please try again in a moment.",
+    mapDriver: "Driver", mapDestination: "Destination", positionAt: "Position at {time}",
   },
   id: {
     title: "Lacak pesanan", loading: "Memuat…", connecting: "Menghubungkan…", live: "Langsung",
@@ -16,5 +17,6 @@ export const STRINGS = {
     endedText: "Tautan ini dicabut atau kedaluwarsa. Mintalah tautan baru kepada pengirimnya.",
     cancelledText: "Pesanan ini dibatalkan.", stepProcessing: "Diproses",
     problem: "Pesanan tidak dapat ditampilkan saat ini. Silakan coba lagi sebentar lagi.",
+    mapDriver: "Pengemudi", mapDestination: "Tujuan", positionAt: "Posisi pukul {time}",
   },
 };

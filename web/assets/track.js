@@ -3,6 +3,7 @@
 // so nothing is missed between the two and nothing is shown twice.
 
 import { LiveStream } from "/assets/live.js";
+import { DeliveryMap } from "/assets/map.js";
 import { STATUS, chooseLanguage, currentLanguage, formatTime, translatePage, translator } from "/assets/i18n.js";
 import { STRINGS } from "/assets/track-strings.js";
 
@@ -19,10 +20,12 @@ const token = decodeURIComponent(location.pathname.split("/").filter(Boolean).po
 const $ = (id) => document.getElementById(id);
 let t = translator(STRINGS);
 let lang = currentLanguage();
-/** The order as last shown:
- * {order_number, status, estimated_time, driver_name, timeline: [{status, notes, at}]}. */
+/** The order as last shown: {order_number, status, estimated_time, driver_name,
+ * destination: {lat, lng} | null, location: {lat, lng, accuracy, at} | null,
+ * timeline: [{status, notes, at}]}. */
 let view = null;
 let stream = null;
+const deliveryMap = new DeliveryMap($("map"));
 
 function statusName(status) {
   return (STATUS[lang] || STATUS.en)[status] || status;
@@ -44,8 +47,7 @@ function render() {
     if (i === current) li.classList.add("current");
     return li;
   }));
-  $("eta").classList.toggle("hidden", !view.estimated_time);
-  $("eta-time").textContent = formatTime(view.estimated_time, lang);
+  renderEta();
   $("driver").classList.toggle("hidden", !view.driver_name);
   $("driver-name").textContent = view.driver_name || "";
   $("timeline").replaceChildren(...view.timeline.map((entry) => {
@@ -63,6 +65,25 @@ function render() {
     }
     return li;
   }));
+  renderMap();
+}
+
+function renderEta() {
+  $("eta").classList.toggle("hidden", !view.estimated_time);
+  $("eta-time").textContent = formatTime(view.estimated_time, lang);
+}
+
+/** While the order is on its way: the driver's last position and the destination. */
+function renderMap() {
+  const shown = view.status === "shipped" && Boolean(view.destination || view.location);
+  $("map-box").classList.toggle("hidden", !shown);
+  deliveryMap.labels = { driver: t("mapDriver"), destination: t("mapDestination") };
+  const at = shown && view.location?.at;
+  $("map-time").textContent = at
+    ? t("positionAt", { time: new Date(at).toLocaleTimeString(lang === "id" ? "id-ID" : "en-GB") })
+    : "";
+  if (shown) deliveryMap.show(view.destination, view.location);
+  else deliveryMap.reset();
 }
 
 function showState(state) {
@@ -96,12 +117,27 @@ function onEvent(frame) {
   if (frame.type !== "order.status" && frame.type !== "order.snapshot") return;
   view.status = frame.status;
   view.estimated_time = frame.estimated_time;
-  // A change by someone else (the kitchen, an admin) does not take the driver away.
-  if (frame.driver_name) view.driver_name = frame.driver_name;
-  if (frame.type === "order.status") {
+  // A change by someone else (the kitchen, an admin) does not take the driver away; a change
+  // of driver (un)assigns one.
+  if (frame.change === "assigned") view.driver_name = frame.driver_name ?? null;
+  else if (frame.driver_name) view.driver_name = frame.driver_name;
+  // Positions are shown only while the order is on its way; a snapshot carries the last one.
+  if (frame.location !== undefined) view.location = frame.location;
+  if (frame.status !== "shipped") view.location = null;
+  // The timeline tells of status changes; a new driver shows in the driver line only.
+  if (frame.type === "order.status" && frame.change !== "assigned") {
     view.timeline.push({ status: frame.status, notes: frame.notes, at: frame.updated_at });
   }
   render();
+}
+
+/** A driver's position: not numbered, newest wins; it may carry a fresh estimate. */
+function onSignal(frame) {
+  if (frame.type !== "order.location" || !view) return;
+  view.location = { lat: frame.lat, lng: frame.lng, accuracy: frame.accuracy, at: frame.at };
+  if (frame.estimated_time !== undefined) view.estimated_time = frame.estimated_time;
+  renderEta();
+  renderMap();
 }
 
 async function load() {
@@ -119,6 +155,8 @@ async function load() {
     status: data.status,
     estimated_time: data.estimated_time,
     driver_name: data.driver_name,
+    destination: data.destination ?? null,
+    location: data.location ?? null,
     timeline: data.timeline.map((entry) => ({ status: entry.status, notes: entry.notes, at: entry.at })),
   };
   $("loading").classList.add("hidden");
@@ -129,6 +167,7 @@ async function load() {
     // One topic per socket here: resume after the newest seq seen, or the view's own.
     path: (last) => `/ws/track/${token}?since=${Math.max(from, ...last.values())}`,
     onEvent,
+    onSignal,
     onState: (state) => {
       showState(state);
       if (state === "reconnecting") checkLink();
