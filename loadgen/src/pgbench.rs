@@ -34,6 +34,10 @@ fn value(name: &str) -> Option<String> {
         "hide" => "false".into(),
         "notes" => text("pgbench"),
         "by_user" => ":admin".into(),
+        "change" => text("status"),
+        "driver_id" => "(SELECT driver_id FROM orders WHERE id = :oid)".into(),
+        "code_used" => "false".into(),
+        "notify_owner" => "true".into(),
         "payload" => text(
             r#"{"type":"order.status","topic":"order:0","seq":0,"order_id":0,"order_number":"ORD-20260101-0001","status":"preparing","notes":"pgbench","updated_by":"Load Admin"}"#,
         ),
