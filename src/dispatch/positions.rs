@@ -218,19 +218,20 @@ impl Positions {
     /// arriving; stops when none is waiting, or when the order is no longer deliverable.
     async fn publish_loop(&self, order_id: i64) {
         loop {
-            let wait = {
+            let slot = {
                 let orders = self.orders();
                 let Some(tracked) = orders.get(&order_id) else {
                     return;
                 };
                 tracked
                     .last_published
-                    .map(|at| (at + PUBLISH_EVERY).saturating_duration_since(Instant::now()))
+                    .map(|at| at + PUBLISH_EVERY)
+                    .filter(|slot| *slot > Instant::now())
             };
-            if let Some(wait) = wait.filter(|w| !w.is_zero()) {
-                tokio::time::sleep(wait).await;
+            if let Some(slot) = slot {
+                tokio::time::sleep_until(slot.into()).await;
             }
-            let Some(outgoing) = self.next_outgoing(order_id) else {
+            let Some(outgoing) = self.next_outgoing(order_id, slot) else {
                 return;
             };
             let published = self.publish(order_id, &outgoing).await;
@@ -246,7 +247,10 @@ impl Positions {
     }
 
     /// Takes the pending position for publishing, or marks the order idle when there is none.
-    fn next_outgoing(&self, order_id: i64) -> Option<Outgoing> {
+    /// `slot`: the second it waited for. The next second counts from the slot, not from when
+    /// the timer woke: the timer wakes a little late each time, and a driver sending exactly
+    /// once a second would otherwise wait a little longer at every slot, without end.
+    fn next_outgoing(&self, order_id: i64, slot: Option<Instant>) -> Option<Outgoing> {
         let mut orders = self.orders();
         let tracked = orders.get_mut(&order_id)?;
         let Some(position) = tracked.pending.take() else {
@@ -260,7 +264,7 @@ impl Positions {
         if persist {
             tracked.last_persisted = Some(now);
         }
-        tracked.last_published = Some(now);
+        tracked.last_published = Some(slot.unwrap_or(now));
         Some(Outgoing {
             position,
             driver_id: tracked.driver_id,
