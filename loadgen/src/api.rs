@@ -12,7 +12,7 @@ pub type Socket = WebSocketStream<tokio::net::TcpStream>;
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// Accounts registered at once while a scenario sets up: the server's two cores hash them.
-const REGISTERING_AT_ONCE: usize = 4;
+pub const REGISTERING_AT_ONCE: usize = 4;
 
 #[derive(Clone)]
 pub struct Api {
@@ -79,18 +79,74 @@ impl Api {
         self.login(&username, password).await
     }
 
+    /// A new driver: registered as a customer, made a driver by `admin`, then signed in.
+    /// Answers the driver's id and token. Costs the server two bcrypt hashes, as a customer does.
+    pub async fn driver(&self, admin: &str, tag: &str) -> Result<(i64, String), Error> {
+        let username = format!("lg{tag}{:08x}", rand::random::<u32>());
+        let password = "loadgen-password";
+        let (status, body) = self
+            .call(
+                reqwest::Method::POST,
+                "/api/register",
+                None,
+                Some(json!({"username": username, "password": password, "name": username})),
+            )
+            .await?;
+        let id = body["data"]["id"]
+            .as_i64()
+            .ok_or_else(|| format!("register {username} failed ({status}): {body}"))?;
+        let (status, body) = self
+            .call(
+                reqwest::Method::PUT,
+                &format!("/api/admin/users/{id}/role"),
+                Some(admin),
+                Some(json!({"role": "driver"})),
+            )
+            .await?;
+        if status != 200 {
+            return Err(format!("making {username} a driver failed ({status}): {body}").into());
+        }
+        Ok((id, self.login(&username, password).await?))
+    }
+
     pub async fn create_order(&self, token: &str) -> Result<i64, Error> {
+        self.new_order(token, json!({"items": "load test"})).await
+    }
+
+    /// An order with a destination, so positions of it have an ETA to compute.
+    pub async fn create_order_to(&self, token: &str, lat: f64, lng: f64) -> Result<i64, Error> {
+        let body = json!({"items": "load test", "delivery_lat": lat, "delivery_lng": lng});
+        self.new_order(token, body).await
+    }
+
+    async fn new_order(&self, token: &str, order: Value) -> Result<i64, Error> {
         let (status, body) = self
             .call(
                 reqwest::Method::POST,
                 "/api/orders",
                 Some(token),
-                Some(json!({"items": "load test"})),
+                Some(order),
             )
             .await?;
         body["data"]["id"]
             .as_i64()
             .ok_or_else(|| format!("create order failed ({status}): {body}").into())
+    }
+
+    /// Assigns `order` to the driver `driver` (as `admin`).
+    pub async fn assign(&self, admin: &str, order: i64, driver: i64) -> Result<(), Error> {
+        let (status, body) = self
+            .call(
+                reqwest::Method::PUT,
+                &format!("/api/orders/{order}/driver"),
+                Some(admin),
+                Some(json!({"driver_id": driver})),
+            )
+            .await?;
+        match status {
+            200 => Ok(()),
+            _ => Err(format!("assigning order {order} failed ({status}): {body}").into()),
+        }
     }
 
     /// `n` orders, each with an owner of its own, already `preparing` so that later same-status
@@ -135,6 +191,27 @@ impl Api {
             )
             .await?
             .0)
+    }
+
+    /// A status update that answers the order's seq (its version) after the change, or `None`
+    /// when it was refused.
+    pub async fn update_seq(
+        &self,
+        token: &str,
+        order: i64,
+        status: &str,
+        notes: &str,
+    ) -> Result<Option<i64>, Error> {
+        let body = json!({"status": status, "notes": notes});
+        let (code, answer) = self
+            .call(
+                reqwest::Method::PUT,
+                &format!("/api/orders/{order}/status"),
+                Some(token),
+                Some(body),
+            )
+            .await?;
+        Ok(answer["data"]["seq"].as_i64().filter(|_| code == 200))
     }
 
     /// A share link of `order`, made by its owner: answers the link's token.
@@ -233,4 +310,23 @@ pub async fn connect(url: &str, token: Option<&str>, source: SocketAddr) -> Resu
     let stream = socket.connect(target).await?;
     let (ws, _) = tokio_tungstenite::client_async(request, stream).await?;
     Ok(ws)
+}
+
+/// Reads frames until one satisfies `wanted` and answers it: what a subscriber waits for
+/// before its subscription counts. An error if the socket ends first or nothing fits in time.
+pub async fn frame_where(ws: &mut Socket, wanted: impl Fn(&Value) -> bool) -> Result<Value, Error> {
+    let wait = async {
+        while let Some(msg) = ws.next().await {
+            if let tokio_tungstenite::tungstenite::Message::Text(text) = msg? {
+                match serde_json::from_str::<Value>(&text) {
+                    Ok(frame) if wanted(&frame) => return Ok(frame),
+                    _ => {}
+                }
+            }
+        }
+        Err("the socket closed".into())
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), wait)
+        .await
+        .map_err(|_| "no such frame in 30 s")?
 }

@@ -5,6 +5,8 @@
 //! cargo run --release --bin loadgen -- --admin ... idle --sockets 10000 --server-pid 1234
 //! cargo run --release --bin loadgen -- --admin ... status --clients 16
 //! cargo run --release --bin loadgen -- --admin ... share --viewers 10000 --owners 100 --rate 10
+//! cargo run --release --bin loadgen -- --admin ... locations --drivers 1000 --database-url 'host=data/postgres user=postgres dbname=order_tracker'
+//! cargo run --release --bin loadgen -- --admin ... board --sockets 200 --orders 200 --rate 200
 //! cargo run --release --bin loadgen -- pgbench-script > status.sql
 //! cargo run --release --bin loadgen -- fanout --nchan http://127.0.0.1:8081 --subscribers 10000 --streams 100 --rate 100
 //! ```
@@ -12,8 +14,10 @@
 
 mod accounting;
 mod api;
+mod board;
 mod fanout;
 mod idle;
+mod locations;
 mod pgbench;
 mod report;
 mod share;
@@ -95,6 +99,31 @@ enum Scenario {
         #[arg(long, default_value_t = 20)]
         seconds: u64,
     },
+    /// Drivers each sending their order's position once a second, three subscribers per order.
+    Locations {
+        #[arg(long, default_value_t = 1000)]
+        drivers: usize,
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// The server's `dispatch.location_persist_secs`, for the bound on database writes.
+        #[arg(long, default_value_t = 5.0)]
+        persist_secs: f64,
+        /// The server's database (e.g. `host=data/postgres user=postgres dbname=order_tracker`),
+        /// to count the positions written; without it they are not reported.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Staff sockets on the board while orders change at a fixed rate.
+    Board {
+        #[arg(long, default_value_t = 200)]
+        sockets: usize,
+        #[arg(long, default_value_t = 200)]
+        orders: usize,
+        #[arg(long, default_value_t = 200)]
+        rate: u32,
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+    },
     /// Print the pgbench script of the `status` baseline: the server's own statement.
     PgbenchScript,
 }
@@ -173,6 +202,38 @@ async fn main() -> Result<(), api::Error> {
                 db_pid: cli.db_pid,
             };
             share::run(apis[0].clone(), admin_token().await?, args).await?
+        }
+        Scenario::Locations {
+            drivers,
+            seconds,
+            persist_secs,
+            database_url,
+        } => {
+            let args = locations::Args {
+                drivers,
+                duration: Duration::from_secs(seconds),
+                persist_secs,
+                database_url,
+                server_pids: cli.server_pids.clone(),
+                db_pid: cli.db_pid,
+            };
+            locations::run(apis[0].clone(), admin_token().await?, args).await?
+        }
+        Scenario::Board {
+            sockets,
+            orders,
+            rate,
+            seconds,
+        } => {
+            let args = board::Args {
+                sockets,
+                orders,
+                rate,
+                duration: Duration::from_secs(seconds),
+                server_pids: cli.server_pids.clone(),
+                db_pid: cli.db_pid,
+            };
+            board::run(apis[0].clone(), admin_token().await?, args).await?
         }
         Scenario::PgbenchScript => {
             print!("{}", pgbench::script());
