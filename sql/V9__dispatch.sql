@@ -78,25 +78,27 @@ CREATE FUNCTION board_card(order_id BIGINT) RETURNS JSON LANGUAGE sql STABLE AS 
     WHERE o.id = board_card.order_id
 $$;
 
--- Numbered at commit, as user events are (V5): the counter's row is locked only during the
--- commit, and commits that take it get consecutive numbers in their commit order.
+-- Numbered at commit, as user events are (V5): the counter's row is locked from here to the end
+-- of the commit, and commits that take it get consecutive numbers in their commit order. The
+-- event is built before the lock is taken, so the lock covers only numbering, storing and
+-- announcing it.
 CREATE FUNCTION publish_board_event() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    next_seq  BIGINT;
     previous  BIGINT;
+    tail      TEXT;
+    next_seq  BIGINT;
     event     TEXT;
 BEGIN
-    UPDATE board_counter SET last = last + 1 RETURNING last INTO next_seq;
     SELECT h.driver_id INTO previous FROM order_status_history h
         WHERE h.order_id = NEW.order_id AND h.seq = NEW.seq - 1;
-    event := json_build_object(
-        'type', 'board.order', 'topic', 'board', 'seq', next_seq,
-        'change', CASE WHEN NEW.seq = 1 THEN 'created'
-                       WHEN NEW.change = 'assigned' THEN 'assigned'
-                       WHEN NEW.status = 'cancelled' THEN 'cancelled'
-                       ELSE 'status' END,
-        'previous_driver_id', previous,
-        'order', board_card(NEW.order_id))::text;
+    tail := ',"change":' || to_json(CASE WHEN NEW.seq = 1 THEN 'created'
+                                         WHEN NEW.change = 'assigned' THEN 'assigned'
+                                         WHEN NEW.status = 'cancelled' THEN 'cancelled'
+                                         ELSE 'status' END)::text
+         || ',"previous_driver_id":' || COALESCE(previous::text, 'null')
+         || ',"order":' || board_card(NEW.order_id)::text || '}';
+    UPDATE board_counter SET last = last + 1 RETURNING last INTO next_seq;
+    event := '{"type":"board.order","topic":"board","seq":' || next_seq || tail;
     INSERT INTO board_events (seq, order_id, event) VALUES (next_seq, NEW.order_id, event);
     PERFORM pg_notify('order_tracker_events',
         CASE WHEN octet_length(event) <= 7900 THEN event
