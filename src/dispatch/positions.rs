@@ -122,12 +122,18 @@ impl Positions {
             persist_every,
             orders: Mutex::default(),
         }));
-        let sweeper = positions.clone();
+        // Weak: the sweeper runs on the database thread, which lives while anything holds its
+        // handle; holding the service (and so the handle) would keep the thread and its
+        // connections alive after the server is gone.
+        let sweeper = Arc::downgrade(&positions.0);
         positions.0.thread.spawn(async move {
             let mut every = tokio::time::interval(FORGET_AFTER);
             loop {
                 every.tick().await;
-                sweeper.sweep();
+                match sweeper.upgrade() {
+                    Some(inner) => Positions(inner).sweep(),
+                    None => return,
+                }
             }
         });
         positions
