@@ -153,11 +153,7 @@ pub async fn run(api: Api, admin: String, args: Args) -> Result<Report, Error> {
     report.add("changes sent", published);
     report.add("change failures", failed);
     report.add("target rate /s", args.rate);
-    report.add("board deliveries", tally.delivered);
-    report.add(
-        "board deliveries /s",
-        format!("{:.0}", tally.delivered as f64 / elapsed),
-    );
+    report.count_and_rate("board deliveries", tally.delivered, elapsed);
     report.latencies("change-to-board", &latency);
     report.add("board events not of this run's changes", unmatched);
     tally.add_faults_to(&mut report, "");

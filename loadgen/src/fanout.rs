@@ -261,11 +261,7 @@ pub async fn run(target: Target, args: Args) -> Result<Report, Error> {
     report.add("events published", published);
     report.add("publish failures", failed);
     report.add("target rate /s", args.rate);
-    report.add("deliveries", tally.delivered);
-    report.add(
-        "deliveries /s",
-        format!("{:.0}", tally.delivered as f64 / elapsed),
-    );
+    report.count_and_rate("deliveries", tally.delivered, elapsed);
     report.latencies("publish-to-receipt", &latency);
     tally.add_faults_to(&mut report, "");
     cpu.add_to(&mut report, rss);

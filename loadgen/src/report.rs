@@ -24,6 +24,15 @@ impl Report {
         self.rows.push((name.to_string(), value.to_string()));
     }
 
+    /// A count, and beside it the same per second over `elapsed` seconds (`<name> /s`).
+    pub fn count_and_rate(&mut self, name: &str, count: u64, elapsed: f64) {
+        self.add(name, count);
+        self.add(
+            &format!("{name} /s"),
+            format!("{:.0}", count as f64 / elapsed),
+        );
+    }
+
     /// p50, p99, p99.9 and max of latencies recorded in microseconds, as milliseconds.
     pub fn latencies(&mut self, prefix: &str, h: &Histogram<u64>) {
         for (name, q) in [("p50", 0.5), ("p99", 0.99), ("p99.9", 0.999)] {

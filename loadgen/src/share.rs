@@ -133,11 +133,7 @@ pub async fn run(api: Api, admin: String, args: Args) -> Result<Report, Error> {
     report.add("changes of the shared order", published);
     report.add("change failures", failed);
     report.add("target rate /s", args.rate);
-    report.add("viewer deliveries", tally.delivered);
-    report.add(
-        "viewer deliveries /s",
-        format!("{:.0}", tally.delivered as f64 / elapsed),
-    );
+    report.count_and_rate("viewer deliveries", tally.delivered, elapsed);
     report.latencies("change-to-viewer", &latency);
     tally.add_faults_to(&mut report, "viewers: ");
     report.add("owner deliveries", owners_tally.delivered);
