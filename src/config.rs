@@ -33,6 +33,7 @@ pub struct Settings {
     pub share: ShareSettings,
     pub dispatch: DispatchSettings,
     pub map: MapSettings,
+    pub webhooks: WebhookSettings,
     pub actors: ActorSettings,
     pub metrics: MetricsSettings,
     pub log: LogSettings,
@@ -125,6 +126,25 @@ pub struct DispatchSettings {
     pub location_persist_secs: u64,
     /// `delivered` needs the order's 4-digit code from the driver.
     pub require_delivery_code: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhookSettings {
+    /// This process sends deliveries (the queue is shared by all processes).
+    pub enabled: bool,
+    pub timeout_secs: u64,
+    /// Targets on loopback, private and other reserved addresses are allowed (tests).
+    pub allow_private_targets: bool,
+    pub poll_ms: u64,
+    pub concurrency: usize,
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    /// A delivery failing this long after its event is given up.
+    pub retry_for_secs: u64,
+    /// An endpoint without a success for this long is disabled.
+    pub disable_after_secs: u64,
+    pub secret_grace_secs: u64,
+    pub max_endpoints: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -264,6 +284,19 @@ impl Settings {
         if self.dispatch.location_persist_secs == 0 {
             return Err(ConfigError::Invalid(
                 "dispatch.location_persist_secs must be at least 1".into(),
+            ));
+        }
+        let hooks = &self.webhooks;
+        if hooks.timeout_secs == 0
+            || hooks.poll_ms == 0
+            || hooks.concurrency == 0
+            || hooks.retry_base_ms == 0
+            || hooks.retry_max_ms < hooks.retry_base_ms
+        {
+            return Err(ConfigError::Invalid(
+                "webhooks.timeout_secs, poll_ms, concurrency and retry_base_ms must be at least 1, \
+                 and retry_max_ms at least retry_base_ms"
+                    .into(),
             ));
         }
         let tiles = &self.map.tile_url;

@@ -11,11 +11,13 @@ use std::time::Duration;
 use actix::{Actor, Arbiter};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::web;
+use tokio::sync::watch;
 
 use crate::access::TopicAccess;
 use crate::actors::order::Orders;
 use crate::actors::warehouse::Warehouses;
 use crate::auth::jwt::JwtKeys;
+use crate::auth::sealed::SealingKey;
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::totp::TotpKeys;
 use crate::config::{Settings, MIN_JWT_SECRET_BYTES};
@@ -30,6 +32,7 @@ use crate::realtime::broker::Broker;
 use crate::realtime::hub::Hub;
 use crate::realtime::postgres::{PgBroker, PgHistory};
 use crate::realtime::services::Services;
+use crate::webhooks;
 
 /// Time for close frames to reach clients before connections are torn down.
 const CLOSE_FRAME_GRACE: Duration = Duration::from_millis(200);
@@ -51,6 +54,8 @@ pub enum StartupError {
     Listen { address: String, source: io::Error },
     #[error("cannot start the HTTP server: {0}")]
     Io(#[from] io::Error),
+    #[error("cannot build the webhooks' HTTP client: {0}")]
+    Webhooks(String),
 }
 
 /// Binds `address` or says which address could not be had, and how to choose another.
@@ -105,6 +110,8 @@ pub struct Application {
     /// `/metrics` on an address of its own (`metrics.address`), if set.
     metrics_server: Option<Server>,
     hub: Hub,
+    /// Stops this process's webhook sender (`webhooks::Sender::start`).
+    stop_webhooks: Arc<watch::Sender<bool>>,
     /// Pool connections and order actors (`db::thread`); stopped before the embedded database.
     database_thread: Arbiter,
     embedded: Option<EmbeddedPostgres>,
@@ -137,6 +144,7 @@ impl Application {
         );
         let secret = kept_secret(&settings.auth.jwt_secret, &settings, "jwt_secret")?;
         let totp_key = kept_secret(&settings.auth.totp_key, &settings, "totp_key")?;
+        let sealing = Arc::new(SealingKey::from_hex(&totp_key));
         let broker = Arc::new(PgBroker::new(pg_config, pool.clone()));
         let hub = Hub::new(broker.clone());
         broker.start(Box::new(hub.clone()));
@@ -159,7 +167,8 @@ impl Application {
                 &auth.jwt_audience,
                 auth.jwt_ttl_secs,
             ),
-            totp: TotpKeys::new(&totp_key, &auth.totp_issuer),
+            totp: TotpKeys::new(sealing.clone(), &auth.totp_issuer),
+            sealing: sealing.clone(),
             rate_limiter: Default::default(),
             login_throttle: LoginThrottle::new(
                 auth.login_free_failures,
@@ -196,6 +205,13 @@ impl Application {
             settings: settings.clone(),
         });
 
+        let (stop_webhooks, webhooks_stopped) = watch::channel(false);
+        if settings.webhooks.enabled {
+            webhooks::Sender::new(pool.clone(), sealing, settings.webhooks.clone())
+                .map_err(|e| StartupError::Webhooks(e.to_string()))?
+                .start(webhooks_stopped);
+        }
+
         let port = listener.local_addr()?.port();
         let metrics_port = match &metrics_listener {
             Some(listener) => Some(listener.local_addr()?.port()),
@@ -217,6 +233,7 @@ impl Application {
             server,
             metrics_server,
             hub,
+            stop_webhooks: Arc::new(stop_webhooks),
             database_thread,
             embedded,
         })
@@ -236,6 +253,7 @@ impl Application {
             server: self.server.handle(),
             metrics_server: self.metrics_server.as_ref().map(Server::handle),
             hub: self.hub.clone(),
+            stop_webhooks: self.stop_webhooks.clone(),
         }
     }
 
@@ -273,6 +291,7 @@ pub struct Stopper {
     /// Its broker is stopped before the embedded database, so the database going away is not
     /// reported as a failure.
     hub: Hub,
+    stop_webhooks: Arc<watch::Sender<bool>>,
 }
 
 impl Stopper {
@@ -281,6 +300,7 @@ impl Stopper {
         if self.hub.close_all().await > 0 {
             tokio::time::sleep(CLOSE_FRAME_GRACE).await;
         }
+        self.stop_webhooks.send_replace(true);
         self.server.stop(true).await;
         if let Some(metrics) = &self.metrics_server {
             metrics.stop(true).await;

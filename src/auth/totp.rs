@@ -4,15 +4,17 @@
 //! `nonce || ChaCha20-Poly1305(secret)` under a server key, so a copy of the database alone
 //! does not let anyone mint codes.
 
-use chacha20poly1305::aead::{Aead, KeyInit};
-use chacha20poly1305::{ChaCha20Poly1305, Nonce};
+use std::sync::Arc;
+
 use totp_rs::{Builder, Secret, Totp};
 
+use super::sealed::SealingKey;
+
 const SECRET_BYTES: usize = 20;
-const NONCE_BYTES: usize = 12;
 
 pub struct TotpKeys {
-    cipher: ChaCha20Poly1305,
+    /// Seals the secrets in the database (shared with the webhooks' signing secrets).
+    sealing: Arc<SealingKey>,
     issuer: String,
 }
 
@@ -24,14 +26,9 @@ pub struct Enrollment {
 }
 
 impl TotpKeys {
-    /// `key_hex` is 64 hex characters (checked when settings load).
-    pub fn new(key_hex: &str, issuer: &str) -> Self {
-        let key: Vec<u8> = (0..key_hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&key_hex[i..i + 2], 16).unwrap_or(0))
-            .collect();
+    pub fn new(sealing: Arc<SealingKey>, issuer: &str) -> Self {
         TotpKeys {
-            cipher: ChaCha20Poly1305::new_from_slice(&key).expect("a 32-byte key"),
+            sealing,
             issuer: issuer.to_string(),
         }
     }
@@ -41,22 +38,12 @@ impl TotpKeys {
     }
 
     pub fn seal(&self, secret: &[u8]) -> Vec<u8> {
-        let nonce: [u8; NONCE_BYTES] = rand::random();
-        let sealed = self
-            .cipher
-            .encrypt(&Nonce::from(nonce), secret)
-            .expect("ChaCha20-Poly1305 encryption of a short secret cannot fail");
-        [nonce.as_slice(), &sealed].concat()
+        self.sealing.seal(secret)
     }
 
     /// `None` if the blob was not sealed with this key (or was tampered with).
     pub fn open(&self, sealed: &[u8]) -> Option<Vec<u8>> {
-        if sealed.len() <= NONCE_BYTES {
-            return None;
-        }
-        let (nonce, ciphertext) = sealed.split_at(NONCE_BYTES);
-        let nonce: [u8; NONCE_BYTES] = nonce.try_into().ok()?;
-        self.cipher.decrypt(&Nonce::from(nonce), ciphertext).ok()
+        self.sealing.open(sealed)
     }
 
     fn totp(&self, secret: Vec<u8>, account: &str) -> Totp {
@@ -101,19 +88,10 @@ mod tests {
     use super::*;
 
     fn keys() -> TotpKeys {
-        TotpKeys::new(&"ab".repeat(32), "OrderTracker")
-    }
-
-    #[test]
-    fn sealed_secrets_round_trip_and_resist_tampering() {
-        let secret = TotpKeys::new_secret();
-        let sealed = keys().seal(&secret);
-        assert_ne!(&sealed[NONCE_BYTES..], secret.as_slice());
-        assert_eq!(keys().open(&sealed), Some(secret));
-        let mut bad = sealed.clone();
-        bad[NONCE_BYTES] ^= 1;
-        assert_eq!(keys().open(&bad), None);
-        assert_eq!(TotpKeys::new(&"cd".repeat(32), "X").open(&sealed), None);
+        TotpKeys::new(
+            Arc::new(SealingKey::from_hex(&"ab".repeat(32))),
+            "OrderTracker",
+        )
     }
 
     #[test]

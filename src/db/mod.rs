@@ -17,6 +17,7 @@ pub mod totp;
 pub mod tracking;
 pub mod users;
 pub mod warehouses;
+pub mod webhooks;
 
 use std::time::Duration;
 

@@ -15,3 +15,4 @@ pub mod status;
 pub mod status_update;
 pub mod topic;
 pub mod validation;
+pub mod webhook;

@@ -130,6 +130,28 @@ pub fn order_status_changed(
     }
 }
 
+/// The notification every admin gets when a webhook endpoint was turned off for failing.
+pub fn webhook_disabled(endpoint_id: i64, url: &str, locale: Locale) -> NewNotification {
+    let (title, message) = match locale {
+        Locale::En => (
+            "Webhook disabled".to_string(),
+            format!("Webhook {endpoint_id} ({url}) kept failing and was disabled. Fix the receiver, then enable it again."),
+        ),
+        Locale::Id => (
+            "Webhook dinonaktifkan".to_string(),
+            format!("Webhook {endpoint_id} ({url}) terus gagal dan dinonaktifkan. Perbaiki penerimanya, lalu aktifkan kembali."),
+        ),
+    };
+    let mut data = Map::new();
+    data.insert("webhook_id".into(), Value::from(endpoint_id));
+    data.insert("url".into(), Value::from(url));
+    NewNotification {
+        title,
+        message,
+        data,
+    }
+}
+
 /// The notification an order's owner gets when a driver is assigned to it.
 pub fn driver_assigned(
     order_id: i64,

@@ -68,6 +68,13 @@ pub enum Msg {
     OrderClaimed,
     PositionAccepted,
     TrailRetrieved,
+    WebhookCreated,
+    WebhooksRetrieved,
+    WebhookRetrieved,
+    WebhookUpdated,
+    WebhookDeleted,
+    WebhookDeliveriesRetrieved,
+    WebhookRedeliveryQueued,
 }
 
 impl Msg {
@@ -75,6 +82,21 @@ impl Msg {
         let (en, id) = match self {
             Msg::UserRegistered => ("User registered", "Pengguna berhasil terdaftar"),
             Msg::DriversRetrieved => ("Drivers retrieved", "Pengemudi berhasil diambil"),
+            Msg::WebhookCreated => (
+                "Webhook created; keep its secret, it is not shown again",
+                "Webhook dibuat; simpan rahasianya, rahasia tidak ditampilkan lagi",
+            ),
+            Msg::WebhooksRetrieved => ("Webhooks retrieved", "Webhook berhasil diambil"),
+            Msg::WebhookRetrieved => ("Webhook retrieved", "Webhook berhasil diambil"),
+            Msg::WebhookUpdated => ("Webhook updated", "Webhook berhasil diperbarui"),
+            Msg::WebhookDeleted => ("Webhook deleted", "Webhook berhasil dihapus"),
+            Msg::WebhookDeliveriesRetrieved => (
+                "Webhook deliveries retrieved",
+                "Pengiriman webhook berhasil diambil",
+            ),
+            Msg::WebhookRedeliveryQueued => {
+                ("Delivery queued again", "Pengiriman dijadwalkan ulang")
+            }
             Msg::DriverAssigned => ("Driver assigned", "Pengemudi berhasil ditugaskan"),
             Msg::DriverUnassigned => ("Driver unassigned", "Penugasan pengemudi dibatalkan"),
             Msg::OrderClaimed => ("Order claimed", "Pesanan berhasil diambil alih"),

@@ -31,6 +31,7 @@ pub mod upgrade;
 pub mod views;
 pub mod warehouse_stocks;
 pub mod warehouses;
+pub mod webhooks;
 pub mod ws;
 
 use actix_web::body::MessageBody;
@@ -50,6 +51,7 @@ fn api(cfg: &mut web::ServiceConfig) {
     share_links::routes(cfg);
     dispatch::routes(cfg);
     admin::routes(cfg);
+    webhooks::routes(cfg);
     notifications::routes(cfg);
     products::routes(cfg);
     warehouses::routes(cfg);

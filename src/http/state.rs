@@ -8,6 +8,7 @@ use super::rate_limit::limiter::RateLimiter;
 use crate::actors::order::Orders;
 use crate::actors::warehouse::Warehouses;
 use crate::auth::jwt::JwtKeys;
+use crate::auth::sealed::SealingKey;
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::totp::TotpKeys;
 use crate::config::Settings;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub jwt: JwtKeys,
     /// Seals TOTP secrets at rest and checks codes.
     pub totp: TotpKeys,
+    /// Seals the secrets the server keeps and reads back (webhook signing secrets; TOTP's too).
+    pub sealing: Arc<SealingKey>,
     /// Requests per minute per user or address.
     pub rate_limiter: RateLimiter,
     /// Per-account and per-address failed-login delays.
