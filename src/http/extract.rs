@@ -117,12 +117,22 @@ pub fn credentials(req: &HttpRequest) -> Option<String> {
                 .strip_prefix(BEARER_PROTOCOL_PREFIX)
                 .map(str::to_string)
         });
-    from_protocol.or_else(|| {
-        web::Query::<TokenQuery>::from_query(req.query_string())
-            .ok()
-            .and_then(|q| q.into_inner().token)
-            .filter(|t| !t.is_empty())
-    })
+    from_protocol.or_else(|| query_token(req))
+}
+
+/// The token of an event stream: `Authorization: Bearer`, else `?token=` (a browser's
+/// `EventSource` can set no header). Logs never show query strings.
+pub fn stream_credentials(req: &HttpRequest) -> Option<String> {
+    bearer_token(req)
+        .map(str::to_string)
+        .or_else(|| query_token(req))
+}
+
+fn query_token(req: &HttpRequest) -> Option<String> {
+    web::Query::<TokenQuery>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.into_inner().token)
+        .filter(|t| !t.is_empty())
 }
 
 #[derive(serde::Deserialize)]

@@ -24,6 +24,7 @@ pub mod products;
 pub mod rate_limit;
 pub mod server;
 pub mod share_links;
+pub mod sse;
 pub mod state;
 pub mod totp;
 pub mod tracking;
@@ -52,6 +53,7 @@ fn api(cfg: &mut web::ServiceConfig) {
     dispatch::routes(cfg);
     admin::routes(cfg);
     webhooks::routes(cfg);
+    sse::routes(cfg);
     notifications::routes(cfg);
     products::routes(cfg);
     warehouses::routes(cfg);

@@ -95,12 +95,23 @@ async fn shared_order(
     query: web::Query<WsQuery>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    if !well_formed_token(&token) {
+    let since = parse_since(query.since.as_deref())?;
+    let (viewer, slot, topic) = link_viewer(&state, &req, &token).await?;
+    open(&state, viewer, slot, Some((topic, since)), &req, body)
+}
+
+/// A share link's viewer, a place among its link's (and its address's) viewers, and the public
+/// view it follows; an unknown, malformed, revoked or expired token is the same 404.
+pub(super) async fn link_viewer(
+    state: &AppState,
+    req: &HttpRequest,
+    token: &str,
+) -> Result<(Viewer, SocketSlot, Topic), ApiError> {
+    if !well_formed_token(token) {
         return Err(UNKNOWN);
     }
-    let since = parse_since(query.since.as_deref())?;
     let share = &state.settings.share;
-    let link = share_links::find_live(&state.pool, &token, share.ttl_days)
+    let link = share_links::find_live(&state.pool, token, share.ttl_days)
         .await?
         .ok_or(UNKNOWN)?;
     let viewer = Viewer::Link(SharedOrder {
@@ -117,8 +128,7 @@ async fn shared_order(
         .socket_slots
         .take_all(&caps)
         .ok_or(ApiError::TooManyRequests(SOCKET_CAP_RETRY))?;
-    let topic = Topic::Track(link.order_id);
-    open(&state, viewer, slot, Some((topic, since)), &req, body)
+    Ok((viewer, slot, Topic::Track(link.order_id)))
 }
 
 /// Upgrades the connection and starts the viewer's session on this worker's hub, with its first
@@ -149,7 +159,7 @@ fn open(
     Ok(response)
 }
 
-fn parse_since(since: Option<&str>) -> Result<Option<i64>, ApiError> {
+pub(super) fn parse_since(since: Option<&str>) -> Result<Option<i64>, ApiError> {
     match since {
         None | Some("") => Ok(None),
         Some(s) => s
@@ -170,7 +180,17 @@ async fn handshake_user(
 ) -> Result<(AuthUser, SocketSlot), ApiError> {
     check_origin(state, req)?;
     let token = credentials(req).ok_or(ApiError::Unauthorized("Unauthorized"))?;
-    let user = authenticate(state, &token, req).await?;
+    user_with_slot(state, req, &token).await
+}
+
+/// The user a token names and one of their places among the sockets and streams they may hold
+/// open on this process (`ws.max_sockets_per_user`).
+pub(super) async fn user_with_slot(
+    state: &AppState,
+    req: &HttpRequest,
+    token: &str,
+) -> Result<(AuthUser, SocketSlot), ApiError> {
+    let user = authenticate(state, token, req).await?;
     let slot = state
         .socket_slots
         .take(

@@ -137,7 +137,10 @@ impl Delivery {
 
     fn send_event(&mut self, event: &Encoded) -> Result<(), Refused> {
         self.delivered.inc();
-        self.send(Frame::Text(event.json.clone()))
+        self.send(Frame::Event {
+            id: (!event.transient).then_some(event.seq),
+            json: event.json.clone(),
+        })
     }
 
     /// Sends a frame after those already waiting; nothing once the socket is closing.

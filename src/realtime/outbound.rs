@@ -1,9 +1,11 @@
-//! A socket's frames on their way to the client, in the order its actor produced them.
+//! A session's frames on their way to the client, in the order its actor produced them, over
+//! either transport: a WebSocket, or a Server-Sent Events stream (`text/event-stream`).
 //!
-//! Frames go into actix-ws's `Session`, whose channel holds 32. A frame that finds it full waits
-//! in a backlog that a task feeds into the channel as the client reads; the task lives only while
-//! there is a backlog, so an idle socket holds no task and no queue of its own. A backlog longer
-//! than its limit means the client cannot keep up.
+//! Frames go into the transport's channel (actix-ws's `Session` holds 32; an event stream's
+//! channel as many). A frame that finds it full waits in a backlog that a task feeds into the
+//! channel as the client reads; the task lives only while there is a backlog, so an idle
+//! session holds no task and no queue of its own. A backlog longer than its limit means the
+//! client cannot keep up.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -13,12 +15,31 @@ use actix_web::web::Bytes;
 use actix_ws::{CloseReason, Closed, Session};
 use bytestring::ByteString;
 use futures_util::FutureExt;
+use tokio::sync::mpsc;
+
+/// Frames an event stream's channel holds before the backlog takes over, as actix-ws's does.
+pub const EVENT_STREAM_CHANNEL: usize = 32;
 
 #[derive(Clone)]
 pub enum Frame {
+    /// An event of a topic; `id` is its seq, none for a transient one (a position), so an event
+    /// stream's `Last-Event-ID` always names the last numbered event.
+    Event {
+        id: Option<i64>,
+        json: ByteString,
+    },
+    /// Any other message of the protocol (replies, errors).
     Text(ByteString),
     Ping,
     Pong(Bytes),
+}
+
+/// Where a session's frames go.
+#[derive(Clone)]
+pub enum Transport {
+    WebSocket(Session),
+    /// The body of a `text/event-stream` answer: the stream ends when every sender is gone.
+    EventStream(mpsc::Sender<Bytes>),
 }
 
 /// Why a frame was not taken.
@@ -31,7 +52,7 @@ pub enum Refused {
 }
 
 pub struct Outbound {
-    session: Session,
+    transport: Transport,
     /// Present while frames wait; shared with the task that drains them.
     backlog: Option<Rc<RefCell<Backlog>>>,
     /// Frames that may wait before the client counts as too slow (`ws.outbound_queue`).
@@ -47,9 +68,9 @@ struct Backlog {
 }
 
 impl Outbound {
-    pub fn new(session: Session, limit: usize) -> Self {
+    pub fn new(transport: Transport, limit: usize) -> Self {
         Outbound {
-            session,
+            transport,
             backlog: None,
             limit,
         }
@@ -66,7 +87,7 @@ impl Outbound {
             backlog.frames.push_back(frame);
             return Ok(());
         }
-        match send(&mut self.session, frame.clone()).now_or_never() {
+        match send(&mut self.transport, frame.clone()).now_or_never() {
             Some(Ok(())) => Ok(()),
             Some(Err(Closed)) => Err(Refused::Closed),
             None => {
@@ -75,7 +96,7 @@ impl Outbound {
                     close: None,
                     drained: false,
                 }));
-                actix::spawn(drain(self.session.clone(), backlog.clone()));
+                actix::spawn(drain(self.transport.clone(), backlog.clone()));
                 self.backlog = Some(backlog);
                 Ok(())
             }
@@ -94,7 +115,7 @@ impl Outbound {
                 backlog.close = Some(reason);
             }
             None => {
-                actix::spawn(self.session.clone().close(Some(reason)));
+                actix::spawn(close(self.transport.clone(), reason));
             }
         }
     }
@@ -108,29 +129,60 @@ impl Outbound {
     }
 }
 
-/// Feeds the backlog into the session as room frees up, then the close frame if there is one.
-async fn drain(mut session: Session, backlog: Rc<RefCell<Backlog>>) {
+/// Feeds the backlog into the transport as room frees up, then the close if there is one.
+async fn drain(mut transport: Transport, backlog: Rc<RefCell<Backlog>>) {
     loop {
         let next = backlog.borrow_mut().frames.pop_front();
         let Some(frame) = next else { break };
-        if send(&mut session, frame).await.is_err() {
+        if send(&mut transport, frame).await.is_err() {
             break;
         }
     }
-    let close = {
+    let reason = {
         let mut backlog = backlog.borrow_mut();
         backlog.drained = true;
         backlog.close.take()
     };
-    if let Some(reason) = close {
-        let _ = session.close(Some(reason)).await;
+    if let Some(reason) = reason {
+        close(transport, reason).await;
     }
 }
 
-async fn send(session: &mut Session, frame: Frame) -> Result<(), Closed> {
-    match frame {
-        Frame::Text(text) => session.text(text).await,
-        Frame::Ping => session.ping(b"").await,
-        Frame::Pong(bytes) => session.pong(&bytes).await,
+async fn send(transport: &mut Transport, frame: Frame) -> Result<(), Closed> {
+    match transport {
+        Transport::WebSocket(session) => match frame {
+            Frame::Event { json, .. } | Frame::Text(json) => session.text(json).await,
+            Frame::Ping => session.ping(b"").await,
+            Frame::Pong(bytes) => session.pong(&bytes).await,
+        },
+        Transport::EventStream(sender) => {
+            let chunk = match frame {
+                Frame::Event { id: Some(id), json } => format!("id: {id}\ndata: {json}\n\n"),
+                Frame::Event { id: None, json } | Frame::Text(json) => format!("data: {json}\n\n"),
+                // A comment line: keeps proxies from timing the stream out, and finds a client
+                // that is gone.
+                Frame::Ping => ": ping\n\n".to_string(),
+                Frame::Pong(_) => return Ok(()),
+            };
+            sender.send(Bytes::from(chunk)).await.map_err(|_| Closed)
+        }
+    }
+}
+
+/// A WebSocket gets its close frame. An event stream has none: it gets a last event saying why
+/// it ends (`{"type":"close","code":..,"reason":..}`, the WebSocket's code), then ends.
+async fn close(transport: Transport, reason: CloseReason) {
+    match transport {
+        Transport::WebSocket(session) => {
+            let _ = session.close(Some(reason)).await;
+        }
+        Transport::EventStream(sender) => {
+            let last = serde_json::json!({
+                "type": "close",
+                "code": u16::from(reason.code),
+                "reason": reason.description.unwrap_or_default(),
+            });
+            let _ = sender.send(Bytes::from(format!("data: {last}\n\n"))).await;
+        }
     }
 }

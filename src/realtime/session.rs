@@ -23,7 +23,7 @@ use actix_ws::{AggregatedMessage, MessageStream, ProtocolError};
 use super::delivery::{Delivery, Offer, SharedDelivery, Subscription};
 use super::hub::table::{Link, Member, SessionId};
 use super::hub::ThreadHub;
-use super::outbound::{Frame, Outbound, Refused};
+use super::outbound::{Frame, Outbound, Refused, Transport};
 use super::protocol::{self, reply, ClientFrame, Close};
 use super::services::Services;
 use super::slots::SocketSlot;
@@ -57,7 +57,9 @@ pub struct Session {
     /// sees only their own orders names `board` and follows their own board).
     followed_as: HashMap<Topic, Topic>,
     /// Any frame from the client proves it alive; silence for two heartbeats closes the socket.
-    last_heard: Instant,
+    /// `None` on an event stream, where the client never speaks (a gone client is found when a
+    /// heartbeat cannot be written).
+    last_heard: Option<Instant>,
     /// Start of the current minute and the client frames in it (`ws.messages_per_minute`).
     inbound_window: (Instant, u32),
     /// This socket's place in its holder's count of open sockets, given back when it stops.
@@ -78,6 +80,24 @@ pub struct Opening {
 impl Session {
     /// Starts the session on a connection the handshake has upgraded.
     pub fn open(opening: Opening, session: actix_ws::Session, stream: MessageStream) {
+        let max = opening.services.settings.max_frame_bytes;
+        let stream = stream
+            .max_frame_size(max)
+            .aggregate_continuations()
+            .max_continuation_size(max);
+        Session::start(opening, Transport::WebSocket(session), Some(stream));
+    }
+
+    /// Starts the session of a Server-Sent Events answer: the same delivery, one way.
+    pub fn open_event_stream(opening: Opening, sender: tokio::sync::mpsc::Sender<bytes::Bytes>) {
+        Session::start(opening, Transport::EventStream(sender), None);
+    }
+
+    fn start(
+        opening: Opening,
+        transport: Transport,
+        stream: Option<actix_ws::AggregatedMessageStream>,
+    ) {
         let Opening {
             services,
             hub,
@@ -85,15 +105,13 @@ impl Session {
             slot,
             initial,
         } = opening;
-        let max = services.settings.max_frame_bytes;
-        let stream = stream
-            .max_frame_size(max)
-            .aggregate_continuations()
-            .max_continuation_size(max);
-        let outbound = Outbound::new(session, services.settings.outbound_queue);
+        let outbound = Outbound::new(transport, services.settings.outbound_queue);
         let delivery = Delivery::new(outbound, services.delivered.clone());
+        let last_heard = stream.is_some().then(Instant::now);
         Session::create(|ctx| {
-            ctx.add_stream(stream);
+            if let Some(stream) = stream {
+                ctx.add_stream(stream);
+            }
             Session {
                 id: NEXT_SESSION_ID.fetch_add(1, Ordering::Relaxed),
                 viewer,
@@ -102,7 +120,7 @@ impl Session {
                 hub,
                 initial,
                 followed_as: HashMap::new(),
-                last_heard: Instant::now(),
+                last_heard,
                 inbound_window: (Instant::now(), 0),
                 _slot: slot,
             }
@@ -437,7 +455,10 @@ impl Actor for Session {
         self.hub.0.borrow_mut().connect(self.id, link);
         let heartbeat = Duration::from_secs(self.services.settings.heartbeat_secs);
         ctx.run_interval(heartbeat, move |act, ctx| {
-            if act.last_heard.elapsed() > heartbeat * 2 {
+            if act
+                .last_heard
+                .is_some_and(|heard| heard.elapsed() > heartbeat * 2)
+            {
                 act.close(Close::NoHeartbeat, ctx);
             } else {
                 act.push(Frame::Ping, ctx);
@@ -462,7 +483,7 @@ impl Actor for Session {
 
 impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for Session {
     fn handle(&mut self, msg: Result<AggregatedMessage, ProtocolError>, ctx: &mut Context<Self>) {
-        self.last_heard = Instant::now();
+        self.last_heard = Some(Instant::now());
         if self.flooding() {
             return self.close(Close::Flooding, ctx);
         }

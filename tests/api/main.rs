@@ -25,6 +25,7 @@ mod public_tracking;
 mod receiver;
 mod revocation;
 mod share_links;
+mod sse;
 mod totp;
 mod tracking_v1;
 mod webhooks;
