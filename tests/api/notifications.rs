@@ -348,13 +348,22 @@ async fn bad_sends_get_field_errors_and_store_nothing() {
 }
 
 #[actix_web::test]
-async fn old_notifications_and_board_events_are_purged() {
+async fn old_notifications_board_and_webhook_events_are_purged() {
     let app = spawn_app_tuned(|settings| {
         settings.notifications.purge_interval_secs = 1;
+        settings.webhooks.enabled = false;
     })
     .await;
     let (id, token) = app.customer("Old").await;
     let (_, admin) = app.staff("Admin", "admin").await;
+    let hook = app
+        .post(
+            "/api/admin/webhooks",
+            Some(&admin),
+            json!({"url": "https://hooks.example.com/in", "events": ["order.created"]}),
+        )
+        .await;
+    assert_eq!(hook.status, 201, "{}", hook.body);
     for message in ["ancient", "fresh"] {
         app.post(
             "/api/notifications/send",
@@ -370,7 +379,22 @@ async fn old_notifications_and_board_events_are_purged() {
     }
     app.sql("UPDATE board_events SET created_at = now() - interval '91 days' WHERE seq = 1")
         .await;
+    // Both orders' webhook events are as old; the first one's delivery is finished, the
+    // second's still queued (kept until it is sent or given up).
+    app.sql("UPDATE webhook_events SET created_at = now() - interval '91 days'")
+        .await;
+    app.sql("UPDATE webhook_deliveries SET state = 'delivered' WHERE event_id = (SELECT min(id) FROM webhook_events)")
+        .await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        app.sql_number("SELECT count(*) FROM webhook_events").await,
+        1
+    );
+    assert_eq!(
+        app.sql_number("SELECT count(*) FROM webhook_deliveries WHERE state = 'pending'")
+            .await,
+        1
+    );
     let list = app.get("/api/notifications", &token).await;
     assert_eq!(list.body["meta"]["total"], 1);
     assert_eq!(list.body["data"][0]["message"], "fresh");

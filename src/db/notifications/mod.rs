@@ -349,5 +349,16 @@ pub async fn purge_older_than(pool: &Pool, days: u32) -> Result<u64, DbError> {
             )
             .await?;
     }
+    // Webhook events whose deliveries are all finished go too, with their deliveries and log;
+    // one still queued (its endpoint disabled, say) is kept until it is sent or given up.
+    client
+        .execute(
+            "DELETE FROM webhook_events e
+             WHERE e.created_at < now() - make_interval(days => $1)
+               AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d
+                               WHERE d.event_id = e.id AND d.state = 'pending')",
+            &[&days],
+        )
+        .await?;
     Ok(notifications)
 }
