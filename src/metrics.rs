@@ -1,4 +1,5 @@
-//! Prometheus metrics for `GET /metrics`: open sockets, events delivered, request latency, pool use.
+//! Prometheus metrics for `GET /metrics`: open sockets, events delivered, webhook attempts,
+//! request latency, pool use.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -16,10 +17,18 @@ pub struct RequestLabels {
     pub status: u16,
 }
 
+/// What came of one webhook attempt.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookLabels {
+    /// `delivered`, `retrying` or `given_up`.
+    pub outcome: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub open_sockets: Gauge,
     pub events_delivered: Counter,
+    pub webhook_attempts: Family<WebhookLabels, Counter>,
     pub requests: Family<RequestLabels, Histogram>,
     pool_size: Gauge,
     pool_available: Gauge,
@@ -36,6 +45,7 @@ impl Default for Metrics {
         let mut registry = Registry::with_prefix("order_tracker");
         let open_sockets = Gauge::default();
         let events_delivered = Counter::default();
+        let webhook_attempts = Family::<WebhookLabels, Counter>::default();
         let requests = Family::<RequestLabels, Histogram>::new_with_constructor(
             latency_histogram as fn() -> Histogram,
         );
@@ -48,8 +58,13 @@ impl Default for Metrics {
         );
         registry.register(
             "events_delivered",
-            "Events queued to WebSocket clients",
+            "Events queued to WebSocket and event-stream clients",
             events_delivered.clone(),
+        );
+        registry.register(
+            "webhook_attempts",
+            "Webhook requests sent by this process, by outcome",
+            webhook_attempts.clone(),
         );
         registry.register(
             "http_request_duration_seconds",
@@ -75,6 +90,7 @@ impl Default for Metrics {
             registry,
             open_sockets,
             events_delivered,
+            webhook_attempts,
             requests,
             pool_size,
             pool_available,

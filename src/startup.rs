@@ -207,7 +207,8 @@ impl Application {
 
         let (stop_webhooks, webhooks_stopped) = watch::channel(false);
         if settings.webhooks.enabled {
-            webhooks::Sender::new(pool.clone(), sealing, settings.webhooks.clone())
+            let attempts = state.metrics.webhook_attempts.clone();
+            webhooks::Sender::new(pool.clone(), sealing, settings.webhooks.clone(), attempts)
                 .map_err(|e| StartupError::Webhooks(e.to_string()))?
                 .start(webhooks_stopped);
         }

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use url::Url;
@@ -21,6 +23,7 @@ use crate::domain::notification;
 use crate::domain::role::Role;
 use crate::domain::topic::Topic;
 use crate::domain::webhook::retry_delay;
+use crate::metrics::WebhookLabels;
 
 /// What of a receiver's error answer is kept in the log.
 const MAX_ERROR_CHARS: usize = 300;
@@ -28,6 +31,8 @@ const MAX_ERROR_CHARS: usize = 300;
 pub struct Sender {
     pool: Pool,
     client: reqwest::Client,
+    /// `webhook_attempts` of `/metrics`.
+    attempts: Family<WebhookLabels, Counter>,
     /// Opens the endpoints' signing secrets, sealed in the database.
     sealing: Arc<SealingKey>,
     settings: WebhookSettings,
@@ -38,9 +43,11 @@ impl Sender {
         pool: Pool,
         sealing: Arc<SealingKey>,
         settings: WebhookSettings,
+        attempts: Family<WebhookLabels, Counter>,
     ) -> Result<Self, reqwest::Error> {
         Ok(Sender {
             client: client::build(&settings)?,
+            attempts,
             pool,
             sealing,
             settings,
@@ -91,6 +98,14 @@ impl Sender {
                 return;
             }
         };
+        let outcome = match (result.delivered, result.retry_at) {
+            (true, _) => "delivered",
+            (false, Some(_)) => "retrying",
+            (false, None) => "given_up",
+        };
+        self.attempts
+            .get_or_create(&WebhookLabels { outcome })
+            .inc();
         let disable_before = Utc::now()
             - chrono::Duration::seconds(
                 self.settings.disable_after_secs.min(i64::MAX as u64) as i64

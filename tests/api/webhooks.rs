@@ -418,6 +418,12 @@ async fn failing_endpoints_are_retried_given_up_disabled_and_reported() {
         .iter()
         .all(|a| a["duration_ms"].as_i64().unwrap() >= 0));
     assert_eq!(failed["attempts"].as_i64().unwrap(), attempts.len() as i64);
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains(r#"order_tracker_webhook_attempts_total{outcome="given_up"} 1"#)
+            && metrics.contains(r#"order_tracker_webhook_attempts_total{outcome="retrying"}"#),
+        "{metrics}"
+    );
 
     // Failing for longer than disable_after_secs: the next failure disables it and every admin
     // hears of it.
