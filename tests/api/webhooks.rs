@@ -332,10 +332,16 @@ async fn a_receiver_that_was_down_gets_everything_later_in_order_once_per_event(
         &["order.status_changed"],
     )
     .await;
+    // Another endpoint, up all along, is not held back by the one that is down.
+    let healthy = Receiver::start();
+    endpoint(&app, &admin, &healthy.url("/up"), &["order.status_changed"]).await;
     let order = app.create_order(&customer, "Sate").await;
     for status in ["confirmed", "preparing", "ready", "shipped", "delivered"] {
         assert_eq!(app.set_status(&admin, order, status).await.status, 200);
     }
+    healthy
+        .wait_for(Duration::from_secs(10), |got| got.len() == 5)
+        .await;
     // Refused connections are retried: wait until the log shows a few failed attempts.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
