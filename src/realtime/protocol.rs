@@ -64,6 +64,9 @@ pub const BAD_ORDER_ID: &str = "order_id must be a positive integer";
 pub const POSITIONS_REFUSED: &str = "only drivers and admins send positions";
 pub const BAD_SINCE: &str = "since must be at least 0";
 pub const NOT_SUBSCRIBED: &str = "not subscribed to that topic";
+/// A second `subscribe` to a topic would read its snapshot or history again for nothing (and
+/// a board snapshot is large): the client unsubscribes first if it means to start over.
+pub const ALREADY_SUBSCRIBED: &str = "already subscribed to that topic; unsubscribe first";
 pub const BINARY_REFUSED: &str = "binary frames are not supported";
 pub const CATCH_UP_FAILED: &str = "could not read stored events; reconnect with since";
 

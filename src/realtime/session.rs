@@ -8,7 +8,7 @@
 //! to take them is closed with 1013. What it may follow, and whether its user's session still
 //! stands, it asks `Services::authorize`; the frames it speaks are in `protocol`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -56,6 +56,9 @@ pub struct Session {
     /// The topic followed for each topic the client named, where they differ (a driver who
     /// sees only their own orders names `board` and follows their own board).
     followed_as: HashMap<Topic, Topic>,
+    /// Topics named by a `subscribe` whose check is still running, so a repeat of it is
+    /// refused like a repeat of one already followed.
+    authorizing: HashSet<Topic>,
     /// Any frame from the client proves it alive; silence for two heartbeats closes the socket.
     /// `None` on an event stream, where the client never speaks (a gone client is found when a
     /// heartbeat cannot be written).
@@ -120,6 +123,7 @@ impl Session {
                 hub,
                 initial,
                 followed_as: HashMap::new(),
+                authorizing: HashSet::new(),
                 last_heard,
                 inbound_window: (Instant::now(), 0),
                 _slot: slot,
@@ -358,6 +362,12 @@ impl Session {
                 if since.is_some_and(|s| s < 0) {
                     return self.send_error(protocol::BAD_SINCE, ctx);
                 }
+                let followed = self.followed_as.get(&topic).copied().unwrap_or(topic);
+                if self.delivery.borrow().subscriptions.contains_key(&followed)
+                    || !self.authorizing.insert(topic)
+                {
+                    return self.send_error(protocol::ALREADY_SUBSCRIBED, ctx);
+                }
                 let (authorize, viewer) = (self.services.authorize.clone(), self.viewer.clone());
                 // Every subscription is authorized on its own, not only the connection, and
                 // for the viewer as they are now: a revoked session or a changed role counts.
@@ -367,24 +377,22 @@ impl Session {
                         None => Ok(None),
                     }
                 };
-                ctx.spawn(
-                    check
-                        .into_actor(self)
-                        .map(move |result, act, ctx| match result {
-                            Ok(Some(followed)) => {
-                                act.push(Frame::Text(reply::subscribed(topic)), ctx);
-                                if followed != topic {
-                                    act.followed_as.insert(topic, followed);
-                                }
-                                act.subscribe(followed, since, ctx);
+                ctx.spawn(check.into_actor(self).map(move |result, act, ctx| {
+                    match (act.authorizing.remove(&topic), result) {
+                        (_, Ok(Some(followed))) => {
+                            act.push(Frame::Text(reply::subscribed(topic)), ctx);
+                            if followed != topic {
+                                act.followed_as.insert(topic, followed);
                             }
-                            Ok(None) => act.close(act.shut_out(), ctx),
-                            Err(e) => {
-                                let message = refusal_text(&e);
-                                act.push(Frame::Text(reply::refused(topic, &message)), ctx);
-                            }
-                        }),
-                );
+                            act.subscribe(followed, since, ctx);
+                        }
+                        (_, Ok(None)) => act.close(act.shut_out(), ctx),
+                        (_, Err(e)) => {
+                            let message = refusal_text(&e);
+                            act.push(Frame::Text(reply::refused(topic, &message)), ctx);
+                        }
+                    }
+                }));
             }
         }
     }

@@ -273,3 +273,40 @@ async fn a_driver_kept_to_their_own_orders_sees_only_theirs_and_the_rest_as_bare
     send_json(&mut ws, json!({"type": "unsubscribe", "topic": "board"})).await;
     assert_eq!(next_json(&mut ws).await["type"], "unsubscribed");
 }
+
+#[actix_web::test]
+async fn a_repeated_subscribe_is_refused_without_reading_the_board_again() {
+    let app = spawn_app().await;
+    let (_, admin) = app.staff("Admin", "admin").await;
+    let mut ws = app.ws("/ws", &admin).await;
+    // Two at once: the second arrives while the first is still being checked.
+    for _ in 0..2 {
+        send_json(&mut ws, json!({"type": "subscribe", "topic": "board"})).await;
+    }
+    let mut kinds = Vec::new();
+    for _ in 0..3 {
+        let frame = next_json(&mut ws).await;
+        kinds.push(frame["type"].as_str().unwrap().to_string());
+        if frame["type"] == "error" {
+            assert!(frame["message"]
+                .as_str()
+                .unwrap()
+                .contains("already subscribed"));
+        }
+    }
+    kinds.sort();
+    assert_eq!(kinds, ["board.snapshot", "error", "subscribed"]);
+    send_json(
+        &mut ws,
+        json!({"type": "subscribe", "topic": "board", "since": 0}),
+    )
+    .await;
+    assert_eq!(next_json(&mut ws).await["type"], "error");
+    assert_silent(&mut ws, Duration::from_millis(300)).await;
+    // To start over, unsubscribe first.
+    send_json(&mut ws, json!({"type": "unsubscribe", "topic": "board"})).await;
+    assert_eq!(next_json(&mut ws).await["type"], "unsubscribed");
+    send_json(&mut ws, json!({"type": "subscribe", "topic": "board"})).await;
+    assert_eq!(next_json(&mut ws).await["type"], "subscribed");
+    assert_eq!(next_json(&mut ws).await["type"], "board.snapshot");
+}
