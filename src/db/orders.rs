@@ -728,6 +728,15 @@ async fn decide<C: GenericClient>(
             let has_news = change.notes.is_some() || change.estimated_time.is_some();
             check_transition(current.status, *to, change.mover, has_news)?;
             let code_used = *to == OrderStatus::Delivered && *code_required;
+            // Only the assigned driver may try codes on an assigned order: another driver's
+            // wrong tries would lock the delivery out for the one at the door.
+            let someone_elses = current
+                .driver
+                .as_ref()
+                .is_some_and(|d| d.id != change.by_user);
+            if code_used && change.by_driver && someone_elses {
+                return Err(ChangeError::NotAssigned);
+            }
             if code_used {
                 check_code(client, current, code.as_deref()).await?;
             }

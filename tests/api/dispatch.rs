@@ -372,6 +372,36 @@ async fn wrong_codes_raced_at_once_are_all_counted() {
 }
 
 #[actix_web::test]
+async fn only_the_assigned_driver_may_try_codes_on_an_assigned_order() {
+    let app = spawn_app_tuned(|s| s.dispatch.require_delivery_code = true).await;
+    let (_, admin) = app.staff("Admin", "admin").await;
+    let (budi_id, budi) = app.staff("Budi", "driver").await;
+    let (_, sari) = app.staff("Sari", "driver").await;
+    let (_, owner) = app.customer("Owner").await;
+    let order = app.create_order(&owner, "Soto").await;
+    let code = delivery_code(&app, &owner, order).await;
+    assert_eq!(
+        assign(&app, &admin, order, json!(budi_id)).await.status,
+        200
+    );
+    ship(&app, &admin, order).await;
+    let wrong = format!("{:04}", (code.parse::<u32>().unwrap() + 3) % 10_000);
+    for _ in 0..10 {
+        let refused = deliver(&app, &sari, order, Some(&wrong)).await;
+        assert_eq!(refused.status, 403, "{}", refused.body);
+    }
+    // None of those counted: the assigned driver is not locked out.
+    assert_eq!(
+        app.sql_number(&format!(
+            "SELECT code_failures::int8 FROM orders WHERE id = {order}"
+        ))
+        .await,
+        0
+    );
+    assert_eq!(deliver(&app, &budi, order, Some(&code)).await.status, 200);
+}
+
+#[actix_web::test]
 async fn a_destination_is_both_coordinates_in_range() {
     let app = spawn_app().await;
     let (_, owner) = app.customer("Owner").await;
