@@ -618,7 +618,7 @@ async fn visible<C: GenericClient>(client: &C, id: i64) -> Result<OrderRow, Chan
 /// The statement of [`change_from`], built once: it runs on every status change. Public so the
 /// load generator can hand pgbench this very statement as the database's baseline.
 /// Cancelled is final, so the stock goes back at most once; `stock_returned` records it.
-/// Positions are kept only while shipped.
+/// Positions are kept only while shipped, and by the driver who sent them (a reassignment drops it).
 pub static STATUS_CHANGE: LazyLock<Named> = LazyLock::new(|| {
     Named::new(&format!(
         "WITH o AS (
@@ -632,7 +632,7 @@ pub static STATUS_CHANGE: LazyLock<Named> = LazyLock::new(|| {
                                      OR (:to = 'cancelled' AND warehouse_id IS NOT NULL),
                     driver_id = :driver_id,
                     code_failures = CASE WHEN :code_used THEN 0 ELSE code_failures END,
-                    location = CASE WHEN :to = 'shipped' THEN location END
+                    location = CASE WHEN :to = 'shipped' AND :change = 'status' THEN location END
              WHERE id = :order_id AND version = :version AND deleted_at IS NULL
                AND EXISTS (SELECT 1 FROM users u
                            WHERE u.id = orders.user_id AND u.locale = :owner_locale)

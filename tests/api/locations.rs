@@ -279,7 +279,7 @@ async fn positions_are_refused_from_anyone_else_with_bad_numbers_or_outside_ship
 #[actix_web::test]
 async fn the_database_gets_at_most_one_position_per_order_per_persist_interval() {
     let app = spawn_app_tuned(|s| s.dispatch.location_persist_secs = 2).await;
-    let (_, _, driver, owner, order) = delivering(&app).await;
+    let (admin, _, driver, owner, order) = delivering(&app).await;
     let mut watcher = app.ws(&format!("/ws/orders/{order}"), &owner).await;
     next_json(&mut watcher).await;
     let mut ws = app.ws("/ws", &driver).await;
@@ -327,4 +327,13 @@ async fn the_database_gets_at_most_one_position_per_order_per_persist_interval()
             .status,
         404
     );
+    // Another driver takes over: the last position was the first driver's, and goes.
+    let (sari, _) = app.staff("Sari", "driver").await;
+    assert_eq!(assign(&app, &admin, order, json!(sari)).await.status, 200);
+    let kept = app
+        .sql_number(&format!(
+            "SELECT count(*) FROM orders WHERE id = {order} AND location IS NOT NULL"
+        ))
+        .await;
+    assert_eq!(kept, 0);
 }
