@@ -121,8 +121,10 @@ pub async fn find(pool: &Pool, id: i64) -> Result<Option<EndpointRow>, DbError> 
 }
 
 /// Applies a PATCH. A new secret (`rotated`) moves the current one to `previous_secret`, which
-/// keeps signing for `grace`. Enabling clears the failure record, so an endpoint turned back on
-/// gets a fresh allowance before it can be disabled again.
+/// keeps signing for `grace`; while an earlier rotation's grace runs, no other is made (the
+/// secret receivers may still hold would stop signing at once), and nothing is changed:
+/// `None` then, as for an unknown endpoint. Enabling clears the failure record, so an endpoint
+/// turned back on gets a fresh allowance before it can be disabled again.
 pub async fn update(
     pool: &Pool,
     id: i64,
@@ -148,7 +150,10 @@ pub async fn update(
                                                   ELSE now() + make_interval(secs => $7) END,
                      secret = COALESCE($6, secret),
                      updated_at = now()
-                 WHERE id = $1 RETURNING *
+                 WHERE id = $1
+                   AND ($6::bytea IS NULL OR previous_secret_until IS NULL
+                        OR previous_secret_until <= now())
+                 RETURNING *
              )
              SELECT {ENDPOINT_COLUMNS} FROM w"
         ))
@@ -268,7 +273,8 @@ pub async fn deliveries(
 pub enum RedeliverError {
     #[error("no such delivery")]
     NotFound,
-    #[error("the delivery is still queued")]
+    /// The event waits in the endpoint's queue already (this delivery or a redelivery of it).
+    #[error("the event is still queued")]
     StillPending,
     #[error(transparent)]
     Db(#[from] DbError),
@@ -281,7 +287,8 @@ impl From<tokio_postgres::Error> for RedeliverError {
 }
 
 /// Queues the event of a finished delivery again, as a new delivery at the back of the
-/// endpoint's queue, with the same event id (receivers that saw it already can tell).
+/// endpoint's queue, with the same event id (receivers that saw it already can tell); once,
+/// while it waits there.
 pub async fn redeliver(
     pool: &Pool,
     endpoint_id: i64,
@@ -296,10 +303,13 @@ pub async fn redeliver(
              ),
              d AS (
                  INSERT INTO webhook_deliveries (endpoint_id, event_id)
-                 SELECT $1, event_id FROM old WHERE state <> 'pending'
+                 SELECT $1, old.event_id FROM old
+                 WHERE NOT EXISTS (SELECT 1 FROM webhook_deliveries q
+                                   WHERE q.endpoint_id = $1 AND q.event_id = old.event_id
+                                     AND q.state = 'pending')
                  RETURNING *
              )
-             SELECT (SELECT state FROM old) AS old_state, {DELIVERY_COLUMNS}
+             SELECT {DELIVERY_COLUMNS}
              FROM d JOIN webhook_events e ON e.id = d.event_id"
         ))
         .await?;

@@ -130,21 +130,22 @@ pub fn order_status_changed(
     }
 }
 
-/// The notification every admin gets when a webhook endpoint was turned off for failing.
-pub fn webhook_disabled(endpoint_id: i64, url: &str, locale: Locale) -> NewNotification {
+/// The notification every admin gets when a webhook endpoint was turned off for failing;
+/// `origin` names its target without path or query (which may hold a secret).
+pub fn webhook_disabled(endpoint_id: i64, origin: &str, locale: Locale) -> NewNotification {
     let (title, message) = match locale {
         Locale::En => (
             "Webhook disabled".to_string(),
-            format!("Webhook {endpoint_id} ({url}) kept failing and was disabled. Fix the receiver, then enable it again."),
+            format!("Webhook {endpoint_id} ({origin}) kept failing and was disabled. Fix the receiver, then enable it again."),
         ),
         Locale::Id => (
             "Webhook dinonaktifkan".to_string(),
-            format!("Webhook {endpoint_id} ({url}) terus gagal dan dinonaktifkan. Perbaiki penerimanya, lalu aktifkan kembali."),
+            format!("Webhook {endpoint_id} ({origin}) terus gagal dan dinonaktifkan. Perbaiki penerimanya, lalu aktifkan kembali."),
         ),
     };
     let mut data = Map::new();
     data.insert("webhook_id".into(), Value::from(endpoint_id));
-    data.insert("url".into(), Value::from(url));
+    data.insert("origin".into(), Value::from(origin));
     NewNotification {
         title,
         message,

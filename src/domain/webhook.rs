@@ -1,7 +1,7 @@
 //! Webhooks as admins describe them: the event types there are, the target address and which
 //! addresses a webhook may never reach, and the bodies of the admin routes, parsed once here.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -25,12 +25,13 @@ const MAX_URL_BYTES: usize = 2048;
 const MAX_DESCRIPTION_CHARS: usize = 500;
 
 /// Whether a webhook may connect to `ip`: not loopback, private, link-local, shared (CGNAT),
-/// unspecified, multicast, broadcast or documentation space, in IPv4 or IPv6 (an IPv4 address
-/// mapped into IPv6 is judged as IPv4).
+/// benchmarking, unspecified, multicast, broadcast, documentation or otherwise reserved space,
+/// in IPv4 or IPv6. IPv6 forms that carry an IPv4 address (mapped, compatible, 6to4, NAT64) are
+/// judged by that address.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
+            let [a, b, c, _] = v4.octets();
             !(v4.is_private()
                 || v4.is_loopback()
                 || v4.is_link_local()
@@ -40,22 +41,41 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || v4.is_documentation()
                 || a == 0
                 || (a == 100 && (64..128).contains(&b))
-                || (a == 192 && b == 0 && v4.octets()[2] == 0)
+                || (a == 192 && b == 0 && c == 0)
+                || (a == 192 && b == 88 && c == 99)
+                || (a == 198 && (18..20).contains(&b))
                 || a >= 240)
         }
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_public(IpAddr::V4(v4)),
-            None => {
-                let first = v6.segments()[0];
-                !(v6.is_loopback()
-                    || v6.is_unspecified()
-                    || v6.is_multicast()
-                    || v6.is_unique_local()
-                    || v6.is_unicast_link_local()
-                    || first == 0x2001 && v6.segments()[1] == 0x0db8
-                    || first == 0x0064 && v6.segments()[1] == 0xff9b)
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            let embedded = |hi: u16, lo: u16| {
+                IpAddr::V4(Ipv4Addr::new(
+                    (hi >> 8) as u8,
+                    hi as u8,
+                    (lo >> 8) as u8,
+                    lo as u8,
+                ))
+            };
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
             }
-        },
+            match s {
+                // IPv4-compatible (deprecated), loopback and unspecified among them.
+                [0, 0, 0, 0, 0, 0, _, _] => false,
+                // 6to4: the IPv4 address follows the prefix.
+                [0x2002, hi, lo, ..] => is_public(embedded(hi, lo)),
+                // NAT64 (well-known and local-use prefixes): the IPv4 address is last.
+                [0x0064, 0xff9b, ..] => false,
+                [0x2001, 0x0db8, ..] => false,
+                _ => {
+                    !(v6.is_multicast()
+                        || v6.is_unique_local()
+                        || v6.is_unicast_link_local()
+                        // Site-local (deprecated, still routed inside some networks).
+                        || (s[0] & 0xffc0) == 0xfec0)
+                }
+            }
+        }
     }
 }
 
@@ -286,10 +306,22 @@ mod tests {
             "fe80::1",
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
+            "::127.0.0.1",
+            "2002:7f00:1::",
+            "2002:a00:1::1",
+            "fec0::1",
+            "198.18.0.1",
+            "192.88.99.1",
+            "64:ff9b::8.8.8.8",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111"] {
+        for ip in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700:4700::1111",
+            "2002:808:808::1",
+        ] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }
     }

@@ -118,11 +118,14 @@ fn stream(
         services: state.realtime.clone(),
         hub,
         viewer,
-        slot,
+        slot: None,
         initial: vec![(topic, since)],
     };
     Session::open_event_stream(opening, sender);
+    // The body holds the slot: it lives as long as the connection does, so a client that
+    // stopped reading (its session gone, its connection not) still counts against the caps.
     let body = futures_util::stream::poll_fn(move |cx| {
+        let _held = &slot;
         receiver
             .poll_recv(cx)
             .map(|chunk| chunk.map(Ok::<Bytes, Infallible>))

@@ -97,7 +97,8 @@ async fn detail(
 }
 
 /// Changes any of url, events, description, enabled; `rotate_secret: true` issues a new secret
-/// (answered once) while the old one keeps signing for `webhooks.secret_grace_secs`.
+/// (answered once) while the old one keeps signing for `webhooks.secret_grace_secs` (409 while
+/// an earlier rotation's grace runs).
 async fn update(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -110,9 +111,20 @@ async fn update(
     let secret = change.rotate_secret.then(signature::new_secret);
     let sealed = secret.as_ref().map(|s| state.sealing.seal(s.as_bytes()));
     let grace = std::time::Duration::from_secs(settings.secret_grace_secs);
-    let endpoint = webhooks::update(&state.pool, *id, &change, sealed.as_deref(), grace)
-        .await?
-        .ok_or(ApiError::NotFound("Webhook"))?;
+    let Some(endpoint) =
+        webhooks::update(&state.pool, *id, &change, sealed.as_deref(), grace).await?
+    else {
+        return Err(match webhooks::find(&state.pool, *id).await? {
+            Some(found) => ApiError::Conflict(format!(
+                "The previous secret still signs until {}; rotate again after that",
+                found
+                    .previous_secret_until
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_default()
+            )),
+            None => ApiError::NotFound("Webhook"),
+        });
+    };
     let message = Msg::WebhookUpdated.text(user.locale);
     Ok(match secret {
         Some(secret) => envelope::ok(message, WithSecret { endpoint, secret }),
@@ -169,9 +181,9 @@ async fn redeliver(
         .await
         .map_err(|e| match e {
             RedeliverError::NotFound => ApiError::NotFound("Delivery"),
-            RedeliverError::StillPending => {
-                ApiError::Conflict("The delivery is still queued; it is sent when due".into())
-            }
+            RedeliverError::StillPending => ApiError::Conflict(
+                "The event is still queued for this endpoint; it is sent when due".into(),
+            ),
             RedeliverError::Db(e) => e.into(),
         })?;
     Ok(envelope::accepted(

@@ -152,7 +152,7 @@ fn open(
         services: state.realtime.clone(),
         hub,
         viewer,
-        slot,
+        slot: Some(slot),
         initial: initial.into_iter().collect(),
     };
     Session::open(opening, session, stream);

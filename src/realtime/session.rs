@@ -65,8 +65,10 @@ pub struct Session {
     last_heard: Option<Instant>,
     /// Start of the current minute and the client frames in it (`ws.messages_per_minute`).
     inbound_window: (Instant, u32),
-    /// This socket's place in its holder's count of open sockets, given back when it stops.
-    _slot: SocketSlot,
+    /// This socket's place in its holder's count of open sockets, given back when it stops;
+    /// `None` where the connection holds it (an event stream's body: a client that stopped
+    /// reading keeps its connection, and so its place, after the session gave up on it).
+    _slot: Option<SocketSlot>,
 }
 
 /// Where a session runs and what it starts with.
@@ -74,8 +76,9 @@ pub struct Opening {
     pub services: Arc<Services>,
     pub hub: ThreadHub,
     pub viewer: Viewer,
-    /// The viewer's place in the count of open sockets, held while the session runs.
-    pub slot: SocketSlot,
+    /// The viewer's place in the count of open sockets, held while the session runs (`None`:
+    /// held by the connection instead).
+    pub slot: Option<SocketSlot>,
     /// Subscriptions authorized at the handshake, opened once the session runs.
     pub initial: Vec<(Topic, Option<i64>)>,
 }

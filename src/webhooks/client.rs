@@ -1,8 +1,8 @@
 //! The HTTP client webhooks are sent with. Unless `webhooks.allow_private_targets` is set it
 //! reaches public addresses only: every DNS answer is filtered (so a name that resolves, or is
 //! later re-pointed, to an internal address gets nowhere), IP literals are checked before
-//! sending, redirects are followed only within the same scheme, host and port, and no proxy
-//! from the environment is used.
+//! sending, redirects are followed only within the same scheme, host and port (and only those
+//! that repeat the POST), and no proxy from the environment is used.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,15 +46,19 @@ pub fn literal_target_allowed(url: &Url, allow_private: bool) -> bool {
         }
 }
 
+/// Follows 307 and 308 within the origin, which repeat the POST with its body. A 301, 302 or
+/// 303 would be followed with a GET and no body, and its answer would count as delivered when
+/// the event never arrived: those are not followed (the attempt fails).
 fn same_origin_redirects() -> Policy {
     Policy::custom(|attempt| {
+        let keeps_body = matches!(attempt.status().as_u16(), 307 | 308);
         let first = attempt.previous().first().cloned();
         let same_origin = first.is_some_and(|first| {
             first.scheme() == attempt.url().scheme()
                 && first.host_str() == attempt.url().host_str()
                 && first.port_or_known_default() == attempt.url().port_or_known_default()
         });
-        if same_origin && attempt.previous().len() <= MAX_REDIRECTS {
+        if keeps_body && same_origin && attempt.previous().len() <= MAX_REDIRECTS {
             attempt.follow()
         } else {
             attempt.stop()

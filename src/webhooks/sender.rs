@@ -25,6 +25,8 @@ use crate::domain::topic::Topic;
 use crate::domain::webhook::retry_delay;
 use crate::metrics::WebhookLabels;
 
+/// The longest wait between polls while the queue cannot be reached.
+const MAX_POLL_WAIT: Duration = Duration::from_secs(30);
 /// What of a receiver's error answer is kept in the log.
 const MAX_ERROR_CHARS: usize = 300;
 
@@ -60,23 +62,39 @@ impl Sender {
         let sender = Arc::new(self);
         actix::spawn(async move {
             let mut in_flight = JoinSet::new();
+            let poll = Duration::from_millis(sender.settings.poll_ms);
+            // Polls in a row that found the queue unreachable: the wait grows with them, and
+            // only the first is logged, so a database outage is one line, not one per poll.
+            let mut unreachable = 0u32;
             loop {
                 let room = sender.settings.concurrency.saturating_sub(in_flight.len());
                 if room > 0 {
                     match webhooks::claim(&sender.pool, room as i64, sender.lease()).await {
                         Ok(claimed) => {
+                            if unreachable > 0 {
+                                tracing::info!("webhook queue reachable again");
+                            }
+                            unreachable = 0;
                             for delivery in claimed {
                                 let sender = sender.clone();
                                 in_flight.spawn(async move { sender.deliver(delivery).await });
                             }
                         }
-                        Err(e) => tracing::warn!(error = %e, "webhook queue unavailable"),
+                        Err(e) => {
+                            if unreachable == 0 {
+                                tracing::warn!(error = %e, "webhook queue unavailable");
+                            }
+                            unreachable = unreachable.saturating_add(1);
+                        }
                     }
                 }
+                let wait = poll
+                    .saturating_mul(1 << unreachable.min(6))
+                    .min(MAX_POLL_WAIT);
                 tokio::select! {
                     _ = stop.changed() => break,
                     Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
-                    _ = tokio::time::sleep(Duration::from_millis(sender.settings.poll_ms)) => {}
+                    _ = tokio::time::sleep(wait) => {}
                 }
             }
         });
@@ -137,7 +155,11 @@ impl Sender {
             Ok(code) if (200..300).contains(&code) => (Some(code), None),
             Ok(code) if (300..400).contains(&code) => (
                 Some(code),
-                Some("redirect not followed: another origin, or too many".to_string()),
+                Some(
+                    "redirect not followed: another origin, one that drops the body (301, 302, \
+                     303), or too many"
+                        .to_string(),
+                ),
             ),
             Ok(code) => (Some(code), Some(format!("the receiver answered {code}"))),
             Err(e) => (None, Some(e)),
@@ -238,16 +260,20 @@ impl Sender {
         Ok(response.status().as_u16())
     }
 
-    /// Every admin hears, in their language, that an endpoint was turned off.
+    /// Every admin hears, in their language, that an endpoint was turned off. The target is
+    /// named by its origin only: URLs often carry a secret of the receiver's in their path or
+    /// query, and notifications travel further (to `notification.created` receivers too).
     async fn tell_admins(&self, claimed: &Claimed) {
-        tracing::warn!(endpoint = claimed.endpoint_id, url = %claimed.url, "webhook endpoint disabled after failing too long");
+        let origin = Url::parse(&claimed.url)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default();
+        tracing::warn!(endpoint = claimed.endpoint_id, %origin, "webhook endpoint disabled after failing too long");
         let admins = match db::users::list(&self.pool, Some(Role::Admin)).await {
             Ok(admins) => admins,
             Err(e) => return tracing::warn!(error = %e, "admins not told of a disabled webhook"),
         };
         for admin in admins {
-            let note =
-                notification::webhook_disabled(claimed.endpoint_id, &claimed.url, admin.locale);
+            let note = notification::webhook_disabled(claimed.endpoint_id, &origin, admin.locale);
             if let Err(e) = db::notifications::send(&self.pool, admin.id, &note).await {
                 tracing::warn!(error = %e, admin = admin.id, "admin not told of a disabled webhook");
             }

@@ -1,5 +1,5 @@
 //! A real webhook receiver on loopback for the tests: an HTTP server that records every request,
-//! answers with a status the test sets (optionally slowly), can start listening late (a receiver
+//! answers with a status the test sets (optionally slowly, or as a redirect), can start listening late (a receiver
 //! that was down), and counts requests in flight per path.
 
 use std::collections::HashMap;
@@ -28,6 +28,8 @@ pub struct Got {
 struct Shared {
     got: Mutex<Vec<Got>>,
     status: AtomicU16,
+    /// Sent as `Location` with the status, for redirects.
+    location: Mutex<Option<String>>,
     delay_ms: AtomicU64,
     in_flight: Mutex<HashMap<String, usize>>,
     most_in_flight: AtomicUsize,
@@ -85,6 +87,12 @@ impl Receiver {
 
     pub fn answer(&self, status: u16) {
         self.shared.status.store(status, Ordering::SeqCst);
+    }
+
+    /// Answers `status` with `Location: location` to requests for `from`, as before to others.
+    pub fn redirect(&self, status: u16, location: &str) {
+        *self.shared.location.lock().unwrap() = Some(location.to_string());
+        self.answer(status);
     }
 
     pub fn delay(&self, delay: Duration) {
@@ -154,8 +162,17 @@ async fn receive(
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
     *shared.in_flight.lock().unwrap().get_mut(&path).unwrap() -= 1;
-    let status = shared.status.load(Ordering::SeqCst);
-    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).finish()
+    let location = shared.location.lock().unwrap().clone();
+    let status = match &location {
+        // A redirect is answered once per path: where it points answers 200.
+        Some(to) if path == *to => 200,
+        _ => shared.status.load(Ordering::SeqCst),
+    };
+    let mut answer = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+    if let (Some(to), 300..=399) = (location, status) {
+        answer.insert_header(("Location", to));
+    }
+    answer.finish()
 }
 
 /// Checks a `Webhook-Signature` the way README tells receivers to: some `v1` equals

@@ -281,3 +281,41 @@ async fn notification_and_share_link_streams_carry_their_topics() {
         );
     }
 }
+
+#[actix_web::test]
+async fn streams_count_against_the_socket_cap_until_their_connection_goes() {
+    let app = spawn_app_tuned(|s| s.ws.max_sockets_per_user = 2).await;
+    let (_, customer) = app.customer("Cora").await;
+    let path = format!("/api/notifications/events?token={customer}");
+    let first = Stream::open(&app, &path, None, None).await;
+    let _second = Stream::open(&app, &path, None, None).await;
+    let third = app
+        .client
+        .get(format!("{}{path}", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(third.status(), 429);
+    assert!(third.headers().contains_key("retry-after"));
+    // A socket counts too: the same cap.
+    let refused = crate::helpers::ws_connect(app.ws_request("/api/ws", &customer)).await;
+    assert!(refused.is_err());
+    drop(first);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let again = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        if again.status() == 200 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the slot never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

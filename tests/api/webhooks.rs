@@ -456,10 +456,23 @@ async fn failing_endpoints_are_retried_given_up_disabled_and_reported() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|n| n["data"]["webhook_id"] == hook);
-    assert!(told, "{}", notes.body);
+        .find(|n| n["data"]["webhook_id"] == hook)
+        .cloned()
+        .unwrap_or_else(|| panic!("admins not told: {}", notes.body));
+    // The target by its origin only: its path and query may hold a secret of the receiver's.
+    assert_eq!(told["data"]["origin"], receiver.url(""), "{told}");
+    assert!(!told.to_string().contains("/in"), "{told}");
 
-    // Fixed and enabled again; the failed delivery sent again by hand, same event id.
+    // The failed delivery queued again by hand, same event id: once while it waits (the
+    // endpoint is still off, so it waits); fixed and enabled again, it goes out.
+    let failed_id = failed["id"].as_i64().unwrap();
+    let redeliver_path = format!("/api/admin/webhooks/{hook}/deliveries/{failed_id}/redeliver");
+    let redeliver = || app.post(&redeliver_path, Some(&admin), json!({}));
+    let again = redeliver().await;
+    assert_eq!(again.status, 202, "{}", again.body);
+    assert_eq!(again.body["data"]["event_id"], failed["event_id"]);
+    let twice = redeliver().await;
+    assert_eq!(twice.status, 409, "{}", twice.body);
     receiver.answer(204);
     assert_eq!(
         patch(&app, &admin, hook, json!({"enabled": true}))
@@ -467,16 +480,6 @@ async fn failing_endpoints_are_retried_given_up_disabled_and_reported() {
             .status,
         200
     );
-    let failed_id = failed["id"].as_i64().unwrap();
-    let again = app
-        .post(
-            &format!("/api/admin/webhooks/{hook}/deliveries/{failed_id}/redeliver"),
-            Some(&admin),
-            json!({}),
-        )
-        .await;
-    assert_eq!(again.status, 202, "{}", again.body);
-    assert_eq!(again.body["data"]["event_id"], failed["event_id"]);
     let id = failed["event_id"].as_str().unwrap().to_string();
     let sent_before = attempts.len();
     receiver
@@ -528,6 +531,22 @@ async fn a_rotated_secret_signs_beside_the_old_one_for_the_grace_period() {
     let new = rotated.body["data"]["secret"].as_str().unwrap().to_string();
     assert_ne!(new, old);
     assert!(rotated.body["data"]["previous_secret_until"].is_string());
+    // A second rotation during the grace would stop the first secret signing at once.
+    let again = patch(
+        &app,
+        &admin,
+        hook,
+        json!({"rotate_secret": true, "enabled": false}),
+    )
+    .await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    let unchanged = app
+        .get(&format!("/api/admin/webhooks/{hook}"), &admin)
+        .await;
+    assert_eq!(
+        unchanged.body["data"]["enabled"], true,
+        "nothing of it applied"
+    );
     app.create_order(&customer, "Soto").await;
     let got = receiver
         .wait_for(Duration::from_secs(10), |g| !g.is_empty())
@@ -577,20 +596,50 @@ async fn private_targets_are_refused_after_dns_too() {
     assert!(error.contains("no public address"), "{error}");
     assert!(receiver.got().is_empty());
 
-    // A redirect to another origin is not followed.
+    // Redirects: to another origin, or one that would drop the body (301, 302, 303), are not
+    // followed; a 307 within the origin is, with the body.
     let app = spawn_app_tuned(fast).await;
     let (_, admin) = app.staff("Ada", "admin").await;
     let (_, customer) = app.customer("Cora").await;
-    let redirector = Receiver::start();
-    redirector.answer(307);
-    let (hook, _) = endpoint(&app, &admin, &redirector.url("/in"), &["order.created"]).await;
-    app.create_order(&customer, "Pecel").await;
-    let tried = wait_for_delivery(&app, &admin, hook, |d| d["attempts"].as_i64() >= Some(1)).await;
-    assert_eq!(tried["log"][0]["status_code"], 307);
-    assert!(tried["log"][0]["error"]
-        .as_str()
-        .unwrap()
-        .contains("redirect"));
+    for (status, to, followed) in [
+        (307, "http://127.0.0.2:9/in", false),
+        (301, "/landing", false),
+        (303, "/landing", false),
+        (307, "/landing", true),
+    ] {
+        let target = Receiver::start();
+        target.redirect(status, to);
+        let (hook, _) = endpoint(&app, &admin, &target.url("/in"), &["order.created"]).await;
+        app.create_order(&customer, "Pecel").await;
+        let tried =
+            wait_for_delivery(&app, &admin, hook, |d| d["attempts"].as_i64() >= Some(1)).await;
+        let landed: Vec<Got> = target
+            .got()
+            .into_iter()
+            .filter(|g| g.path == "/landing")
+            .collect();
+        if followed {
+            assert_eq!(tried["log"][0]["status_code"], 200, "{tried}");
+            assert_eq!(landed.len(), 1);
+            assert_eq!(
+                landed[0].json["type"], "order.created",
+                "the body came along"
+            );
+        } else {
+            assert_eq!(tried["log"][0]["status_code"], status, "{tried}");
+            assert!(tried["log"][0]["error"]
+                .as_str()
+                .unwrap()
+                .contains("redirect"));
+            assert!(landed.is_empty(), "{status} to {to} was followed");
+        }
+        assert_eq!(
+            app.delete(&format!("/api/admin/webhooks/{hook}"), &admin)
+                .await
+                .status,
+            200
+        );
+    }
 }
 
 #[actix_web::test]
