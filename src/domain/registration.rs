@@ -13,7 +13,7 @@ const MAX_EMAIL_BYTES: usize = 254;
 const USERNAME_CHARS: std::ops::RangeInclusive<usize> = 3..=50;
 
 /// The body of `POST /register`, as each seed's client sends it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RegisterRequest {
     pub name: Option<String>,
     pub email: Option<String>,

@@ -9,7 +9,7 @@ use super::validation::FieldErrors;
 /// Notes travel inside NOTIFY payloads, which PostgreSQL caps at 8000 bytes.
 pub const MAX_NOTES_CHARS: usize = 1000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct StatusUpdateRequest {
     pub status: Option<String>,
     pub notes: Option<String>,

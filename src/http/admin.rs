@@ -4,9 +4,12 @@
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 
+use super::openapi::{Success, Conflict, Forbidden, NotFound, TooManyRequests, Unprocessable, Id};
+use super::routes::Routes;
 use super::envelope;
 use super::error::ApiError;
 use super::messages::Msg;
+use super::pagination::PageQuery;
 use super::orders::{list_page, status_change, OrderListQuery};
 use super::state::AppState;
 use super::tracking::{self, active_json, ACTIVE};
@@ -16,17 +19,25 @@ use crate::db::tracking::{self as queries, DayRange};
 use crate::domain::status::OrderStatus;
 use crate::domain::status_update::StatusUpdateRequest;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/admin/orders").route(web::get().to(all_orders)))
-        .service(web::resource("/admin/orders/active").route(web::get().to(active)))
-        .service(web::resource("/admin/orders/tracking-stats").route(web::get().to(stats)))
-        .service(web::resource("/admin/orders/tracking-analytics").route(web::get().to(analytics)))
-        .service(
-            web::resource("/admin/orders/{id:\\d+}/tracking")
-                .route(web::post().to(update_tracking)),
-        );
+pub fn routes(routes: &mut Routes) {
+    routes
+        .resource("/admin/orders", |r| r.get(all_orders))
+        .resource("/admin/orders/active", |r| r.get(active))
+        .resource("/admin/orders/tracking-stats", |r| r.get(stats))
+        .resource("/admin/orders/tracking-analytics", |r| r.get(analytics))
+        .resource("/admin/orders/{id:\\d+}/tracking", |r| r.post(update_tracking));
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/orders",
+    tag = "Admin",
+    params(OrderListQuery, PageQuery),
+    responses(
+        (status = 200, description = "Every order, with `meta` (staff only)", body = Success),
+        (status = 403, response = Forbidden),
+    )
+)]
 async fn all_orders(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -36,6 +47,16 @@ async fn all_orders(
     list_page(&state, &user, None, &query).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/orders/active",
+    tag = "Admin",
+    params(tracking::StatusRangeQuery, PageQuery),
+    responses(
+        (status = 200, description = "Every order under way, with `meta` (admins only)", body = Success),
+        (status = 403, response = Forbidden),
+    )
+)]
 async fn active(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -56,6 +77,21 @@ async fn active(
 }
 
 /// The same transition rules and commit-then-notify path as every status change.
+#[utoipa::path(
+    post,
+    path = "/admin/orders/{id}/tracking",
+    tag = "Admin",
+    params(Id),
+    request_body = StatusUpdateRequest,
+    responses(
+        (status = 200, description = "The new timeline entry (admins only)", body = Success),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 422, response = Unprocessable),
+        (status = 429, response = TooManyRequests),
+    )
+)]
 async fn update_tracking(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -92,6 +128,16 @@ fn report_range(user: &AuthUser, query: &tracking::StatusRangeQuery) -> Result<D
     Ok(query.parse(&OrderStatus::ALL)?.2)
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/orders/tracking-stats",
+    tag = "Admin",
+    params(tracking::StatusRangeQuery),
+    responses(
+        (status = 200, description = "Counts per status over the day range (admins only)", body = Success),
+        (status = 403, response = Forbidden),
+    )
+)]
 async fn stats(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -104,6 +150,16 @@ async fn stats(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/orders/tracking-analytics",
+    tag = "Admin",
+    params(tracking::StatusRangeQuery),
+    responses(
+        (status = 200, description = "Seed 003's analytics plus `orders_per_day` and `average_stage_minutes` (admins only)", body = Success),
+        (status = 403, response = Forbidden),
+    )
+)]
 async fn analytics(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -2,7 +2,10 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
+use super::openapi::{Success, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized, Id};
+use super::routes::Routes;
 use super::envelope;
 use super::error::ApiError;
 use super::extract::{client_address, request_locale};
@@ -19,19 +22,27 @@ use crate::domain::registration::{RegisterRequest, MAX_NAME_CHARS};
 use crate::domain::role::Role;
 use crate::domain::validation::FieldErrors;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/register").route(web::post().to(register)))
-        .service(web::resource("/login").route(web::post().to(login)))
-        .service(web::resource("/logout-all").route(web::post().to(logout_everywhere)))
-        .service(web::resource("/admin/users/{id:\\d+}/role").route(web::put().to(change_role)))
-        .service(
-            web::resource("/me")
-                .route(web::get().to(me))
-                .route(web::patch().to(update_me)),
-        );
+pub fn routes(routes: &mut Routes) {
+    routes
+        .resource("/register", |r| r.post(register))
+        .resource("/login", |r| r.post(login))
+        .resource("/logout-all", |r| r.post(logout_everywhere))
+        .resource("/admin/users/{id:\\d+}/role", |r| r.put(change_role))
+        .resource("/me", |r| r.get(me).patch(update_me));
 }
 
 /// Registration always creates a customer, whatever the body says about roles.
+#[utoipa::path(
+    post,
+    path = "/register",
+    tag = "Accounts",
+    security(()),
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "The new customer account (`UserView`)", body = Success),
+        (status = 409, response = Conflict),
+    )
+)]
 async fn register(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -46,7 +57,7 @@ async fn register(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct LoginRequest {
     email: Option<String>,
     username: Option<String>,
@@ -61,6 +72,18 @@ struct LoginAnswer<'a> {
     user: UserView<'a>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/login",
+    tag = "Accounts",
+    security(()),
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "`{token, token_type, expires_at, user}`; with two-factor login on, `totp` is required (401 `totp_required` without it)", body = Success),
+        (status = 401, response = Unauthorized),
+        (status = 429, response = TooManyRequests),
+    )
+)]
 async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -114,6 +137,14 @@ async fn login(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/me",
+    tag = "Accounts",
+    responses(
+        (status = 200, description = "The caller (`UserView`)", body = Success),
+    )
+)]
 async fn me(user: AuthUser) -> HttpResponse {
     envelope::ok(
         Msg::CurrentUser.text(user.locale),
@@ -121,13 +152,22 @@ async fn me(user: AuthUser) -> HttpResponse {
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ProfileUpdate {
     name: Option<String>,
     locale: Option<String>,
 }
 
 /// Changes the caller's display name and the language of their notifications and events.
+#[utoipa::path(
+    patch,
+    path = "/me",
+    tag = "Accounts",
+    request_body = ProfileUpdate,
+    responses(
+        (status = 200, description = "The caller, updated", body = Success),
+    )
+)]
 async fn update_me(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -153,6 +193,14 @@ async fn update_me(
 }
 
 /// Revokes every token of the caller, on every device and server process.
+#[utoipa::path(
+    post,
+    path = "/logout-all",
+    tag = "Accounts",
+    responses(
+        (status = 200, description = "`{revoked: true}`: every token of the caller stops working", body = Success),
+    )
+)]
 async fn logout_everywhere(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -164,12 +212,24 @@ async fn logout_everywhere(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct RoleChange {
     role: Option<String>,
 }
 
 /// Admins make drivers and admins (or take the role back); the user's tokens stop working.
+#[utoipa::path(
+    put,
+    path = "/admin/users/{id}/role",
+    tag = "Accounts",
+    params(Id),
+    request_body = RoleChange,
+    responses(
+        (status = 200, description = "The user with the new role; their tokens stop working", body = Success),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn change_role(
     state: web::Data<AppState>,
     user: AuthUser,

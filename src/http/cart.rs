@@ -3,6 +3,8 @@
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 
+use super::openapi::{Success, NotFound, Unprocessable, Id};
+use super::routes::Routes;
 use super::envelope;
 use super::error::ApiError;
 use super::messages::Msg;
@@ -11,13 +13,25 @@ use crate::auth::caller::AuthUser;
 use crate::db::carts;
 use crate::domain::commerce;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/cart").route(web::get().to(list)))
-        .service(web::resource("/cart/item").route(web::post().to(add_item)))
-        .service(web::resource("/cart/item/{id:\\d+}").route(web::delete().to(delete_item)))
-        .service(web::resource("/cart/{id:\\d+}").route(web::delete().to(delete_cart)));
+pub fn routes(routes: &mut Routes) {
+    routes
+        .resource("/cart", |r| r.get(list))
+        .resource("/cart/item", |r| r.post(add_item))
+        .resource("/cart/item/{id:\\d+}", |r| r.delete(delete_item))
+        .resource("/cart/{id:\\d+}", |r| r.delete(delete_cart));
 }
 
+#[utoipa::path(
+    post,
+    path = "/cart/item",
+    tag = "Carts",
+    request_body(content = Object, description = "See README \"HTTP API\" for the fields each seed sends"),
+    responses(
+        (status = 201, description = "The cart line, added or increased", body = Success),
+        (status = 404, response = NotFound),
+        (status = 422, response = Unprocessable),
+    )
+)]
 async fn add_item(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -31,6 +45,14 @@ async fn add_item(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/cart",
+    tag = "Carts",
+    responses(
+        (status = 200, description = "The caller's open cart: `[{cart, items, total}]`", body = Success),
+    )
+)]
 async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     Ok(envelope::ok(
         Msg::CartsRetrieved.text(user.locale),
@@ -38,6 +60,16 @@ async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/cart/{id}",
+    tag = "Carts",
+    params(Id),
+    responses(
+        (status = 200, description = "The removed cart", body = Success),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn delete_cart(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -52,6 +84,16 @@ async fn delete_cart(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/cart/item/{id}",
+    tag = "Carts",
+    params(Id),
+    responses(
+        (status = 200, description = "The removed line", body = Success),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn delete_item(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -3,14 +3,25 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
+use super::openapi::{Success};
+use super::routes::Routes;
 use super::envelope;
 use super::state::AppState;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/map").route(web::get().to(map)));
+pub fn routes(routes: &mut Routes) {
+    routes.resource("/map", |r| r.get(map));
 }
 
 /// Public: the share page needs it, and a tile template is no secret.
+#[utoipa::path(
+    get,
+    path = "/map",
+    tag = "Pages",
+    security(()),
+    responses(
+        (status = 200, description = "`{tile_url, attribution}`: what the pages' maps draw", body = Success),
+    )
+)]
 async fn map(state: web::Data<AppState>) -> HttpResponse {
     let map = &state.settings.map;
     envelope::ok(

@@ -4,7 +4,10 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use utoipa::IntoParams;
 
+use super::openapi::{Success, Forbidden, NotFound, Id};
+use super::routes::Routes;
 use super::envelope;
 use super::error::ApiError;
 use super::messages::Msg;
@@ -16,12 +19,13 @@ use crate::domain::notification::SendRequest;
 use crate::domain::topic::Topic;
 use crate::domain::validation::FieldErrors;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/notifications").route(web::get().to(list)))
-        .service(web::resource("/notifications/send").route(web::post().to(send)))
-        .service(web::resource("/notifications/unread-count").route(web::get().to(unread_count)))
-        .service(web::resource("/notifications/read-all").route(web::post().to(read_all)))
-        .service(web::resource("/notifications/{id:\\d+}/read").route(web::post().to(read_one)));
+pub fn routes(routes: &mut Routes) {
+    routes
+        .resource("/notifications", |r| r.get(list))
+        .resource("/notifications/send", |r| r.post(send))
+        .resource("/notifications/unread-count", |r| r.get(unread_count))
+        .resource("/notifications/read-all", |r| r.post(read_all))
+        .resource("/notifications/{id:\\d+}/read", |r| r.post(read_one));
 }
 
 #[derive(Serialize)]
@@ -48,6 +52,17 @@ impl<'a> From<&'a NotificationRow> for NotificationView<'a> {
 }
 
 /// Always stored first; delivered live through the same commit-then-NOTIFY path as order events.
+#[utoipa::path(
+    post,
+    path = "/notifications/send",
+    tag = "Notifications",
+    request_body = SendRequest,
+    responses(
+        (status = 201, description = "The stored notification, with `delivered_live` (admins only)", body = Success),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn send(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -74,14 +89,27 @@ async fn send(
     Ok(envelope::created(message, data))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct NotificationListQuery {
+    /// `true` for unread ones only.
     unread: Option<String>,
+    /// Only those with a greater id.
     since_id: Option<String>,
     #[serde(flatten)]
+    #[param(ignore)]
     page: PageQuery,
 }
 
+#[utoipa::path(
+    get,
+    path = "/notifications",
+    tag = "Notifications",
+    params(NotificationListQuery, PageQuery),
+    responses(
+        (status = 200, description = "The caller's notifications, newest first, with `meta`", body = Success),
+    )
+)]
 async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -119,6 +147,14 @@ async fn list(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/notifications/unread-count",
+    tag = "Notifications",
+    responses(
+        (status = 200, description = "`{unread}`", body = Success),
+    )
+)]
 async fn unread_count(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -130,6 +166,16 @@ async fn unread_count(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/notifications/{id}/read",
+    tag = "Notifications",
+    params(Id),
+    responses(
+        (status = 200, description = "The notification, read", body = Success),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn read_one(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -144,6 +190,14 @@ async fn read_one(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/notifications/read-all",
+    tag = "Notifications",
+    responses(
+        (status = 200, description = "How many were marked read", body = Success),
+    )
+)]
 async fn read_all(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     let changed = notifications::mark_read(&state.pool, user.id(), MarkRead::All)
         .await?

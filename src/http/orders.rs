@@ -3,7 +3,10 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::IntoParams;
 
+use super::openapi::{Success, Conflict, Forbidden, NotFound, TooManyRequests, Unprocessable, Id};
+use super::routes::Routes;
 use super::checkout::checkout;
 use super::envelope;
 use super::error::ApiError;
@@ -22,30 +25,34 @@ use crate::domain::status::{Mover, OrderStatus};
 use crate::domain::status_update::{StatusUpdate, StatusUpdateRequest};
 use crate::domain::validation::FieldErrors;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/orders")
-            .route(web::post().to(create))
-            .route(web::get().to(list_own)),
-    )
-    .service(web::resource("/orders/status/{status}").route(web::get().to(list_by_status)))
-    .service(
-        web::resource("/orders/{id:\\d+}")
-            .route(web::get().to(detail))
-            .route(web::delete().to(delete)),
-    )
-    .service(
-        web::resource("/orders/{id:\\d+}/status")
-            .route(web::get().to(super::tracking::status))
-            .route(web::put().to(update_status))
-            .route(web::patch().to(update_status)),
-    )
-    .service(web::resource("/orders/{id:\\d+}/payment").route(web::patch().to(update_payment)))
-    .service(web::resource("/orders/{id:\\d+}/history").route(web::get().to(history)));
+pub fn routes(routes: &mut Routes) {
+    routes
+        .resource("/orders", |r| r.post(create).get(list_own))
+        .resource("/orders/status/{status}", |r| r.get(list_by_status))
+        .resource("/orders/{id:\\d+}", |r| r.get(detail).delete(delete))
+        .resource("/orders/{id:\\d+}/status", |r| {
+            r.get(super::tracking::status)
+                .put(update_status)
+                .patch(update_status)
+        })
+        .resource("/orders/{id:\\d+}/payment", |r| r.patch(update_payment))
+        .resource("/orders/{id:\\d+}/history", |r| r.get(history));
 }
 
 /// A checkout (`cart_id`, or `items` as a list of products) or a free-text order (`items` as
 /// text, or `description`).
+#[utoipa::path(
+    post,
+    path = "/orders",
+    tag = "Orders",
+    request_body(content = Object, description = "See README \"HTTP API\" for the fields each seed sends"),
+    responses(
+        (status = 201, description = "The new order (`OrderView`): free-text, described, checked out from a cart, or itemized", body = Success),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 422, response = Unprocessable),
+    )
+)]
 async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -65,10 +72,13 @@ async fn create(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OrderListQuery {
+    /// Only orders in this status (aliases accepted).
     pub status: Option<String>,
     #[serde(flatten)]
+    #[param(ignore)]
     pub page: PageQuery,
 }
 
@@ -98,6 +108,15 @@ pub async fn list_page(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/orders",
+    tag = "Orders",
+    params(OrderListQuery, PageQuery),
+    responses(
+        (status = 200, description = "The caller's orders, newest first, with `meta`", body = Success),
+    )
+)]
 async fn list_own(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -107,6 +126,16 @@ async fn list_own(
 }
 
 /// Customers see their own orders in that status; staff see everyone's.
+#[utoipa::path(
+    get,
+    path = "/orders/status/{status}",
+    tag = "Orders",
+    params(("status" = String, Path, description = "A status, or one of its aliases (`processing`, `dikirim`, ...)"), PageQuery),
+    responses(
+        (status = 200, description = "Orders in that status (customers: their own), with `meta`", body = Success),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn list_by_status(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -129,6 +158,16 @@ async fn list_by_status(
     list_page(&state, &user, owner, &query).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/orders/{id}",
+    tag = "Orders",
+    params(Id),
+    responses(
+        (status = 200, description = "The order (`OrderView`)", body = Success),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn detail(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -141,6 +180,16 @@ async fn detail(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/orders/{id}/history",
+    tag = "Orders",
+    params(Id),
+    responses(
+        (status = 200, description = "The order's status history, oldest first", body = Success),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn history(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -188,6 +237,21 @@ pub fn status_change(
     }
 }
 
+#[utoipa::path(
+    method(put, patch),
+    path = "/orders/{id}/status",
+    tag = "Orders",
+    params(Id),
+    request_body = StatusUpdateRequest,
+    responses(
+        (status = 200, description = "The order in its new status", body = Success),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 422, response = Unprocessable),
+        (status = 429, response = TooManyRequests),
+    )
+)]
 async fn update_status(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -205,6 +269,18 @@ async fn update_status(
 
 /// Cancels the order and hides it from lists; its history stays. The owner may do this while
 /// the order is pending or confirmed, an admin until it ships; drivers may not.
+#[utoipa::path(
+    delete,
+    path = "/orders/{id}",
+    tag = "Orders",
+    params(Id),
+    responses(
+        (status = 200, description = "The order, cancelled and hidden from lists", body = Success),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    )
+)]
 async fn delete(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -232,6 +308,18 @@ async fn delete(
 }
 
 /// Staff set how the order's payment stands: pending, confirmed, failed or refunded.
+#[utoipa::path(
+    patch,
+    path = "/orders/{id}/payment",
+    tag = "Orders",
+    params(Id),
+    request_body(content = Object, description = "See README \"HTTP API\" for the fields each seed sends"),
+    responses(
+        (status = 200, description = "The order with its new payment status (staff only)", body = Success),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn update_payment(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -1,6 +1,7 @@
 //! `?page=&per_page=` parsing and the pagination object lists answer with.
 
 use serde::{Deserialize, Serialize};
+use utoipa::IntoParams;
 
 use crate::db::Window;
 use crate::domain::validation::FieldErrors;
@@ -12,9 +13,12 @@ pub const MAX_PER_PAGE: i64 = 100;
 /// offsets and counts computed from it cannot overflow.
 const MAX_PAGE: i64 = 1_000_000_000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// From 1.
     pub page: Option<String>,
+    /// How many a page holds.
     pub per_page: Option<String>,
 }
 

@@ -10,7 +10,10 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
+use super::openapi::{Success, Conflict, NotFound, Unprocessable, Id};
+use super::routes::Routes;
 use super::envelope;
 use super::error::ApiError;
 use super::extract::request_locale;
@@ -28,21 +31,16 @@ use crate::events::{first_name, Change};
 /// Random bytes in a token: 256 bits, written as 64 lowercase hex digits (URL-safe as is).
 const TOKEN_BYTES: usize = 32;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/orders/{id:\\d+}/share-links")
-            .route(web::post().to(create))
-            .route(web::get().to(list)),
-    )
-    .service(
-        web::resource("/orders/{id:\\d+}/share-links/{link_id:\\d+}")
-            .route(web::delete().to(revoke)),
-    )
-    .service(web::resource("/track/{token}").route(web::get().to(track)));
+pub fn routes(routes: &mut Routes) {
+    routes
+        .resource("/orders/{id:\\d+}/share-links", |r| r.post(create).get(list))
+        .resource("/orders/{id:\\d+}/share-links/{link_id:\\d+}", |r| r.delete(revoke))
+        .resource("/track/{token}", |r| r.get(track));
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ShareLinkRequest)]
 struct CreateRequest {
     /// An end earlier than the default one (`share.ttl_days` after the order is final), in
     /// RFC 3339.
@@ -58,6 +56,19 @@ struct Created {
     created_at: DateTime<Utc>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/orders/{id}/share-links",
+    tag = "Share links",
+    params(Id),
+    request_body(content = CreateRequest, description = "Optional: without a body the link lasts the default time"),
+    responses(
+        (status = 201, description = "`{id, token, url, expires_at, created_at}`: a link anyone may open to follow the order", body = Success),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 422, response = Unprocessable),
+    )
+)]
 async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -121,6 +132,16 @@ fn future_time(text: &str) -> Result<DateTime<Utc>, ApiError> {
     Ok(at)
 }
 
+#[utoipa::path(
+    get,
+    path = "/orders/{id}/share-links",
+    tag = "Share links",
+    params(Id),
+    responses(
+        (status = 200, description = "The order's links `[{id, expires_at, created_at, active}]`, never their tokens", body = Success),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -134,6 +155,16 @@ async fn list(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/orders/{id}/share-links/{link_id}",
+    tag = "Share links",
+    params(("id" = i64, Path, description = "Order id"), ("link_id" = i64, Path, description = "Share link id")),
+    responses(
+        (status = 200, description = "The link, revoked", body = Success),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn revoke(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -150,8 +181,10 @@ async fn revoke(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct TrackQuery {
+    /// The language of `status_display`: `en` or `id` (else `Accept-Language`).
     lang: Option<String>,
 }
 
@@ -181,6 +214,17 @@ struct PublicStep {
     at: DateTime<Utc>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/track/{token}",
+    tag = "Share links",
+    security(()),
+    params(("token" = String, Path, description = "The link's token: 64 hex digits, the only credential needed"), TrackQuery),
+    responses(
+        (status = 200, description = "The public view of the order the link opens: no login, the token is the credential", body = Success),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn track(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -15,7 +15,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
 
+use super::openapi::{Success, Conflict, Forbidden, NotFound, TooManyRequests, Unprocessable, Id};
+use super::routes::Routes;
 use super::envelope;
 use super::error::ApiError;
 use super::extract::client_address;
@@ -31,10 +34,11 @@ use crate::db::users::UserRow;
 use crate::domain::role::Role;
 use crate::domain::validation::FieldErrors;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/totp/setup/{id:\\d+}").route(web::post().to(setup)))
-        .service(web::resource("/totp/verify/{id:\\d+}").route(web::post().to(verify)))
-        .service(web::resource("/totp/disable/{id:\\d+}").route(web::post().to(disable)));
+pub fn routes(routes: &mut Routes) {
+    routes
+        .resource("/totp/setup/{id:\\d+}", |r| r.post(setup))
+        .resource("/totp/verify/{id:\\d+}", |r| r.post(verify))
+        .resource("/totp/disable/{id:\\d+}", |r| r.post(disable));
 }
 
 /// Which of the account's secrets a code is checked against.
@@ -77,7 +81,7 @@ impl From<CodeError> for ApiError {
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 struct CodeBody {
     code: Option<String>,
     password: Option<String>,
@@ -125,6 +129,20 @@ async fn require_current_code(
     Ok(())
 }
 
+#[utoipa::path(
+    post,
+    path = "/totp/setup/{id}",
+    tag = "Two-factor login",
+    params(Id),
+    request_body = CodeBody,
+    responses(
+        (status = 200, description = "`{secret, otpauth_uri, qr_png, enabled}`: a new secret, not in force until verified", body = Success),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 422, response = Unprocessable),
+        (status = 429, response = TooManyRequests),
+    )
+)]
 async fn setup(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -155,6 +173,21 @@ async fn setup(
 
 /// A code from the pending secret puts it in force and ends the account's other sessions; the
 /// caller, if it is the account itself, gets a fresh token to go on with.
+#[utoipa::path(
+    post,
+    path = "/totp/verify/{id}",
+    tag = "Two-factor login",
+    params(Id),
+    request_body = CodeBody,
+    responses(
+        (status = 200, description = "`{enabled: true, token, token_type, expires_at}`: two-factor login is on and the account's other sessions end; the caller's own fresh token when it is the account", body = Success),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 422, response = Unprocessable),
+        (status = 429, response = TooManyRequests),
+    )
+)]
 async fn verify(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -208,6 +241,21 @@ struct Enabled {
 }
 
 /// Turning it off takes a current code, or the account's password.
+#[utoipa::path(
+    post,
+    path = "/totp/disable/{id}",
+    tag = "Two-factor login",
+    params(Id),
+    request_body = CodeBody,
+    responses(
+        (status = 200, description = "`{enabled: false}`", body = Success),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 422, response = Unprocessable),
+        (status = 429, response = TooManyRequests),
+    )
+)]
 async fn disable(
     state: web::Data<AppState>,
     req: HttpRequest,

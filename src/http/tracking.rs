@@ -5,7 +5,10 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa::IntoParams;
 
+use super::openapi::{Success, Conflict, NotFound, Unprocessable, Id};
+use super::routes::Routes;
 use super::envelope;
 use super::error::ApiError;
 use super::messages::Msg;
@@ -20,13 +23,12 @@ use crate::domain::locale::Locale;
 use crate::domain::status::OrderStatus;
 use crate::domain::validation::FieldErrors;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/orders/active").route(web::get().to(active)))
-        .service(web::resource("/orders/history").route(web::get().to(history)))
-        .service(web::resource("/orders/{id:\\d+}/timeline").route(web::get().to(timeline)))
-        .service(
-            web::resource("/orders/{id:\\d+}/feedback").route(web::post().to(submit_feedback)),
-        );
+pub fn routes(routes: &mut Routes) {
+    routes
+        .resource("/orders/active", |r| r.get(active))
+        .resource("/orders/history", |r| r.get(history))
+        .resource("/orders/{id:\\d+}/timeline", |r| r.get(timeline))
+        .resource("/orders/{id:\\d+}/feedback", |r| r.post(submit_feedback));
 }
 
 pub fn payment_display(status: &str) -> &'static str {
@@ -39,6 +41,16 @@ pub fn payment_display(status: &str) -> &'static str {
 }
 
 /// `GET /orders/{id}/status` (registered with the status routes in `orders.rs`).
+#[utoipa::path(
+    get,
+    path = "/orders/{id}/status",
+    tag = "Tracking v1",
+    params(Id),
+    responses(
+        (status = 200, description = "The order's tracking summary (seed 003's fields)", body = Success),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn status(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -113,6 +125,16 @@ struct TimelineEntry<'a> {
     created_at: DateTime<Utc>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/orders/{id}/timeline",
+    tag = "Tracking v1",
+    params(Id),
+    responses(
+        (status = 200, description = "The order's timeline entries", body = Success),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn timeline(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -145,6 +167,19 @@ async fn timeline(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/orders/{id}/feedback",
+    tag = "Tracking v1",
+    params(Id),
+    request_body(content = Object, description = "See README \"HTTP API\" for the fields each seed sends"),
+    responses(
+        (status = 201, description = "The stored feedback", body = Success),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 422, response = Unprocessable),
+    )
+)]
 async fn submit_feedback(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -194,12 +229,17 @@ pub fn active_json(s: &OrderSummary, locale: Locale, with_contact: bool) -> Valu
     row
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatusRangeQuery {
+    /// Only orders in this status.
     pub status: Option<String>,
+    /// First day, `YYYY-MM-DD`.
     pub start_date: Option<String>,
+    /// Last day, `YYYY-MM-DD`.
     pub end_date: Option<String>,
     #[serde(flatten)]
+    #[param(ignore)]
     pub page: PageQuery,
 }
 
@@ -280,6 +320,15 @@ pub const ACTIVE: [OrderStatus; 4] = [
     OrderStatus::Ready,
 ];
 
+#[utoipa::path(
+    get,
+    path = "/orders/active",
+    tag = "Tracking v1",
+    params(StatusRangeQuery, PageQuery),
+    responses(
+        (status = 200, description = "The caller's orders still under way, with `meta`", body = Success),
+    )
+)]
 async fn active(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -300,6 +349,15 @@ async fn active(
 }
 
 /// Seed 003's history: the pagination object wraps the rows inside `data`.
+#[utoipa::path(
+    get,
+    path = "/orders/history",
+    tag = "Tracking v1",
+    params(StatusRangeQuery, PageQuery),
+    responses(
+        (status = 200, description = "Seed 003's page: `data: {data: [...], current_page, per_page, total, last_page, from, to}`", body = Success),
+    )
+)]
 async fn history(
     state: web::Data<AppState>,
     user: AuthUser,

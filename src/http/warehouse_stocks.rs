@@ -8,6 +8,8 @@ use futures_util::future::join_all;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::openapi::{Success, Conflict, Forbidden, NotFound, Id};
+use super::routes::Routes;
 use super::envelope;
 use super::error::ApiError;
 use super::messages::Msg;
@@ -20,22 +22,28 @@ use crate::domain::validation::FieldErrors;
 /// Most items one bulk update may carry.
 const MAX_BULK_ITEMS: usize = 1000;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/warehouseStocks")
-            .route(web::post().to(create))
-            .route(web::get().to(list)),
-    )
-    .service(web::resource("/warehouseStocks/concurrent").route(web::put().to(bulk_update)))
-    .service(
-        web::resource("/warehouseStocks/{id:\\d+}")
-            // GET takes a warehouse id (seed 004); PUT and DELETE a stock row id.
-            .route(web::get().to(by_warehouse))
-            .route(web::put().to(update))
-            .route(web::delete().to(delete)),
-    );
+pub fn routes(routes: &mut Routes) {
+    routes
+        .resource("/warehouseStocks", |r| r.post(create).get(list))
+        .resource("/warehouseStocks/concurrent", |r| r.put(bulk_update))
+        // GET takes a warehouse id (seed 004); PUT and DELETE a stock row id.
+        .resource("/warehouseStocks/{id:\\d+}", |r| {
+            r.get(by_warehouse).put(update).delete(delete)
+        });
 }
 
+#[utoipa::path(
+    post,
+    path = "/warehouseStocks",
+    tag = "Stock",
+    request_body(content = Object, description = "See README \"HTTP API\" for the fields each seed sends"),
+    responses(
+        (status = 201, description = "The stock row (admins only)", body = Success),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    )
+)]
 async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -50,6 +58,14 @@ async fn create(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/warehouseStocks",
+    tag = "Stock",
+    responses(
+        (status = 200, description = "Every stock row", body = Success),
+    )
+)]
 async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     Ok(envelope::ok(
         Msg::StocksRetrieved.text(user.locale),
@@ -57,6 +73,16 @@ async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/warehouseStocks/{id}",
+    tag = "Stock",
+    params(Id),
+    responses(
+        (status = 200, description = "The stock of the warehouse `{id}` (a warehouse id here)", body = Success),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn by_warehouse(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -77,6 +103,19 @@ async fn set(state: &web::Data<AppState>, input: StockInput) -> Result<StockRow,
 }
 
 /// Sets the quantity of the stock row `id` (seed 004 also sends its warehouse and product).
+#[utoipa::path(
+    put,
+    path = "/warehouseStocks/{id}",
+    tag = "Stock",
+    params(Id),
+    request_body(content = Object, description = "See README \"HTTP API\" for the fields each seed sends"),
+    responses(
+        (status = 200, description = "The stock row `{id}` with its new quantity (admins only)", body = Success),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    )
+)]
 async fn update(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -116,6 +155,16 @@ struct ItemResult {
 
 /// Applies many quantity updates: each warehouse's items go to its actor together (one batch),
 /// warehouses in parallel. Every item reports on its own; one bad item does not stop the rest.
+#[utoipa::path(
+    put,
+    path = "/warehouseStocks/concurrent",
+    tag = "Stock",
+    request_body(content = Object, description = "See README \"HTTP API\" for the fields each seed sends"),
+    responses(
+        (status = 200, description = "`results: [{warehouse_id, product_id, success, quantity | error}]` at the top level and in `data` (admins only)", body = Success),
+        (status = 403, response = Forbidden),
+    )
+)]
 async fn bulk_update(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -182,6 +231,17 @@ async fn bulk_update(
     Ok(envelope::results(message, results))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/warehouseStocks/{id}",
+    tag = "Stock",
+    params(Id),
+    responses(
+        (status = 200, description = "The deleted stock row (admins only)", body = Success),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn delete(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -5,6 +5,8 @@
 use actix_web::{web, HttpResponse};
 use serde_json::Value;
 
+use super::openapi::{Success, Conflict, Forbidden, NotFound, Id};
+use super::routes::Routes;
 use super::envelope;
 use super::error::ApiError;
 use super::messages::Msg;
@@ -13,21 +15,25 @@ use crate::auth::caller::AuthUser;
 use crate::db::warehouses;
 use crate::domain::commerce;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/warehouses")
-            .route(web::post().to(create))
-            .route(web::get().to(list)),
-    )
-    .service(
-        web::resource("/warehouses/{id:\\d+}")
-            .route(web::get().to(detail))
-            .route(web::put().to(replace))
-            .route(web::patch().to(patch))
-            .route(web::delete().to(delete)),
-    );
+pub fn routes(routes: &mut Routes) {
+    routes
+        .resource("/warehouses", |r| r.post(create).get(list))
+        .resource("/warehouses/{id:\\d+}", |r| {
+            r.get(detail).put(replace).patch(patch).delete(delete)
+        });
 }
 
+#[utoipa::path(
+    post,
+    path = "/warehouses",
+    tag = "Warehouses",
+    request_body(content = Object, description = "See README \"HTTP API\" for the fields each seed sends"),
+    responses(
+        (status = 201, description = "The new warehouse (admins only)", body = Success),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+    )
+)]
 async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -41,6 +47,14 @@ async fn create(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/warehouses",
+    tag = "Warehouses",
+    responses(
+        (status = 200, description = "Every warehouse", body = Success),
+    )
+)]
 async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     Ok(envelope::ok(
         Msg::WarehousesRetrieved.text(user.locale),
@@ -48,6 +62,16 @@ async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/warehouses/{id}",
+    tag = "Warehouses",
+    params(Id),
+    responses(
+        (status = 200, description = "The warehouse", body = Success),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn detail(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -62,6 +86,19 @@ async fn detail(
     ))
 }
 
+#[utoipa::path(
+    put,
+    path = "/warehouses/{id}",
+    tag = "Warehouses",
+    params(Id),
+    request_body(content = Object, description = "See README \"HTTP API\" for the fields each seed sends"),
+    responses(
+        (status = 200, description = "The warehouse, replaced (admins only)", body = Success),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    )
+)]
 async fn replace(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -72,6 +109,19 @@ async fn replace(
     save(&state, &user, *id, &body).await
 }
 
+#[utoipa::path(
+    patch,
+    path = "/warehouses/{id}",
+    tag = "Warehouses",
+    params(Id),
+    request_body(content = Object, description = "See README \"HTTP API\" for the fields each seed sends"),
+    responses(
+        (status = 200, description = "The warehouse, with the fields given changed (admins only)", body = Success),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    )
+)]
 async fn patch(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -103,6 +153,18 @@ async fn save(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/warehouses/{id}",
+    tag = "Warehouses",
+    params(Id),
+    responses(
+        (status = 200, description = "`{id}` of the deleted warehouse (admins only)", body = Success),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    )
+)]
 async fn delete(
     state: web::Data<AppState>,
     user: AuthUser,

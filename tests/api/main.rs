@@ -19,6 +19,7 @@ mod live_tracking;
 mod locations;
 mod multi_instance;
 mod notifications;
+mod openapi;
 mod orders;
 mod pages;
 mod public_tracking;
