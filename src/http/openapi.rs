@@ -272,21 +272,31 @@ impl Modify for EveryRoute {
         doc.components
             .get_or_insert_with(Default::default)
             .add_security_scheme("bearer", SecurityScheme::Http(bearer));
-        for item in doc.paths.paths.values_mut() {
-            for operation in [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                add_common_answers(operation);
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let operations = [
+                ("get", &mut item.get),
+                ("put", &mut item.put),
+                ("post", &mut item.post),
+                ("delete", &mut item.delete),
+                ("patch", &mut item.patch),
+            ];
+            for (method, operation) in operations {
+                if let Some(operation) = operation {
+                    operation.operation_id = Some(operation_id(method, path));
+                    add_common_answers(operation);
+                }
             }
         }
     }
+}
+
+/// A unique id from the method and path (handler names repeat across modules, and one handler
+/// may serve two methods): `patch_orders_id_status`.
+fn operation_id(method: &str, path: &str) -> String {
+    let words = path
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty());
+    std::iter::once(method).chain(words).collect::<Vec<_>>().join("_")
 }
 
 fn add_common_answers(operation: &mut Operation) {

@@ -24,6 +24,7 @@ mod orders;
 mod pages;
 mod public_tracking;
 mod revocation;
+mod schemathesis;
 mod share_links;
 mod totp;
 mod tracking_v1;
