@@ -17,7 +17,7 @@ pub const MAX_SPEED: f64 = 70.0;
 pub const MAX_ACCURACY: f64 = 100_000.0;
 
 /// A point on the earth, in degrees.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Point {
     pub lat: f64,
     pub lng: f64,

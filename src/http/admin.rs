@@ -4,15 +4,18 @@
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 
-use super::openapi::{Success, Conflict, Forbidden, NotFound, TooManyRequests, Unprocessable, Id};
-use super::routes::Routes;
 use super::envelope;
 use super::error::ApiError;
 use super::messages::Msg;
-use super::pagination::PageQuery;
+use super::openapi::{
+    Conflict, Forbidden, Id, NotFound, Paged, Success, TooManyRequests, Unprocessable,
+};
 use super::orders::{list_page, status_change, OrderListQuery};
+use super::pagination::PageQuery;
+use super::routes::Routes;
 use super::state::AppState;
 use super::tracking::{self, active_json, ACTIVE};
+use super::views::OrderView;
 use crate::auth::caller::AuthUser;
 use crate::db::orders;
 use crate::db::tracking::{self as queries, DayRange};
@@ -25,7 +28,9 @@ pub fn routes(routes: &mut Routes) {
         .resource("/admin/orders/active", |r| r.get(active))
         .resource("/admin/orders/tracking-stats", |r| r.get(stats))
         .resource("/admin/orders/tracking-analytics", |r| r.get(analytics))
-        .resource("/admin/orders/{id:\\d+}/tracking", |r| r.post(update_tracking));
+        .resource("/admin/orders/{id:\\d+}/tracking", |r| {
+            r.post(update_tracking)
+        });
 }
 
 #[utoipa::path(
@@ -34,7 +39,7 @@ pub fn routes(routes: &mut Routes) {
     tag = "Admin",
     params(OrderListQuery, PageQuery),
     responses(
-        (status = 200, description = "Every order, with `meta` (staff only)", body = Success),
+        (status = 200, description = "Every order, with `meta` (staff only)", body = Paged<OrderView>),
         (status = 403, response = Forbidden),
     )
 )]
@@ -53,7 +58,7 @@ async fn all_orders(
     tag = "Admin",
     params(tracking::StatusRangeQuery, PageQuery),
     responses(
-        (status = 200, description = "Every order under way, with `meta` (admins only)", body = Success),
+        (status = 200, description = "Every order under way, with `meta` (admins only)", body = Success<serde_json::Value>),
         (status = 403, response = Forbidden),
     )
 )]
@@ -84,7 +89,7 @@ async fn active(
     params(Id),
     request_body = StatusUpdateRequest,
     responses(
-        (status = 200, description = "The new timeline entry (admins only)", body = Success),
+        (status = 200, description = "The new timeline entry (admins only)", body = Success<serde_json::Value>),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
@@ -134,7 +139,7 @@ fn report_range(user: &AuthUser, query: &tracking::StatusRangeQuery) -> Result<D
     tag = "Admin",
     params(tracking::StatusRangeQuery),
     responses(
-        (status = 200, description = "Counts per status over the day range (admins only)", body = Success),
+        (status = 200, description = "Counts per status over the day range (admins only)", body = Success<serde_json::Value>),
         (status = 403, response = Forbidden),
     )
 )]
@@ -156,7 +161,7 @@ async fn stats(
     tag = "Admin",
     params(tracking::StatusRangeQuery),
     responses(
-        (status = 200, description = "Seed 003's analytics plus `orders_per_day` and `average_stage_minutes` (admins only)", body = Success),
+        (status = 200, description = "Seed 003's analytics plus `orders_per_day` and `average_stage_minutes` (admins only)", body = Success<serde_json::Value>),
         (status = 403, response = Forbidden),
     )
 )]

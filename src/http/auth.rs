@@ -4,13 +4,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::openapi::{Success, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized, Id};
-use super::routes::Routes;
 use super::envelope;
 use super::error::ApiError;
 use super::extract::{client_address, request_locale};
 use super::issued_token::IssuedToken;
 use super::messages::Msg;
+use super::openapi::{Conflict, Forbidden, Id, NotFound, Success, TooManyRequests, Unauthorized};
+use super::routes::Routes;
 use super::state::AppState;
 use super::views::UserView;
 use crate::auth::caller::AuthUser;
@@ -39,7 +39,7 @@ pub fn routes(routes: &mut Routes) {
     security(()),
     request_body = RegisterRequest,
     responses(
-        (status = 201, description = "The new customer account (`UserView`)", body = Success),
+        (status = 201, description = "The new customer account (`UserView`)", body = Success<UserView>),
         (status = 409, response = Conflict),
     )
 )]
@@ -65,7 +65,7 @@ struct LoginRequest {
     totp: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct LoginAnswer<'a> {
     #[serde(flatten)]
     issued: IssuedToken,
@@ -79,7 +79,7 @@ struct LoginAnswer<'a> {
     security(()),
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "`{token, token_type, expires_at, user}`; with two-factor login on, `totp` is required (401 `totp_required` without it)", body = Success),
+        (status = 200, description = "`{token, token_type, expires_at, user}`; with two-factor login on, `totp` is required (401 `totp_required` without it)", body = Success<LoginAnswer>),
         (status = 401, response = Unauthorized),
         (status = 429, response = TooManyRequests),
     )
@@ -142,7 +142,7 @@ async fn login(
     path = "/me",
     tag = "Accounts",
     responses(
-        (status = 200, description = "The caller (`UserView`)", body = Success),
+        (status = 200, description = "The caller (`UserView`)", body = Success<UserView>),
     )
 )]
 async fn me(user: AuthUser) -> HttpResponse {
@@ -165,7 +165,7 @@ struct ProfileUpdate {
     tag = "Accounts",
     request_body = ProfileUpdate,
     responses(
-        (status = 200, description = "The caller, updated", body = Success),
+        (status = 200, description = "The caller, updated", body = Success<UserView>),
     )
 )]
 async fn update_me(
@@ -198,7 +198,7 @@ async fn update_me(
     path = "/logout-all",
     tag = "Accounts",
     responses(
-        (status = 200, description = "`{revoked: true}`: every token of the caller stops working", body = Success),
+        (status = 200, description = "`{revoked: true}`: every token of the caller stops working", body = Success<serde_json::Value>),
     )
 )]
 async fn logout_everywhere(
@@ -225,7 +225,7 @@ struct RoleChange {
     params(Id),
     request_body = RoleChange,
     responses(
-        (status = 200, description = "The user with the new role; their tokens stop working", body = Success),
+        (status = 200, description = "The user with the new role; their tokens stop working", body = Success<UserView>),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
     )

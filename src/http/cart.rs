@@ -3,15 +3,15 @@
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 
-use super::openapi::{Success, NotFound, Unprocessable, Id};
-use super::routes::Routes;
 use super::envelope;
 use super::error::ApiError;
 use super::messages::Msg;
+use super::openapi::{Id, NotFound, Success, Unprocessable};
+use super::routes::Routes;
 use super::state::AppState;
 use crate::auth::caller::AuthUser;
 use crate::db::carts;
-use crate::domain::commerce;
+use crate::domain::commerce::{self, CartItemInput};
 
 pub fn routes(routes: &mut Routes) {
     routes
@@ -25,9 +25,9 @@ pub fn routes(routes: &mut Routes) {
     post,
     path = "/cart/item",
     tag = "Carts",
-    request_body(content = Object, description = "See README \"HTTP API\" for the fields each seed sends"),
+    request_body = CartItemInput,
     responses(
-        (status = 201, description = "The cart line, added or increased", body = Success),
+        (status = 201, description = "The cart line, added or increased", body = Success<serde_json::Value>),
         (status = 404, response = NotFound),
         (status = 422, response = Unprocessable),
     )
@@ -50,7 +50,7 @@ async fn add_item(
     path = "/cart",
     tag = "Carts",
     responses(
-        (status = 200, description = "The caller's open cart: `[{cart, items, total}]`", body = Success),
+        (status = 200, description = "The caller's open cart: `[{cart, items, total}]`", body = Success<serde_json::Value>),
     )
 )]
 async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
@@ -66,7 +66,7 @@ async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse
     tag = "Carts",
     params(Id),
     responses(
-        (status = 200, description = "The removed cart", body = Success),
+        (status = 200, description = "The removed cart", body = Success<serde_json::Value>),
         (status = 404, response = NotFound),
     )
 )]
@@ -90,7 +90,7 @@ async fn delete_cart(
     tag = "Carts",
     params(Id),
     responses(
-        (status = 200, description = "The removed line", body = Success),
+        (status = 200, description = "The removed line", body = Success<serde_json::Value>),
         (status = 404, response = NotFound),
     )
 )]

@@ -7,11 +7,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use super::openapi::{Success, Conflict, Forbidden, NotFound, Id};
-use super::routes::Routes;
 use super::envelope;
 use super::error::ApiError;
 use super::messages::Msg;
+use super::openapi::{Conflict, Forbidden, Id, NotFound, Success};
+use super::routes::Routes;
 use super::state::AppState;
 use super::views::OrderView;
 use crate::access::visible_order;
@@ -40,7 +40,7 @@ pub fn routes(routes: &mut Routes) {
     path = "/drivers",
     tag = "Dispatch",
     responses(
-        (status = 200, description = "The drivers (staff only)", body = Success),
+        (status = 200, description = "The drivers (staff only)", body = Success<serde_json::Value>),
         (status = 403, response = Forbidden),
     )
 )]
@@ -63,7 +63,7 @@ async fn drivers(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRespo
     path = "/driver/orders",
     tag = "Dispatch",
     responses(
-        (status = 200, description = "The caller's assigned orders still on their way (staff only)", body = Success),
+        (status = 200, description = "The caller's assigned orders still on their way (staff only)", body = Success<Vec<OrderView>>),
         (status = 403, response = Forbidden),
     )
 )]
@@ -96,7 +96,7 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::E
     params(Id),
     request_body = AssignRequest,
     responses(
-        (status = 200, description = "The order with its driver (`driver_id: null` unassigns; admins only)", body = Success),
+        (status = 200, description = "The order with its driver (`driver_id: null` unassigns; admins only)", body = Success<OrderView>),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
@@ -157,7 +157,7 @@ async fn assign(
     tag = "Dispatch",
     params(Id),
     responses(
-        (status = 200, description = "The order, now the caller's (drivers only)", body = Success),
+        (status = 200, description = "The order, now the caller's (drivers only)", body = Success<OrderView>),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
@@ -214,7 +214,7 @@ async fn change(
     params(Id),
     request_body = PositionRequest,
     responses(
-        (status = 202, description = "The position, published within the second", body = Success),
+        (status = 202, description = "The position, published within the second", body = Success<serde_json::Value>),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
@@ -242,7 +242,7 @@ async fn location(
     tag = "Dispatch",
     params(Id),
     responses(
-        (status = 200, description = "The order's written positions, oldest first", body = Success),
+        (status = 200, description = "The order's written positions, oldest first", body = Success<serde_json::Value>),
         (status = 404, response = NotFound),
     )
 )]

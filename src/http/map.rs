@@ -3,9 +3,9 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use super::openapi::{Success};
-use super::routes::Routes;
 use super::envelope;
+use super::openapi::Success;
+use super::routes::Routes;
 use super::state::AppState;
 
 pub fn routes(routes: &mut Routes) {
@@ -19,7 +19,7 @@ pub fn routes(routes: &mut Routes) {
     tag = "Pages",
     security(()),
     responses(
-        (status = 200, description = "`{tile_url, attribution}`: what the pages' maps draw", body = Success),
+        (status = 200, description = "`{tile_url, attribution}`: what the pages' maps draw", body = Success<serde_json::Value>),
     )
 )]
 async fn map(state: web::Data<AppState>) -> HttpResponse {

@@ -4,14 +4,14 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
-use super::openapi::{Success, Forbidden, NotFound, Id};
-use super::routes::Routes;
 use super::envelope;
 use super::error::ApiError;
 use super::messages::Msg;
+use super::openapi::{Forbidden, Id, NotFound, Paged, Success};
 use super::pagination::PageQuery;
+use super::routes::Routes;
 use super::state::AppState;
 use crate::auth::caller::AuthUser;
 use crate::db::notifications::{self, ListFilter, MarkRead, NotificationRow};
@@ -28,11 +28,12 @@ pub fn routes(routes: &mut Routes) {
         .resource("/notifications/{id:\\d+}/read", |r| r.post(read_one));
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct NotificationView<'a> {
     id: i64,
     title: &'a str,
     message: &'a str,
+    #[schema(value_type = Object)]
     data: &'a Map<String, Value>,
     read_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
@@ -58,7 +59,7 @@ impl<'a> From<&'a NotificationRow> for NotificationView<'a> {
     tag = "Notifications",
     request_body = SendRequest,
     responses(
-        (status = 201, description = "The stored notification, with `delivered_live` (admins only)", body = Success),
+        (status = 201, description = "The stored notification, with `delivered_live` (admins only)", body = Success<serde_json::Value>),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
     )
@@ -107,7 +108,7 @@ struct NotificationListQuery {
     tag = "Notifications",
     params(NotificationListQuery, PageQuery),
     responses(
-        (status = 200, description = "The caller's notifications, newest first, with `meta`", body = Success),
+        (status = 200, description = "The caller's notifications, newest first, with `meta`", body = Paged<NotificationView>),
     )
 )]
 async fn list(
@@ -152,7 +153,7 @@ async fn list(
     path = "/notifications/unread-count",
     tag = "Notifications",
     responses(
-        (status = 200, description = "`{unread}`", body = Success),
+        (status = 200, description = "`{unread}`", body = Success<serde_json::Value>),
     )
 )]
 async fn unread_count(
@@ -172,7 +173,7 @@ async fn unread_count(
     tag = "Notifications",
     params(Id),
     responses(
-        (status = 200, description = "The notification, read", body = Success),
+        (status = 200, description = "The notification, read", body = Success<serde_json::Value>),
         (status = 404, response = NotFound),
     )
 )]
@@ -195,7 +196,7 @@ async fn read_one(
     path = "/notifications/read-all",
     tag = "Notifications",
     responses(
-        (status = 200, description = "How many were marked read", body = Success),
+        (status = 200, description = "How many were marked read", body = Success<serde_json::Value>),
     )
 )]
 async fn read_all(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {

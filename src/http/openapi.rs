@@ -11,15 +11,13 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use actix_web::HttpResponse;
-use serde::Serialize;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{
-    ContentBuilder, Ref, RefOr, Response, ResponseBuilder, ServerBuilder,
-};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder, ServerBuilder};
 use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToSchema};
 
+use super::pagination::PageMeta;
 use super::routes::Routes;
 
 #[derive(OpenApi)]
@@ -102,7 +100,7 @@ use super::routes::Routes;
         document,
     ),
     components(
-        schemas(Success, Failure),
+        schemas(Failure),
         responses(
             BadRequest,
             Unauthorized,
@@ -128,7 +126,11 @@ pub struct ApiDoc;
 /// The document, built once.
 fn json() -> &'static str {
     static DOCUMENT: OnceLock<String> = OnceLock::new();
-    DOCUMENT.get_or_init(|| ApiDoc::openapi().to_json().expect("the document serializes"))
+    DOCUMENT.get_or_init(|| {
+        ApiDoc::openapi()
+            .to_json()
+            .expect("the document serializes")
+    })
 }
 
 pub fn routes(routes: &mut Routes) {
@@ -149,46 +151,58 @@ async fn document() -> HttpResponse {
         .body(json())
 }
 
-/// Every successful answer. `data` is what the operation describes; lists carry `meta`.
-#[derive(Serialize, ToSchema)]
-pub struct Success {
+/// The envelope of `http::envelope`, as the document describes it.
+///
+/// Every successful answer but a page of a list; `data` is what the operation describes.
+#[derive(ToSchema)]
+pub struct Success<T> {
     /// Always `success`.
     #[schema(pattern = "^success$")]
-    status: String,
+    pub status: String,
     /// Always `true`.
-    success: bool,
+    pub success: bool,
     /// What happened, in the caller's language.
-    message: String,
-    #[schema(value_type = Value)]
-    data: serde_json::Value,
-    /// Pagination of a list: `current_page`, `per_page`, `total`, `last_page`, `from`, `to`.
-    #[schema(value_type = Option<Object>)]
-    meta: Option<serde_json::Value>,
+    pub message: String,
+    pub data: T,
+}
+
+/// A page of a list, and where it is in the whole.
+#[derive(ToSchema)]
+pub struct Paged<T> {
+    /// Always `success`.
+    #[schema(pattern = "^success$")]
+    pub status: String,
+    /// Always `true`.
+    pub success: bool,
+    /// What happened, in the caller's language.
+    pub message: String,
+    pub data: Vec<T>,
+    pub meta: PageMeta,
 }
 
 /// Every error answer, whatever layer gave it.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct Failure {
     /// Always `error`.
     #[schema(pattern = "^error$")]
-    status: String,
+    pub status: String,
     /// Always `false`.
-    success: bool,
+    pub success: bool,
     /// What went wrong; never an internal detail.
-    message: String,
+    pub message: String,
     /// The same text as `message`.
-    error: String,
+    pub error: String,
     /// Validation failures only: messages per field.
-    errors: Option<BTreeMap<String, Vec<String>>>,
+    pub errors: Option<BTreeMap<String, Vec<String>>>,
     /// Details of some refusals, such as `short` (the products a checkout lacks).
     #[schema(value_type = Option<Object>)]
-    data: Option<serde_json::Value>,
+    pub data: Option<serde_json::Value>,
 }
 
 /// A numeric id in the path.
 #[derive(IntoParams)]
 #[into_params(names("id"), parameter_in = Path)]
-pub struct Id(#[allow(dead_code)] i64);
+pub struct Id(pub i64);
 
 /// Declares an error answer once: a response component in the `Failure` envelope, referenced
 /// by the operations that can give it.
@@ -296,7 +310,10 @@ fn operation_id(method: &str, path: &str) -> String {
     let words = path
         .split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|w| !w.is_empty());
-    std::iter::once(method).chain(words).collect::<Vec<_>>().join("_")
+    std::iter::once(method)
+        .chain(words)
+        .collect::<Vec<_>>()
+        .join("_")
 }
 
 fn add_common_answers(operation: &mut Operation) {

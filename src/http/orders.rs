@@ -5,13 +5,15 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::IntoParams;
 
-use super::openapi::{Success, Conflict, Forbidden, NotFound, TooManyRequests, Unprocessable, Id};
-use super::routes::Routes;
 use super::checkout::checkout;
 use super::envelope;
 use super::error::ApiError;
 use super::messages::Msg;
+use super::openapi::{
+    Conflict, Forbidden, Id, NotFound, Paged, Success, TooManyRequests, Unprocessable,
+};
 use super::pagination::PageQuery;
+use super::routes::Routes;
 use super::state::AppState;
 use super::views::{HistoryView, OrderView};
 use crate::access::visible_order;
@@ -45,9 +47,9 @@ pub fn routes(routes: &mut Routes) {
     post,
     path = "/orders",
     tag = "Orders",
-    request_body(content = Object, description = "See README \"HTTP API\" for the fields each seed sends"),
+    request_body(content = CreateOrderRequest, description = "A free-text order (`items` as text, or `description`), or a checkout: `{cart_id, shipping_cost?, warehouse_id?}` or `{items: [{product_id, quantity}], shipping_cost?, warehouse_id?}`"),
     responses(
-        (status = 201, description = "The new order (`OrderView`): free-text, described, checked out from a cart, or itemized", body = Success),
+        (status = 201, description = "The new order (`OrderView`): free-text, described, checked out from a cart, or itemized", body = Success<OrderView>),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
         (status = 422, response = Unprocessable),
@@ -114,7 +116,7 @@ pub async fn list_page(
     tag = "Orders",
     params(OrderListQuery, PageQuery),
     responses(
-        (status = 200, description = "The caller's orders, newest first, with `meta`", body = Success),
+        (status = 200, description = "The caller's orders, newest first, with `meta`", body = Paged<OrderView>),
     )
 )]
 async fn list_own(
@@ -132,7 +134,7 @@ async fn list_own(
     tag = "Orders",
     params(("status" = String, Path, description = "A status, or one of its aliases (`processing`, `dikirim`, ...)"), PageQuery),
     responses(
-        (status = 200, description = "Orders in that status (customers: their own), with `meta`", body = Success),
+        (status = 200, description = "Orders in that status (customers: their own), with `meta`", body = Paged<OrderView>),
         (status = 404, response = NotFound),
     )
 )]
@@ -164,7 +166,7 @@ async fn list_by_status(
     tag = "Orders",
     params(Id),
     responses(
-        (status = 200, description = "The order (`OrderView`)", body = Success),
+        (status = 200, description = "The order (`OrderView`)", body = Success<OrderView>),
         (status = 404, response = NotFound),
     )
 )]
@@ -186,7 +188,7 @@ async fn detail(
     tag = "Orders",
     params(Id),
     responses(
-        (status = 200, description = "The order's status history, oldest first", body = Success),
+        (status = 200, description = "The order's status history, oldest first", body = Success<Vec<HistoryView>>),
         (status = 404, response = NotFound),
     )
 )]
@@ -244,7 +246,7 @@ pub fn status_change(
     params(Id),
     request_body = StatusUpdateRequest,
     responses(
-        (status = 200, description = "The order in its new status", body = Success),
+        (status = 200, description = "The order in its new status", body = Success<OrderView>),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
@@ -275,7 +277,7 @@ async fn update_status(
     tag = "Orders",
     params(Id),
     responses(
-        (status = 200, description = "The order, cancelled and hidden from lists", body = Success),
+        (status = 200, description = "The order, cancelled and hidden from lists", body = Success<OrderView>),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
@@ -313,9 +315,9 @@ async fn delete(
     path = "/orders/{id}/payment",
     tag = "Orders",
     params(Id),
-    request_body(content = Object, description = "See README \"HTTP API\" for the fields each seed sends"),
+    request_body(content = Object, description = "`{payment_status}`: pending, confirmed, failed or refunded"),
     responses(
-        (status = 200, description = "The order with its new payment status (staff only)", body = Success),
+        (status = 200, description = "The order with its new payment status (staff only)", body = Success<OrderView>),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
     )

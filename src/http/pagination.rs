@@ -1,7 +1,7 @@
 //! `?page=&per_page=` parsing and the pagination object lists answer with.
 
 use serde::{Deserialize, Serialize};
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::db::Window;
 use crate::domain::validation::FieldErrors;
@@ -73,7 +73,7 @@ impl Page {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PageMeta {
     pub current_page: i64,
     pub per_page: i64,

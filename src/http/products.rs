@@ -5,22 +5,25 @@
 use actix_web::{web, HttpResponse};
 use serde_json::Value;
 
-use super::openapi::{Success, Conflict, Forbidden, NotFound};
-use super::routes::Routes;
 use super::envelope;
 use super::error::ApiError;
 use super::messages::Msg;
+use super::openapi::{Conflict, Forbidden, NotFound, Success};
+use super::routes::Routes;
 use super::state::AppState;
 use crate::auth::caller::AuthUser;
 use crate::db::products::{self, ProductRow};
-use crate::domain::commerce;
+use crate::domain::commerce::{self, ProductInput};
 use crate::domain::role::Role;
 
 pub fn routes(routes: &mut Routes) {
     routes
         .resource("/products", |r| r.post(create).get(list))
         .resource("/products/{key}", |r| {
-            r.get(by_id_or_name).put(replace).patch(patch).delete(delete)
+            r.get(by_id_or_name)
+                .put(replace)
+                .patch(patch)
+                .delete(delete)
         });
 }
 
@@ -28,9 +31,9 @@ pub fn routes(routes: &mut Routes) {
     post,
     path = "/products",
     tag = "Products",
-    request_body(content = Object, description = "See README \"HTTP API\" for the fields each seed sends"),
+    request_body = ProductInput,
     responses(
-        (status = 201, description = "The new product, owned by the caller", body = Success),
+        (status = 201, description = "The new product, owned by the caller", body = Success<ProductRow>),
     )
 )]
 async fn create(
@@ -51,7 +54,7 @@ async fn create(
     path = "/products",
     tag = "Products",
     responses(
-        (status = 200, description = "Every product", body = Success),
+        (status = 200, description = "Every product", body = Success<Vec<ProductRow>>),
     )
 )]
 async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
@@ -68,7 +71,7 @@ async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse
     tag = "Products",
     params(("key" = String, Path, description = "The product's id; reading also takes its name")),
     responses(
-        (status = 200, description = "The product", body = Success),
+        (status = 200, description = "The product", body = Success<ProductRow>),
         (status = 404, response = NotFound),
     )
 )]
@@ -109,9 +112,9 @@ async fn owned(state: &AppState, user: &AuthUser, key: &str) -> Result<ProductRo
     path = "/products/{key}",
     tag = "Products",
     params(("key" = String, Path, description = "The product's id; reading also takes its name")),
-    request_body(content = Object, description = "See README \"HTTP API\" for the fields each seed sends"),
+    request_body = ProductInput,
     responses(
-        (status = 200, description = "The product, replaced (its owner or an admin)", body = Success),
+        (status = 200, description = "The product, replaced (its owner or an admin)", body = Success<ProductRow>),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
     )
@@ -131,9 +134,9 @@ async fn replace(
     path = "/products/{key}",
     tag = "Products",
     params(("key" = String, Path, description = "The product's id; reading also takes its name")),
-    request_body(content = Object, description = "See README \"HTTP API\" for the fields each seed sends"),
+    request_body(content = ProductInput, description = "Any of the product's fields; the others stay"),
     responses(
-        (status = 200, description = "The product, with the fields given changed (its owner or an admin)", body = Success),
+        (status = 200, description = "The product, with the fields given changed (its owner or an admin)", body = Success<ProductRow>),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
     )
@@ -169,7 +172,7 @@ async fn save(
     tag = "Products",
     params(("key" = String, Path, description = "The product's id; reading also takes its name")),
     responses(
-        (status = 200, description = "`{id}` of the deleted product (its owner or an admin)", body = Success),
+        (status = 200, description = "`{id}` of the deleted product (its owner or an admin)", body = Success<serde_json::Value>),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),

@@ -76,9 +76,7 @@ impl Resource {
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        self.inner = self
-            .inner
-            .route(web::method(method.clone()).to(handler));
+        self.inner = self.inner.route(web::method(method.clone()).to(handler));
         self.methods.push(method);
         self
     }

@@ -12,13 +12,13 @@ use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::openapi::{Success, Conflict, NotFound, Unprocessable, Id};
-use super::routes::Routes;
 use super::envelope;
 use super::error::ApiError;
 use super::extract::request_locale;
 use super::input_guard::is_json;
 use super::messages::Msg;
+use super::openapi::{Conflict, Id, NotFound, Success, Unprocessable};
+use super::routes::Routes;
 use super::state::AppState;
 use crate::access::visible_order;
 use crate::auth::caller::AuthUser;
@@ -33,8 +33,12 @@ const TOKEN_BYTES: usize = 32;
 
 pub fn routes(routes: &mut Routes) {
     routes
-        .resource("/orders/{id:\\d+}/share-links", |r| r.post(create).get(list))
-        .resource("/orders/{id:\\d+}/share-links/{link_id:\\d+}", |r| r.delete(revoke))
+        .resource("/orders/{id:\\d+}/share-links", |r| {
+            r.post(create).get(list)
+        })
+        .resource("/orders/{id:\\d+}/share-links/{link_id:\\d+}", |r| {
+            r.delete(revoke)
+        })
         .resource("/track/{token}", |r| r.get(track));
 }
 
@@ -47,7 +51,8 @@ struct CreateRequest {
     expires_at: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = ShareLink)]
 struct Created {
     id: i64,
     token: String,
@@ -63,7 +68,7 @@ struct Created {
     params(Id),
     request_body(content = CreateRequest, description = "Optional: without a body the link lasts the default time"),
     responses(
-        (status = 201, description = "`{id, token, url, expires_at, created_at}`: a link anyone may open to follow the order", body = Success),
+        (status = 201, description = "`{id, token, url, expires_at, created_at}`: a link anyone may open to follow the order", body = Success<Created>),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
         (status = 422, response = Unprocessable),
@@ -138,7 +143,7 @@ fn future_time(text: &str) -> Result<DateTime<Utc>, ApiError> {
     tag = "Share links",
     params(Id),
     responses(
-        (status = 200, description = "The order's links `[{id, expires_at, created_at, active}]`, never their tokens", body = Success),
+        (status = 200, description = "The order's links `[{id, expires_at, created_at, active}]`, never their tokens", body = Success<serde_json::Value>),
         (status = 404, response = NotFound),
     )
 )]
@@ -161,7 +166,7 @@ async fn list(
     tag = "Share links",
     params(("id" = i64, Path, description = "Order id"), ("link_id" = i64, Path, description = "Share link id")),
     responses(
-        (status = 200, description = "The link, revoked", body = Success),
+        (status = 200, description = "The link, revoked", body = Success<serde_json::Value>),
         (status = 404, response = NotFound),
     )
 )]
@@ -188,7 +193,8 @@ struct TrackQuery {
     lang: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = SharedOrder)]
 struct PublicView {
     order_number: String,
     status: OrderStatus,
@@ -201,11 +207,12 @@ struct PublicView {
     /// Where the order goes, for the map.
     destination: Option<Point>,
     /// The driver's last known position while shipped; live ones follow on the socket.
+    #[schema(value_type = Option<Object>)]
     location: Option<serde_json::Value>,
     timeline: Vec<PublicStep>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct PublicStep {
     status: OrderStatus,
     status_display: &'static str,
@@ -221,7 +228,7 @@ struct PublicStep {
     security(()),
     params(("token" = String, Path, description = "The link's token: 64 hex digits, the only credential needed"), TrackQuery),
     responses(
-        (status = 200, description = "The public view of the order the link opens: no login, the token is the credential", body = Success),
+        (status = 200, description = "The public view of the order the link opens: no login, the token is the credential", body = Success<PublicView>),
         (status = 404, response = NotFound),
     )
 )]

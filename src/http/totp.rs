@@ -17,13 +17,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::openapi::{Success, Conflict, Forbidden, NotFound, TooManyRequests, Unprocessable, Id};
-use super::routes::Routes;
 use super::envelope;
 use super::error::ApiError;
 use super::extract::client_address;
 use super::issued_token::IssuedToken;
 use super::messages::Msg;
+use super::openapi::{Conflict, Forbidden, Id, NotFound, Success, TooManyRequests, Unprocessable};
+use super::routes::Routes;
 use super::state::AppState;
 use crate::auth::caller::AuthUser;
 use crate::auth::password;
@@ -136,7 +136,7 @@ async fn require_current_code(
     params(Id),
     request_body = CodeBody,
     responses(
-        (status = 200, description = "`{secret, otpauth_uri, qr_png, enabled}`: a new secret, not in force until verified", body = Success),
+        (status = 200, description = "`{secret, otpauth_uri, qr_png, enabled}`: a new secret, not in force until verified", body = Success<serde_json::Value>),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 422, response = Unprocessable),
@@ -180,7 +180,7 @@ async fn setup(
     params(Id),
     request_body = CodeBody,
     responses(
-        (status = 200, description = "`{enabled: true, token, token_type, expires_at}`: two-factor login is on and the account's other sessions end; the caller's own fresh token when it is the account", body = Success),
+        (status = 200, description = "`{enabled: true, token, token_type, expires_at}`: two-factor login is on and the account's other sessions end; the caller's own fresh token when it is the account", body = Success<serde_json::Value>),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
@@ -248,7 +248,7 @@ struct Enabled {
     params(Id),
     request_body = CodeBody,
     responses(
-        (status = 200, description = "`{enabled: false}`", body = Success),
+        (status = 200, description = "`{enabled: false}`", body = Success<serde_json::Value>),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),

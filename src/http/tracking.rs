@@ -5,14 +5,14 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
-use super::openapi::{Success, Conflict, NotFound, Unprocessable, Id};
-use super::routes::Routes;
 use super::envelope;
 use super::error::ApiError;
 use super::messages::Msg;
+use super::openapi::{Conflict, Id, NotFound, Success, Unprocessable};
 use super::pagination::{Page, PageQuery};
+use super::routes::Routes;
 use super::state::AppState;
 use crate::access::visible_order;
 use crate::auth::caller::AuthUser;
@@ -47,7 +47,7 @@ pub fn payment_display(status: &str) -> &'static str {
     tag = "Tracking v1",
     params(Id),
     responses(
-        (status = 200, description = "The order's tracking summary (seed 003's fields)", body = Success),
+        (status = 200, description = "The order's tracking summary (seed 003's fields)", body = Success<serde_json::Value>),
         (status = 404, response = NotFound),
     )
 )]
@@ -111,7 +111,7 @@ fn latest_json(l: &LatestUpdate) -> Value {
     json!({"status": l.status, "notes": l.notes, "updated_by": l.updated_by, "updated_at": l.updated_at})
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct TimelineEntry<'a> {
     id: i64,
     status: OrderStatus,
@@ -131,7 +131,7 @@ struct TimelineEntry<'a> {
     tag = "Tracking v1",
     params(Id),
     responses(
-        (status = 200, description = "The order's timeline entries", body = Success),
+        (status = 200, description = "The order's timeline entries", body = Success<Vec<TimelineEntry>>),
         (status = 404, response = NotFound),
     )
 )]
@@ -172,9 +172,9 @@ async fn timeline(
     path = "/orders/{id}/feedback",
     tag = "Tracking v1",
     params(Id),
-    request_body(content = Object, description = "See README \"HTTP API\" for the fields each seed sends"),
+    request_body(content = Object, description = "`{rating}` 1 to 5 (required), optional per-aspect ratings and a comment, as seed 003 sends them"),
     responses(
-        (status = 201, description = "The stored feedback", body = Success),
+        (status = 201, description = "The stored feedback", body = Success<serde_json::Value>),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
         (status = 422, response = Unprocessable),
@@ -326,7 +326,7 @@ pub const ACTIVE: [OrderStatus; 4] = [
     tag = "Tracking v1",
     params(StatusRangeQuery, PageQuery),
     responses(
-        (status = 200, description = "The caller's orders still under way, with `meta`", body = Success),
+        (status = 200, description = "The caller's orders still under way, with `meta`", body = Success<serde_json::Value>),
     )
 )]
 async fn active(
@@ -355,7 +355,7 @@ async fn active(
     tag = "Tracking v1",
     params(StatusRangeQuery, PageQuery),
     responses(
-        (status = 200, description = "Seed 003's page: `data: {data: [...], current_page, per_page, total, last_page, from, to}`", body = Success),
+        (status = 200, description = "Seed 003's page: `data: {data: [...], current_page, per_page, total, last_page, from, to}`", body = Success<serde_json::Value>),
     )
 )]
 async fn history(

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use rust_decimal::Decimal;
 
@@ -12,7 +13,7 @@ use crate::domain::locale::Locale;
 use crate::domain::status::OrderStatus;
 use crate::events::DriverRef;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct UserView<'a> {
     pub id: i64,
     pub name: &'a str,
@@ -39,7 +40,7 @@ impl<'a> From<&'a UserRow> for UserView<'a> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct OrderView<'a> {
     pub id: i64,
     pub order_number: &'a str,
@@ -76,6 +77,7 @@ pub struct OrderView<'a> {
     pub delivery_lat: Option<f64>,
     pub delivery_lng: Option<f64>,
     /// The last known position while shipped.
+    #[schema(value_type = Option<Object>)]
     pub location: Option<&'a serde_json::Value>,
     /// Only in the owner's views (`for_viewer`): the driver asks for it at the door.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -127,7 +129,7 @@ impl<'a> OrderView<'a> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct HistoryView<'a> {
     pub id: i64,
     pub order_id: i64,

@@ -8,11 +8,11 @@ use futures_util::future::join_all;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::openapi::{Success, Conflict, Forbidden, NotFound, Id};
-use super::routes::Routes;
 use super::envelope;
 use super::error::ApiError;
 use super::messages::Msg;
+use super::openapi::{Conflict, Forbidden, Id, NotFound, Success};
+use super::routes::Routes;
 use super::state::AppState;
 use crate::auth::caller::AuthUser;
 use crate::db::warehouses::{self, StockRow};
@@ -36,9 +36,9 @@ pub fn routes(routes: &mut Routes) {
     post,
     path = "/warehouseStocks",
     tag = "Stock",
-    request_body(content = Object, description = "See README \"HTTP API\" for the fields each seed sends"),
+    request_body = StockInput,
     responses(
-        (status = 201, description = "The stock row (admins only)", body = Success),
+        (status = 201, description = "The stock row (admins only)", body = Success<StockRow>),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
@@ -63,7 +63,7 @@ async fn create(
     path = "/warehouseStocks",
     tag = "Stock",
     responses(
-        (status = 200, description = "Every stock row", body = Success),
+        (status = 200, description = "Every stock row", body = Success<Vec<StockRow>>),
     )
 )]
 async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
@@ -79,7 +79,7 @@ async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse
     tag = "Stock",
     params(Id),
     responses(
-        (status = 200, description = "The stock of the warehouse `{id}` (a warehouse id here)", body = Success),
+        (status = 200, description = "The stock of the warehouse `{id}` (a warehouse id here)", body = Success<serde_json::Value>),
         (status = 404, response = NotFound),
     )
 )]
@@ -108,9 +108,9 @@ async fn set(state: &web::Data<AppState>, input: StockInput) -> Result<StockRow,
     path = "/warehouseStocks/{id}",
     tag = "Stock",
     params(Id),
-    request_body(content = Object, description = "See README \"HTTP API\" for the fields each seed sends"),
+    request_body(content = StockInput, description = "The new quantity (seed 004 also sends the warehouse and product)"),
     responses(
-        (status = 200, description = "The stock row `{id}` with its new quantity (admins only)", body = Success),
+        (status = 200, description = "The stock row `{id}` with its new quantity (admins only)", body = Success<StockRow>),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
@@ -159,9 +159,9 @@ struct ItemResult {
     put,
     path = "/warehouseStocks/concurrent",
     tag = "Stock",
-    request_body(content = Object, description = "See README \"HTTP API\" for the fields each seed sends"),
+    request_body(content = Vec<StockInput>, description = "1 to 100 quantity updates, applied per warehouse; each reports on its own"),
     responses(
-        (status = 200, description = "`results: [{warehouse_id, product_id, success, quantity | error}]` at the top level and in `data` (admins only)", body = Success),
+        (status = 200, description = "`results: [{warehouse_id, product_id, success, quantity | error}]` at the top level and in `data` (admins only)", body = Success<serde_json::Value>),
         (status = 403, response = Forbidden),
     )
 )]
@@ -237,7 +237,7 @@ async fn bulk_update(
     tag = "Stock",
     params(Id),
     responses(
-        (status = 200, description = "The deleted stock row (admins only)", body = Success),
+        (status = 200, description = "The deleted stock row (admins only)", body = Success<serde_json::Value>),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
     )

@@ -5,15 +5,15 @@
 use actix_web::{web, HttpResponse};
 use serde_json::Value;
 
-use super::openapi::{Success, Conflict, Forbidden, NotFound, Id};
-use super::routes::Routes;
 use super::envelope;
 use super::error::ApiError;
 use super::messages::Msg;
+use super::openapi::{Conflict, Forbidden, Id, NotFound, Success};
+use super::routes::Routes;
 use super::state::AppState;
 use crate::auth::caller::AuthUser;
-use crate::db::warehouses;
-use crate::domain::commerce;
+use crate::db::warehouses::{self, WarehouseRow};
+use crate::domain::commerce::{self, WarehouseInput};
 
 pub fn routes(routes: &mut Routes) {
     routes
@@ -27,9 +27,9 @@ pub fn routes(routes: &mut Routes) {
     post,
     path = "/warehouses",
     tag = "Warehouses",
-    request_body(content = Object, description = "See README \"HTTP API\" for the fields each seed sends"),
+    request_body = WarehouseInput,
     responses(
-        (status = 201, description = "The new warehouse (admins only)", body = Success),
+        (status = 201, description = "The new warehouse (admins only)", body = Success<WarehouseRow>),
         (status = 403, response = Forbidden),
         (status = 409, response = Conflict),
     )
@@ -52,7 +52,7 @@ async fn create(
     path = "/warehouses",
     tag = "Warehouses",
     responses(
-        (status = 200, description = "Every warehouse", body = Success),
+        (status = 200, description = "Every warehouse", body = Success<Vec<WarehouseRow>>),
     )
 )]
 async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
@@ -68,7 +68,7 @@ async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse
     tag = "Warehouses",
     params(Id),
     responses(
-        (status = 200, description = "The warehouse", body = Success),
+        (status = 200, description = "The warehouse", body = Success<WarehouseRow>),
         (status = 404, response = NotFound),
     )
 )]
@@ -91,9 +91,9 @@ async fn detail(
     path = "/warehouses/{id}",
     tag = "Warehouses",
     params(Id),
-    request_body(content = Object, description = "See README \"HTTP API\" for the fields each seed sends"),
+    request_body = WarehouseInput,
     responses(
-        (status = 200, description = "The warehouse, replaced (admins only)", body = Success),
+        (status = 200, description = "The warehouse, replaced (admins only)", body = Success<WarehouseRow>),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
@@ -114,9 +114,9 @@ async fn replace(
     path = "/warehouses/{id}",
     tag = "Warehouses",
     params(Id),
-    request_body(content = Object, description = "See README \"HTTP API\" for the fields each seed sends"),
+    request_body(content = WarehouseInput, description = "Any of the warehouse's fields; the others stay"),
     responses(
-        (status = 200, description = "The warehouse, with the fields given changed (admins only)", body = Success),
+        (status = 200, description = "The warehouse, with the fields given changed (admins only)", body = Success<WarehouseRow>),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
@@ -159,7 +159,7 @@ async fn save(
     tag = "Warehouses",
     params(Id),
     responses(
-        (status = 200, description = "`{id}` of the deleted warehouse (admins only)", body = Success),
+        (status = 200, description = "`{id}` of the deleted warehouse (admins only)", body = Success<serde_json::Value>),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),

@@ -13,9 +13,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::error::ApiError;
+use super::extract::{authenticate, credentials};
 use super::openapi::Forbidden;
 use super::routes::Routes;
-use super::extract::{authenticate, credentials};
 use super::share_links::{well_formed_token, UNKNOWN};
 use super::state::AppState;
 use crate::access::visible_order;

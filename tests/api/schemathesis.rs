@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use serde_json::json;
 use tokio::process::Command;
 
-use crate::helpers::spawn_app_tuned;
+use crate::helpers::{spawn_app_tuned, TestApp};
 
 const VERSION: &str = "4.32.5";
 
@@ -63,9 +64,108 @@ async fn schemathesis(root: &Path) -> PathBuf {
     st
 }
 
-async fn run(st: &Path, schema: &str, token: &str) -> (bool, String) {
+/// One of each resource, so generated requests reach past "not found": a run draws path and
+/// body ids from these half of the time, and generates its own the other half. Answers the
+/// schemathesis configuration that says so.
+async fn fixtures(app: &TestApp, admin: &str, customer: (i64, &str)) -> String {
+    let (customer_id, customer) = customer;
+    let created = |answer: crate::helpers::Answer| {
+        assert!(answer.status < 300, "fixture refused: {}", answer.body);
+        answer.body["data"].clone()
+    };
+    let order = app.create_order(customer, "Nasi Goreng, Es Teh").await;
+    let link = created(
+        app.post(
+            &format!("/api/orders/{order}/share-links"),
+            Some(customer),
+            json!({}),
+        )
+        .await,
+    );
+    let warehouse = created(
+        app.post(
+            "/api/warehouses",
+            Some(admin),
+            json!({"name": "Gudang Utama"}),
+        )
+        .await,
+    );
+    let product = created(
+        app.post(
+            "/api/products",
+            Some(admin),
+            json!({"name": "Laptop", "price": 15000000}),
+        )
+        .await,
+    );
+    let stock = created(
+        app.post(
+            "/api/warehouseStocks",
+            Some(admin),
+            json!({"warehouse_id": warehouse["id"], "product_id": product["id"], "quantity": 1000}),
+        )
+        .await,
+    );
+    let item = created(
+        app.post(
+            "/api/cart/item",
+            Some(customer),
+            json!({"product_id": product["id"], "quantity": 1}),
+        )
+        .await,
+    );
+    let cart = created(app.get("/api/cart", customer).await);
+    let notification = created(app.notify(admin, customer_id, "Pesanan Anda dikirim").await);
+    let ids = [
+        json!(order),
+        json!(customer_id),
+        link["id"].clone(),
+        warehouse["id"].clone(),
+        product["id"].clone(),
+        stock["id"].clone(),
+        item["cart_item_id"].clone(),
+        cart[0]["cart"]["id"].clone(),
+        notification["id"].clone(),
+    ];
+    let ids: Vec<String> = ids
+        .iter()
+        .map(|id| id.as_i64().unwrap().to_string())
+        .collect();
+    let ids = ids.join(", ");
+    let token = link["token"].as_str().unwrap();
+    let product_name = product["name"].as_str().unwrap();
+    let mut config = format!(
+        "[dictionaries.ids]\nvalues = [{ids}]\n\
+         [dictionaries.tokens]\nvalues = [\"{token}\"]\n\
+         [dictionaries.products]\nvalues = [\"{}\", \"{product_name}\"]\n\
+         [dictionaries.statuses]\nvalues = [\"pending\", \"shipped\", \"dikirim\", \"cancelled\"]\n\
+         [parameters]\n",
+        product["id"]
+    );
+    for (parameter, dictionary) in [
+        ("path.id", "ids"),
+        ("path.link_id", "ids"),
+        ("path.token", "tokens"),
+        ("path.key", "products"),
+        ("path.status", "statuses"),
+        ("body.product_id", "ids"),
+        ("body.warehouse_id", "ids"),
+        ("body.cart_id", "ids"),
+        ("body.user_id", "ids"),
+        ("body.status", "statuses"),
+    ] {
+        config.push_str(&format!(
+            "\"{parameter}\" = {{ dictionary = \"{dictionary}\", probability = 0.5 }}\n"
+        ));
+    }
+    config
+}
+
+async fn run(st: &Path, config: &Path, schema: &str, token: &str) -> (bool, String) {
     let mut command = Command::new(st);
     command
+        .arg("--config-file")
+        .arg(config)
         .args(["--no-color", "run", schema, "--checks", CHECKS])
         .args(["--max-examples", "25", "--workers", "2", "--seed", "1"])
         .args(["--request-timeout", "10", "--generation-database", "none"])
@@ -94,17 +194,24 @@ async fn schemathesis_finds_nothing_as_customer_or_admin() {
     // Its requests come fast and from one address: the limits would answer most of them 429.
     let app = spawn_app_tuned(|settings| settings.rate_limit.enabled = false).await;
     let schema = format!("{}/api/openapi.json", app.address);
-    let (_, customer) = app.customer("Schemathesis Customer").await;
+    let (customer_id, customer) = app.customer("Schemathesis Customer").await;
     let (_, admin) = app.staff("Schemathesis Admin", "admin").await;
+    let config = std::env::temp_dir().join(format!("schemathesis-{}.toml", std::process::id()));
+    std::fs::write(
+        &config,
+        fixtures(&app, &admin, (customer_id, &customer)).await,
+    )
+    .unwrap();
 
     let both = async {
-        let as_customer = run(&st, &schema, &customer).await;
-        let as_admin = run(&st, &schema, &admin).await;
+        let as_customer = run(&st, &config, &schema, &customer).await;
+        let as_admin = run(&st, &config, &schema, &admin).await;
         [("customer", as_customer), ("admin", as_admin)]
     };
     let runs = tokio::time::timeout(RUN_LIMIT, both)
         .await
         .expect("both schemathesis runs finish within the limit");
+    let _ = std::fs::remove_file(&config);
     for (who, (passed, report)) in runs {
         println!("schemathesis as {who}:\n{report}");
         assert!(passed, "schemathesis as {who} found failures:\n{report}");
