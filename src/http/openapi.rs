@@ -157,9 +157,10 @@ async fn document() -> HttpResponse {
 #[derive(ToSchema)]
 pub struct Success<T> {
     /// Always `success`.
-    #[schema(pattern = "^success$")]
+    #[schema(pattern = "^success$", example = "success")]
     pub status: String,
     /// Always `true`.
+    #[schema(example = true)]
     pub success: bool,
     /// What happened, in the caller's language.
     pub message: String,
@@ -170,9 +171,10 @@ pub struct Success<T> {
 #[derive(ToSchema)]
 pub struct Paged<T> {
     /// Always `success`.
-    #[schema(pattern = "^success$")]
+    #[schema(pattern = "^success$", example = "success")]
     pub status: String,
     /// Always `true`.
+    #[schema(example = true)]
     pub success: bool,
     /// What happened, in the caller's language.
     pub message: String,
@@ -184,9 +186,10 @@ pub struct Paged<T> {
 #[derive(ToSchema)]
 pub struct Failure {
     /// Always `error`.
-    #[schema(pattern = "^error$")]
+    #[schema(pattern = "^error$", example = "error")]
     pub status: String,
     /// Always `false`.
+    #[schema(example = false)]
     pub success: bool,
     /// What went wrong; never an internal detail.
     pub message: String,

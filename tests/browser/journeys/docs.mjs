@@ -2,8 +2,6 @@
 // operation of it, from this server alone (run.mjs fails any request to another host and any
 // CSP violation); its heading follows the chosen language.
 
-import { screenshot } from "./staff.mjs";
-
 const WAIT = 10_000;
 const METHODS = ["get", "put", "post", "patch", "delete"];
 
@@ -19,12 +17,13 @@ export async function apiReference(ctx) {
   await page.locator(".opblock").first().waitFor({ timeout: WAIT });
   assert.equal(await page.locator(".opblock").count(), operations, "one block per operation");
   assert.equal(await page.textContent("h1"), "API reference");
+  await page.screenshot({ path: `${ctx.screenshots}/api-docs.png` });
   // An operation opens to its parameters and answers.
   const detail = page.locator("#operations-Orders-get_orders_id");
   await detail.locator(".opblock-summary").click();
   await detail.locator(".responses-table").waitFor({ timeout: WAIT });
   assert.match(await detail.textContent(), /404/, "the shared error answers are listed");
-  await screenshot(ctx, page, "api-docs");
+  await detail.screenshot({ path: `${ctx.screenshots}/api-docs-operation.png` });
 
   const indonesian = await ctx.newPage();
   await indonesian.addInitScript(() => localStorage.setItem("order-tracker.lang", "id"));
