@@ -18,7 +18,10 @@ pub struct RegisterRequest {
     pub name: Option<String>,
     pub email: Option<String>,
     pub username: Option<String>,
+    /// 8 to 72 bytes.
+    #[schema(value_type = String, required = true, min_length = 8)]
     pub password: Option<String>,
+    /// `en` or `id`.
     pub locale: Option<String>,
 }
 

@@ -94,6 +94,7 @@ async fn send(
 #[into_params(parameter_in = Query)]
 struct NotificationListQuery {
     /// `true` for unread ones only.
+    #[param(value_type = Option<bool>)]
     unread: Option<String>,
     /// Only those with a greater id.
     since_id: Option<String>,

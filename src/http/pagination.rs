@@ -17,8 +17,10 @@ const MAX_PAGE: i64 = 1_000_000_000;
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// From 1.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1_000_000_000)]
     pub page: Option<String>,
-    /// How many a page holds.
+    /// How many a page holds (at most 100).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1_000_000_000)]
     pub per_page: Option<String>,
 }
 

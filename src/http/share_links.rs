@@ -48,6 +48,7 @@ pub fn routes(routes: &mut Routes) {
 struct CreateRequest {
     /// An end earlier than the default one (`share.ttl_days` after the order is final), in
     /// RFC 3339.
+    #[schema(format = DateTime)]
     expires_at: Option<String>,
 }
 

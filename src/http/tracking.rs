@@ -234,9 +234,11 @@ pub fn active_json(s: &OrderSummary, locale: Locale, with_contact: bool) -> Valu
 pub struct StatusRangeQuery {
     /// Only orders in this status.
     pub status: Option<String>,
-    /// First day, `YYYY-MM-DD`.
+    /// First day (UTC).
+    #[param(format = Date)]
     pub start_date: Option<String>,
-    /// Last day, `YYYY-MM-DD`.
+    /// Last day (UTC).
+    #[param(format = Date)]
     pub end_date: Option<String>,
     #[serde(flatten)]
     #[param(ignore)]
