@@ -15,7 +15,7 @@ use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder, ServerBuilder};
-use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToSchema};
+use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
 
 use super::pagination::PageMeta;
 use super::routes::Routes;
@@ -215,7 +215,7 @@ macro_rules! error_responses {
             #[doc = $description]
             pub struct $name;
 
-            impl utoipa::ToResponse<'static> for $name {
+            impl ToResponse<'static> for $name {
                 fn response() -> (&'static str, RefOr<Response>) {
                     (stringify!($name), failure($description, &[$($header)?]).into())
                 }
@@ -319,20 +319,26 @@ fn operation_id(method: &str, path: &str) -> String {
         .join("_")
 }
 
+/// The component name of an error response.
+fn named<R: ToResponse<'static>>() -> &'static str {
+    R::response().0
+}
+
 fn add_common_answers(operation: &mut Operation) {
+    // Public operations say `security(())`: an empty requirement, no token needed.
     let public = operation.security.as_deref() == Some(&[SecurityRequirement::default()]);
     let has_body = operation.request_body.is_some();
     let answers = [
-        ("400", "BadRequest", true),
-        ("401", "Unauthorized", !public),
-        ("408", "RequestTimeout", true),
-        ("413", "PayloadTooLarge", true),
-        ("414", "UriTooLong", true),
-        ("415", "UnsupportedMediaType", has_body),
-        ("429", "TooManyRequests", true),
-        ("431", "HeadersTooLarge", true),
-        ("500", "Internal", true),
-        ("503", "Unavailable", true),
+        ("400", named::<BadRequest>(), true),
+        ("401", named::<Unauthorized>(), !public),
+        ("408", named::<RequestTimeout>(), true),
+        ("413", named::<PayloadTooLarge>(), true),
+        ("414", named::<UriTooLong>(), true),
+        ("415", named::<UnsupportedMediaType>(), has_body),
+        ("429", named::<TooManyRequests>(), true),
+        ("431", named::<HeadersTooLarge>(), true),
+        ("500", named::<Internal>(), true),
+        ("503", named::<Unavailable>(), true),
     ];
     for (status, name, applies) in answers {
         if applies {
