@@ -4,6 +4,7 @@
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 
+use super::body::JsonObject;
 use super::envelope;
 use super::error::ApiError;
 use super::messages::Msg;
@@ -101,7 +102,7 @@ async fn update_tracking(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<i64>,
-    body: web::Json<StatusUpdateRequest>,
+    body: JsonObject<StatusUpdateRequest>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_admin()?;
     let update = body.into_inner().parse()?;

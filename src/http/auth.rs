@@ -4,6 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::body::JsonObject;
 use super::envelope;
 use super::error::ApiError;
 use super::extract::{client_address, request_locale};
@@ -46,7 +47,7 @@ pub fn routes(routes: &mut Routes) {
 async fn register(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<RegisterRequest>,
+    body: JsonObject<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let new_user = body.into_inner().parse()?;
     let hash = password::hash(new_user.password.clone(), state.settings.auth.bcrypt_cost).await?;
@@ -87,7 +88,7 @@ struct LoginAnswer<'a> {
 async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<LoginRequest>,
+    body: JsonObject<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let body_totp = body.totp;
@@ -171,7 +172,7 @@ struct ProfileUpdate {
 async fn update_me(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: web::Json<ProfileUpdate>,
+    body: JsonObject<ProfileUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let mut errors = FieldErrors::default();
@@ -234,7 +235,7 @@ async fn change_role(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<i64>,
-    body: web::Json<RoleChange>,
+    body: JsonObject<RoleChange>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_admin()?;
     let role = body.role.as_deref().and_then(Role::parse).ok_or_else(|| {

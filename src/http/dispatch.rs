@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
+use super::body::JsonObject;
 use super::envelope;
 use super::error::ApiError;
 use super::messages::Msg;
@@ -106,7 +107,7 @@ async fn assign(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<i64>,
-    body: web::Json<AssignRequest>,
+    body: JsonObject<AssignRequest>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_admin()?;
     let driver = match body.into_inner().driver_id {
@@ -224,7 +225,7 @@ async fn location(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<i64>,
-    body: web::Json<PositionRequest>,
+    body: JsonObject<PositionRequest>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_staff()?;
     let position = body.into_inner().parse(chrono::Utc::now())?;

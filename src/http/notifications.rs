@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
+use super::body::JsonObject;
 use super::envelope;
 use super::error::ApiError;
 use super::messages::Msg;
@@ -67,7 +68,7 @@ impl<'a> From<&'a NotificationRow> for NotificationView<'a> {
 async fn send(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: web::Json<SendRequest>,
+    body: JsonObject<SendRequest>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_admin()?;
     let request = body.into_inner().parse(&state.settings.notifications)?;

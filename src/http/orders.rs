@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::IntoParams;
 
+use super::body::{from_object, JsonObject};
 use super::checkout::checkout;
 use super::envelope;
 use super::error::ApiError;
@@ -64,9 +65,7 @@ async fn create(
     if let Some(input) = commerce::checkout(&body) {
         return checkout(&state, &user, &req, input?, &body).await;
     }
-    let order = CreateOrderRequest::deserialize(&*body)
-        .map_err(|e| ApiError::BadRequest(format!("Invalid request body: {e}")))?
-        .parse()?;
+    let order = from_object::<CreateOrderRequest>(body.into_inner())?.parse()?;
     let created = orders::insert(&state.pool, user.id(), &order).await?;
     Ok(envelope::created(
         Msg::OrderCreated.text(user.locale),
@@ -258,7 +257,7 @@ async fn update_status(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<i64>,
-    body: web::Json<StatusUpdateRequest>,
+    body: JsonObject<StatusUpdateRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let update = body.into_inner().parse()?;
     let change = status_change(&user, id.into_inner(), update, &state.settings.dispatch);

@@ -12,6 +12,7 @@ use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::body::from_object;
 use super::envelope;
 use super::error::ApiError;
 use super::extract::request_locale;
@@ -87,8 +88,10 @@ async fn create(
     let request: CreateRequest = match body.is_empty() {
         true => CreateRequest::default(),
         false if !is_json(req.headers()) => return Err(ApiError::UnsupportedMediaType),
-        false => serde_json::from_slice(&body)
-            .map_err(|e| ApiError::BadRequest(format!("Invalid request body: {e}")))?,
+        false => from_object(
+            serde_json::from_slice(&body)
+                .map_err(|e| ApiError::BadRequest(format!("Malformed JSON: {e}")))?,
+        )?,
     };
     let expires_at = match request.expires_at.as_deref() {
         None => None,

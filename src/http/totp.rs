@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+use super::body::JsonObject;
 use super::envelope;
 use super::error::ApiError;
 use super::extract::client_address;
@@ -147,10 +148,10 @@ async fn setup(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<i64>,
-    body: Option<web::Json<CodeBody>>,
+    body: Option<JsonObject<CodeBody>>,
 ) -> Result<HttpResponse, ApiError> {
     let account = account(&state, &user, id.into_inner()).await?;
-    let body = body.map(web::Json::into_inner).unwrap_or_default();
+    let body = body.map(JsonObject::into_inner).unwrap_or_default();
     require_current_code(&state, &account, &body).await?;
     let secret = TotpKeys::new_secret();
     store::store_pending(&state.pool, account.id, &state.totp.seal(&secret)).await?;
@@ -193,7 +194,7 @@ async fn verify(
     req: HttpRequest,
     user: AuthUser,
     id: web::Path<i64>,
-    body: web::Json<CodeBody>,
+    body: JsonObject<CodeBody>,
 ) -> Result<HttpResponse, ApiError> {
     let account = account(&state, &user, id.into_inner()).await?;
     let body = body.into_inner();
@@ -261,7 +262,7 @@ async fn disable(
     req: HttpRequest,
     user: AuthUser,
     id: web::Path<i64>,
-    body: web::Json<CodeBody>,
+    body: JsonObject<CodeBody>,
 ) -> Result<HttpResponse, ApiError> {
     let account = account(&state, &user, id.into_inner()).await?;
     let body = body.into_inner();
