@@ -12,11 +12,10 @@ use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::body::from_object;
+use super::body::OptionalObject;
 use super::envelope;
 use super::error::ApiError;
 use super::extract::request_locale;
-use super::input_guard::is_json;
 use super::messages::Msg;
 use super::openapi::{Conflict, Id, NotFound, Success, Unprocessable};
 use super::routes::Routes;
@@ -68,7 +67,7 @@ struct Created {
     path = "/orders/{id}/share-links",
     tag = "Share links",
     params(Id),
-    request_body(content = CreateRequest, description = "Optional: without a body the link lasts the default time"),
+    request_body(content = Option<CreateRequest>, description = "Optional: without a body the link lasts the default time"),
     responses(
         (status = 201, description = "`{id, token, url, expires_at, created_at}`: a link anyone may open to follow the order", body = Success<Created>),
         (status = 404, response = NotFound),
@@ -79,20 +78,11 @@ struct Created {
 async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
-    req: HttpRequest,
     id: web::Path<i64>,
-    body: web::Bytes,
+    body: OptionalObject<CreateRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    // The body is optional: no body means the default end. One that is there is JSON, so the
-    // input guard (which reads JSON bodies) has seen it.
-    let request: CreateRequest = match body.is_empty() {
-        true => CreateRequest::default(),
-        false if !is_json(req.headers()) => return Err(ApiError::UnsupportedMediaType),
-        false => from_object(
-            serde_json::from_slice(&body)
-                .map_err(|e| ApiError::BadRequest(format!("Malformed JSON: {e}")))?,
-        )?,
-    };
+    // No body means the default end.
+    let request = body.into_inner();
     let expires_at = match request.expires_at.as_deref() {
         None => None,
         Some(text) => Some(future_time(text)?),

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::body::JsonObject;
+use super::body::{JsonObject, OptionalObject};
 use super::envelope;
 use super::error::ApiError;
 use super::extract::client_address;
@@ -135,7 +135,7 @@ async fn require_current_code(
     path = "/totp/setup/{id}",
     tag = "Two-factor login",
     params(Id),
-    request_body = CodeBody,
+    request_body(content = Option<CodeBody>, description = "Optional while two-factor login is off; with it on, a current `code` is required"),
     responses(
         (status = 200, description = "`{secret, otpauth_uri, qr_png, enabled}`: a new secret, not in force until verified", body = Success<serde_json::Value>),
         (status = 403, response = Forbidden),
@@ -148,10 +148,10 @@ async fn setup(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<i64>,
-    body: Option<JsonObject<CodeBody>>,
+    body: OptionalObject<CodeBody>,
 ) -> Result<HttpResponse, ApiError> {
     let account = account(&state, &user, id.into_inner()).await?;
-    let body = body.map(JsonObject::into_inner).unwrap_or_default();
+    let body = body.into_inner();
     require_current_code(&state, &account, &body).await?;
     let secret = TotpKeys::new_secret();
     store::store_pending(&state.pool, account.id, &state.totp.seal(&secret)).await?;

@@ -120,11 +120,12 @@ async fn malformed_requests_get_enveloped_errors() {
     );
 }
 
-/// serde would fill a struct from an array, field by field; a body must be an object.
+/// serde would fill a struct from an array, field by field; a body must be an object, and an
+/// optional one that is there must be a valid one.
 #[actix_web::test]
 async fn a_body_that_is_not_an_object_is_refused() {
     let app = spawn_app().await;
-    let (_, token) = app.customer("Array Body").await;
+    let (id, token) = app.customer("Array Body").await;
     let email = unique_email("array");
     let reg = app
         .post(
@@ -162,6 +163,15 @@ async fn a_body_that_is_not_an_object_is_refused() {
         )
         .await;
     assert_error(link.status, &link.body, 400);
+    // An optional body too: a malformed one is refused, not taken for none.
+    let setup = app
+        .post(
+            &format!("/api/totp/setup/{id}"),
+            Some(&token),
+            json!({"code": 5}),
+        )
+        .await;
+    assert_error(setup.status, &setup.body, 400);
 }
 
 #[actix_web::test]
