@@ -24,7 +24,7 @@ pub struct Point {
 }
 
 /// One report of where a driver is.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Position {
     pub lat: f64,
     pub lng: f64,

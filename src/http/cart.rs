@@ -50,7 +50,7 @@ async fn add_item(
     path = "/cart",
     tag = "Carts",
     responses(
-        (status = 200, description = "The caller's open cart: `[{cart, items, total}]`", body = Success<serde_json::Value>),
+        (status = 200, description = "The caller's open cart: `[{cart, items, total}]`", body = Success<Vec<crate::db::carts::CartView>>),
     )
 )]
 async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {

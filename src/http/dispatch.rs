@@ -243,7 +243,7 @@ async fn location(
     tag = "Dispatch",
     params(Id),
     responses(
-        (status = 200, description = "The order's written positions, oldest first", body = Success<serde_json::Value>),
+        (status = 200, description = "The order's written positions, oldest first", body = Success<Vec<crate::domain::position::Position>>),
         (status = 404, response = NotFound),
     )
 )]

@@ -24,7 +24,7 @@ use crate::access::visible_order;
 use crate::auth::caller::AuthUser;
 use crate::db::{orders, share_links};
 use crate::domain::locale::Locale;
-use crate::domain::position::Point;
+use crate::domain::position::{Point, Position};
 use crate::domain::status::OrderStatus;
 use crate::events::{first_name, Change};
 
@@ -137,7 +137,7 @@ fn future_time(text: &str) -> Result<DateTime<Utc>, ApiError> {
     tag = "Share links",
     params(Id),
     responses(
-        (status = 200, description = "The order's links `[{id, expires_at, created_at, active}]`, never their tokens", body = Success<serde_json::Value>),
+        (status = 200, description = "The order's links `[{id, expires_at, created_at, active}]`, never their tokens", body = Success<Vec<crate::db::share_links::ShareLinkRow>>),
         (status = 404, response = NotFound),
     )
 )]
@@ -201,7 +201,7 @@ struct PublicView {
     /// Where the order goes, for the map.
     destination: Option<Point>,
     /// The driver's last known position while shipped; live ones follow on the socket.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Position>)]
     location: Option<serde_json::Value>,
     timeline: Vec<PublicStep>,
 }

@@ -174,7 +174,7 @@ async fn timeline(
     params(Id),
     request_body(content = Object, description = "`{rating}` 1 to 5 (required), optional per-aspect ratings and a comment, as seed 003 sends them"),
     responses(
-        (status = 201, description = "The stored feedback", body = Success<serde_json::Value>),
+        (status = 201, description = "The stored feedback", body = Success<crate::db::tracking::FeedbackRow>),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
         (status = 422, response = Unprocessable),

@@ -10,6 +10,7 @@ use crate::auth::caller::AuthUser;
 use crate::db::orders::{HistoryRow, OrderItemRow, OrderRow};
 use crate::db::users::UserRow;
 use crate::domain::locale::Locale;
+use crate::domain::position::Position;
 use crate::domain::status::OrderStatus;
 use crate::events::DriverRef;
 
@@ -77,7 +78,7 @@ pub struct OrderView<'a> {
     pub delivery_lat: Option<f64>,
     pub delivery_lng: Option<f64>,
     /// The last known position while shipped.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Position>)]
     pub location: Option<&'a serde_json::Value>,
     /// Only in the owner's views (`for_viewer`): the driver asks for it at the door.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -64,9 +64,9 @@ async fn schemathesis(root: &Path) -> PathBuf {
     st
 }
 
-/// One of each resource, so generated requests reach past "not found": a run draws path and
-/// body ids from these half of the time, and generates its own the other half. Answers the
-/// schemathesis configuration that says so.
+/// One of each resource (and an order on its way, with a position), so generated requests reach
+/// past "not found": a run draws path and body ids from these half of the time, and generates
+/// its own the other half. Answers the schemathesis configuration that says so.
 async fn fixtures(app: &TestApp, admin: &str, customer: (i64, &str)) -> String {
     let (customer_id, customer) = customer;
     let created = |answer: crate::helpers::Answer| {
@@ -79,6 +79,24 @@ async fn fixtures(app: &TestApp, admin: &str, customer: (i64, &str)) -> String {
             &format!("/api/orders/{order}/share-links"),
             Some(customer),
             json!({}),
+        )
+        .await,
+    );
+    // On its way, with a driver's position, so order views carry a `location`.
+    let shipped = app.create_order(customer, "Sate Ayam").await;
+    created(
+        app.put(
+            &format!("/api/orders/{shipped}/status"),
+            admin,
+            json!({"status": "shipped"}),
+        )
+        .await,
+    );
+    created(
+        app.post(
+            &format!("/api/orders/{shipped}/location"),
+            Some(admin),
+            json!({"lat": -6.2088, "lng": 106.8456, "accuracy": 8}),
         )
         .await,
     );
@@ -118,6 +136,7 @@ async fn fixtures(app: &TestApp, admin: &str, customer: (i64, &str)) -> String {
     let notification = created(app.notify(admin, customer_id, "Pesanan Anda dikirim").await);
     let ids = [
         json!(order),
+        json!(shipped),
         json!(customer_id),
         link["id"].clone(),
         warehouse["id"].clone(),
