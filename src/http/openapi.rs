@@ -207,22 +207,37 @@ pub struct Failure {
 #[into_params(names("id"), parameter_in = Path)]
 pub struct Id(pub i64);
 
-/// Declares an error answer once: a response component in the `Failure` envelope, referenced
-/// by the operations that can give it.
+/// Declares an error answer once: a response component in the `Failure` envelope, with the
+/// headers it carries (`+ LIMITED`), referenced by the operations that can give it.
 macro_rules! error_responses {
-    ($($name:ident $(+ $header:literal)? => $description:literal;)*) => {
+    ($($name:ident $(+ $headers:ident)? => $description:literal;)*) => {
         $(
             #[doc = $description]
             pub struct $name;
 
             impl ToResponse<'static> for $name {
                 fn response() -> (&'static str, RefOr<Response>) {
-                    (stringify!($name), failure($description, &[$($header)?]).into())
+                    let headers = error_responses!(@headers $($headers)?);
+                    (stringify!($name), failure($description, headers).into())
                 }
             }
         )*
     };
+    (@headers) => { &[] };
+    (@headers $headers:ident) => { &$headers };
 }
+
+/// The headers of a 503: when to come back.
+const RETRY: [(&str, &str); 1] = [("Retry-After", "Seconds to wait")];
+
+/// The headers of a 429: when to come back, and the rate limit's window (`RateLimit-*` come
+/// with every answer while `rate_limit.enabled`; a throttle's 429 carries them too).
+const LIMITED: [(&str, &str); 4] = [
+    RETRY[0],
+    ("RateLimit-Limit", "Requests a window allows"),
+    ("RateLimit-Remaining", "Requests left in this window"),
+    ("RateLimit-Reset", "Seconds until the window starts again"),
+];
 
 error_responses! {
     BadRequest => "Bad input: malformed JSON, a field of the wrong type or invalid value \
@@ -239,25 +254,25 @@ error_responses! {
     UnsupportedMediaType => "The body is not `application/json`";
     Unprocessable => "Well-formed but refused by a rule (feedback before delivery, a wrong \
                       code or password)";
-    TooManyRequests + "Retry-After" => "Rate limited or throttled; `Retry-After` says how many \
+    TooManyRequests + LIMITED => "Rate limited or throttled; `Retry-After` says how many \
                                         seconds to wait";
     HeadersTooLarge => "The request headers are too large";
     Internal => "An unexpected failure; details are logged, never answered";
-    Unavailable + "Retry-After" => "The database cannot be reached; retry after `Retry-After` \
+    Unavailable + RETRY => "The database cannot be reached; retry after `Retry-After` \
                                     seconds";
 }
 
-fn failure(description: &str, headers: &[&str]) -> Response {
+fn failure(description: &str, headers: &[(&str, &str)]) -> Response {
     let mut response = ResponseBuilder::new().description(description).content(
         "application/json",
         ContentBuilder::new()
             .schema(Some(Ref::from_schema_name("Failure")))
             .build(),
     );
-    for name in headers {
+    for (name, meaning) in headers {
         let header = HeaderBuilder::new()
             .schema(u64::schema())
-            .description(Some("Seconds to wait"))
+            .description(Some(*meaning))
             .build();
         response = response.header(*name, header);
     }
