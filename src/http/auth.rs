@@ -193,13 +193,18 @@ async fn update_me(
     ))
 }
 
+#[derive(Serialize, ToSchema)]
+struct Revoked {
+    revoked: bool,
+}
+
 /// Revokes every token of the caller, on every device and server process.
 #[utoipa::path(
     post,
     path = "/logout-all",
     tag = "Accounts",
     responses(
-        (status = 200, description = "`{revoked: true}`: every token of the caller stops working", body = Success<serde_json::Value>),
+        (status = 200, description = "`{revoked: true}`: every token of the caller stops working", body = Success<Revoked>),
     )
 )]
 async fn logout_everywhere(
@@ -209,7 +214,7 @@ async fn logout_everywhere(
     users::bump_token_version(&state.pool, user.id()).await?;
     Ok(envelope::ok(
         Msg::LoggedOutEverywhere.text(user.locale),
-        serde_json::json!({"revoked": true}),
+        Revoked { revoked: true },
     ))
 }
 

@@ -1,7 +1,9 @@
 //! `/cart`: each user's own carts. Adding an item creates the open cart on demand.
 
 use actix_web::{web, HttpResponse};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::envelope;
 use super::error::ApiError;
@@ -9,6 +11,7 @@ use super::messages::Msg;
 use super::openapi::{Id, NotFound, Success, Unprocessable};
 use super::routes::Routes;
 use super::state::AppState;
+use super::views::Removed;
 use crate::auth::caller::AuthUser;
 use crate::db::carts;
 use crate::domain::commerce::{self, CartItemInput};
@@ -21,13 +24,19 @@ pub fn routes(routes: &mut Routes) {
         .resource("/cart/{id:\\d+}", |r| r.delete(delete_cart));
 }
 
+/// The line an added product went to (a product already in the cart adds to its line).
+#[derive(Serialize, ToSchema)]
+struct Added {
+    cart_item_id: i64,
+}
+
 #[utoipa::path(
     post,
     path = "/cart/item",
     tag = "Carts",
     request_body = CartItemInput,
     responses(
-        (status = 201, description = "The cart line, added or increased", body = Success<serde_json::Value>),
+        (status = 201, description = "The cart line, added or increased", body = Success<Added>),
         (status = 404, response = NotFound),
         (status = 422, response = Unprocessable),
     )
@@ -41,7 +50,7 @@ async fn add_item(
     let id = carts::add_item(&state.pool, user.id(), item.product_id, item.quantity).await?;
     Ok(envelope::created(
         Msg::CartItemAdded.text(user.locale),
-        json!({"cart_item_id": id}),
+        Added { cart_item_id: id },
     ))
 }
 
@@ -66,7 +75,7 @@ async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse
     tag = "Carts",
     params(Id),
     responses(
-        (status = 200, description = "The removed cart", body = Success<serde_json::Value>),
+        (status = 200, description = "The removed cart", body = Success<Removed>),
         (status = 404, response = NotFound),
     )
 )]
@@ -80,7 +89,7 @@ async fn delete_cart(
     }
     Ok(envelope::ok(
         Msg::CartDeleted.text(user.locale),
-        json!({"id": *id}),
+        Removed { id: *id },
     ))
 }
 
@@ -90,7 +99,7 @@ async fn delete_cart(
     tag = "Carts",
     params(Id),
     responses(
-        (status = 200, description = "The removed line", body = Success<serde_json::Value>),
+        (status = 200, description = "The removed line", body = Success<Removed>),
         (status = 404, response = NotFound),
     )
 )]
@@ -104,6 +113,6 @@ async fn delete_item(
     }
     Ok(envelope::ok(
         Msg::CartItemDeleted.text(user.locale),
-        json!({"id": *id}),
+        Removed { id: *id },
     ))
 }

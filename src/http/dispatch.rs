@@ -3,8 +3,8 @@
 //! order's actor like status changes; positions go to `dispatch::positions`.
 
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::body::JsonObject;
@@ -41,16 +41,19 @@ pub fn routes(routes: &mut Routes) {
     path = "/drivers",
     tag = "Dispatch",
     responses(
-        (status = 200, description = "The drivers (staff only)", body = Success<serde_json::Value>),
+        (status = 200, description = "The drivers (staff only)", body = Success<Vec<DriverRef>>),
         (status = 403, response = Forbidden),
     )
 )]
 async fn drivers(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     user.require_staff()?;
-    let drivers: Vec<Value> = users::list(&state.pool, Some(Role::Driver))
+    let drivers: Vec<DriverRef> = users::list(&state.pool, Some(Role::Driver))
         .await?
         .into_iter()
-        .map(|d| json!({"id": d.id, "name": d.name}))
+        .map(|d| DriverRef {
+            id: d.id,
+            name: d.name,
+        })
         .collect();
     Ok(envelope::ok(
         Msg::DriversRetrieved.text(user.locale),
@@ -206,6 +209,13 @@ async fn change(
     Ok(state.orders.change_status(change).await??)
 }
 
+/// A position taken: it is published within the second.
+#[derive(Serialize, ToSchema)]
+struct Accepted {
+    order_id: i64,
+    at: chrono::DateTime<chrono::Utc>,
+}
+
 /// A driver's position over REST, for clients without a socket; the same rules as the
 /// socket's `location` frame.
 #[utoipa::path(
@@ -215,7 +225,7 @@ async fn change(
     params(Id),
     request_body = PositionRequest,
     responses(
-        (status = 202, description = "The position, published within the second", body = Success<serde_json::Value>),
+        (status = 202, description = "The position, published within the second", body = Success<Accepted>),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
@@ -232,7 +242,10 @@ async fn location(
     state.positions.report(&user, *id, position).await?;
     Ok(envelope::accepted(
         Msg::PositionAccepted.text(user.locale),
-        json!({"order_id": *id, "at": position.at}),
+        Accepted {
+            order_id: *id,
+            at: position.at,
+        },
     ))
 }
 

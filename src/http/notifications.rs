@@ -3,7 +3,7 @@
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use super::body::JsonObject;
@@ -40,6 +40,26 @@ struct NotificationView<'a> {
     created_at: DateTime<Utc>,
 }
 
+/// A sent notification, whom it went to, and whether a socket of theirs was open for it.
+#[derive(Serialize, ToSchema)]
+struct Sent<'a> {
+    #[serde(flatten)]
+    notification: NotificationView<'a>,
+    user_id: i64,
+    delivered_live: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Unread {
+    unread: i64,
+}
+
+/// How many notifications this marked read.
+#[derive(Serialize, ToSchema)]
+struct Marked {
+    updated: usize,
+}
+
 impl<'a> From<&'a NotificationRow> for NotificationView<'a> {
     fn from(n: &'a NotificationRow) -> Self {
         NotificationView {
@@ -60,7 +80,7 @@ impl<'a> From<&'a NotificationRow> for NotificationView<'a> {
     tag = "Notifications",
     request_body = SendRequest,
     responses(
-        (status = 201, description = "The stored notification, with `delivered_live` (admins only)", body = Success<serde_json::Value>),
+        (status = 201, description = "The stored notification, with `delivered_live` (admins only)", body = Success<Sent>),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
     )
@@ -79,10 +99,11 @@ async fn send(
         .hub
         .has_subscribers(Topic::User(request.user_id))
         .await;
-    let mut data =
-        serde_json::to_value(NotificationView::from(&stored)).map_err(ApiError::internal)?;
-    data["user_id"] = json!(request.user_id);
-    data["delivered_live"] = json!(online);
+    let data = Sent {
+        notification: NotificationView::from(&stored),
+        user_id: request.user_id,
+        delivered_live: online,
+    };
     let message = if online {
         Msg::NotificationSent.text(user.locale)
     } else {
@@ -155,7 +176,7 @@ async fn list(
     path = "/notifications/unread-count",
     tag = "Notifications",
     responses(
-        (status = 200, description = "`{unread}`", body = Success<serde_json::Value>),
+        (status = 200, description = "`{unread}`", body = Success<Unread>),
     )
 )]
 async fn unread_count(
@@ -165,7 +186,7 @@ async fn unread_count(
     let unread = notifications::unread_count(&state.pool, user.id()).await?;
     Ok(envelope::ok(
         Msg::UnreadCount.text(user.locale),
-        json!({"unread": unread}),
+        Unread { unread },
     ))
 }
 
@@ -175,7 +196,7 @@ async fn unread_count(
     tag = "Notifications",
     params(Id),
     responses(
-        (status = 200, description = "The notification, read", body = Success<serde_json::Value>),
+        (status = 200, description = "The notification, read", body = Success<Marked>),
         (status = 404, response = NotFound),
     )
 )]
@@ -189,7 +210,7 @@ async fn read_one(
         .ok_or(ApiError::NotFound("Notification"))?;
     Ok(envelope::ok(
         Msg::NotificationRead.text(user.locale),
-        json!({"updated": changed}),
+        Marked { updated: changed },
     ))
 }
 
@@ -198,7 +219,7 @@ async fn read_one(
     path = "/notifications/read-all",
     tag = "Notifications",
     responses(
-        (status = 200, description = "How many were marked read", body = Success<serde_json::Value>),
+        (status = 200, description = "How many were marked read", body = Success<Marked>),
     )
 )]
 async fn read_all(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
@@ -207,6 +228,6 @@ async fn read_all(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResp
         .unwrap_or(0);
     Ok(envelope::ok(
         Msg::AllNotificationsRead.text(user.locale),
-        json!({"updated": changed}),
+        Marked { updated: changed },
     ))
 }

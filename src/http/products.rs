@@ -11,6 +11,7 @@ use super::messages::Msg;
 use super::openapi::{Conflict, Forbidden, NotFound, Success};
 use super::routes::Routes;
 use super::state::AppState;
+use super::views::Removed;
 use crate::auth::caller::AuthUser;
 use crate::db::products::{self, ProductRow};
 use crate::domain::commerce::{self, ProductInput};
@@ -172,7 +173,7 @@ async fn save(
     tag = "Products",
     params(("key" = String, Path, description = "The product's id; reading also takes its name")),
     responses(
-        (status = 200, description = "`{id}` of the deleted product (its owner or an admin)", body = Success<serde_json::Value>),
+        (status = 200, description = "`{id}` of the deleted product (its owner or an admin)", body = Success<Removed>),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
@@ -187,6 +188,6 @@ async fn delete(
     products::delete(&state.pool, product.id).await?;
     Ok(envelope::ok(
         Msg::ProductDeleted.text(user.locale),
-        serde_json::json!({"id": product.id}),
+        Removed { id: product.id },
     ))
 }

@@ -20,6 +20,7 @@ use super::messages::Msg;
 use super::openapi::{Conflict, Id, NotFound, Success, Unprocessable};
 use super::routes::Routes;
 use super::state::AppState;
+use super::views::Removed;
 use crate::access::visible_order;
 use crate::auth::caller::AuthUser;
 use crate::db::{orders, share_links};
@@ -160,7 +161,7 @@ async fn list(
     tag = "Share links",
     params(("id" = i64, Path, description = "Order id"), ("link_id" = i64, Path, description = "Share link id")),
     responses(
-        (status = 200, description = "The link, revoked", body = Success<serde_json::Value>),
+        (status = 200, description = "The link, revoked", body = Success<Removed>),
         (status = 404, response = NotFound),
     )
 )]
@@ -176,7 +177,7 @@ async fn revoke(
     }
     Ok(envelope::ok(
         Msg::ShareLinkRevoked.text(user.locale),
-        serde_json::json!({"id": link_id}),
+        Removed { id: link_id },
     ))
 }
 

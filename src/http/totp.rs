@@ -14,7 +14,6 @@ use std::time::Duration;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 
 use super::body::{JsonObject, OptionalObject};
@@ -137,7 +136,7 @@ async fn require_current_code(
     params(Id),
     request_body(content = Option<CodeBody>, description = "Optional while two-factor login is off; with it on, a current `code` is required"),
     responses(
-        (status = 200, description = "`{secret, otpauth_uri, qr_png, enabled}`: a new secret, not in force until verified", body = Success<serde_json::Value>),
+        (status = 200, description = "`{secret, otpauth_uri, qr_png, enabled}`: a new secret, not in force until verified", body = Success<SetUp>),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 422, response = Unprocessable),
@@ -163,12 +162,12 @@ async fn setup(
     let enrollment = state.totp.enrollment(&secret, label);
     Ok(envelope::ok(
         Msg::TotpSetUp.text(user.locale),
-        json!({
-            "secret": enrollment.secret_base32,
-            "otpauth_uri": enrollment.otpauth_uri,
-            "qr_png": format!("data:image/png;base64,{}", enrollment.qr_png_base64),
-            "enabled": account.totp_enabled,
-        }),
+        SetUp {
+            secret: enrollment.secret_base32,
+            otpauth_uri: enrollment.otpauth_uri,
+            qr_png: format!("data:image/png;base64,{}", enrollment.qr_png_base64),
+            enabled: account.totp_enabled,
+        },
     ))
 }
 
@@ -233,6 +232,23 @@ async fn verify(
     ))
 }
 
+/// A new secret, not in force until a code from it is verified.
+#[derive(Serialize, ToSchema)]
+struct SetUp {
+    /// Base32, for typing into an authenticator app.
+    secret: String,
+    otpauth_uri: String,
+    /// The URI as a QR code: a `data:image/png;base64,...` URL.
+    qr_png: String,
+    /// Whether two-factor login is on (still the old secret, until verified).
+    enabled: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+struct TwoFactor {
+    enabled: bool,
+}
+
 #[derive(Serialize)]
 struct Enabled {
     enabled: bool,
@@ -249,7 +265,7 @@ struct Enabled {
     params(Id),
     request_body = CodeBody,
     responses(
-        (status = 200, description = "`{enabled: false}`", body = Success<serde_json::Value>),
+        (status = 200, description = "`{enabled: false}`", body = Success<TwoFactor>),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
@@ -278,7 +294,7 @@ async fn disable(
     store::disable(&state.pool, account.id).await?;
     Ok(envelope::ok(
         Msg::TotpDisabled.text(user.locale),
-        json!({"enabled": false}),
+        TwoFactor { enabled: false },
     ))
 }
 

@@ -130,6 +130,12 @@ impl<'a> OrderView<'a> {
     }
 }
 
+/// What a delete answers: the id of what is gone.
+#[derive(Serialize, ToSchema)]
+pub struct Removed {
+    pub id: i64,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct HistoryView<'a> {
     pub id: i64,

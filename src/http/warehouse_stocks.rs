@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use actix_web::{web, HttpResponse};
 use futures_util::future::join_all;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::envelope;
 use super::error::ApiError;
@@ -14,8 +15,9 @@ use super::messages::Msg;
 use super::openapi::{Conflict, Forbidden, Id, NotFound, Success};
 use super::routes::Routes;
 use super::state::AppState;
+use super::views::Removed;
 use crate::auth::caller::AuthUser;
-use crate::db::warehouses::{self, StockRow};
+use crate::db::warehouses::{self, StockRow, WarehouseRow};
 use crate::domain::commerce::{self, Fields, StockInput};
 use crate::domain::validation::FieldErrors;
 
@@ -73,13 +75,20 @@ async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse
     ))
 }
 
+/// A warehouse and what it holds.
+#[derive(Serialize, ToSchema)]
+struct WarehouseStock {
+    warehouse: WarehouseRow,
+    stocks: Vec<StockRow>,
+}
+
 #[utoipa::path(
     get,
     path = "/warehouseStocks/{id}",
     tag = "Stock",
     params(Id),
     responses(
-        (status = 200, description = "The stock of the warehouse `{id}` (a warehouse id here)", body = Success<serde_json::Value>),
+        (status = 200, description = "The stock of the warehouse `{id}` (a warehouse id here)", body = Success<WarehouseStock>),
         (status = 404, response = NotFound),
     )
 )]
@@ -94,7 +103,7 @@ async fn by_warehouse(
     let stocks = warehouses::list_stocks(&state.pool, Some(warehouse.id)).await?;
     Ok(envelope::ok(
         Msg::StocksRetrieved.text(user.locale),
-        json!({"warehouse": warehouse, "stocks": stocks}),
+        WarehouseStock { warehouse, stocks },
     ))
 }
 
@@ -237,7 +246,7 @@ async fn bulk_update(
     tag = "Stock",
     params(Id),
     responses(
-        (status = 200, description = "The deleted stock row (admins only)", body = Success<serde_json::Value>),
+        (status = 200, description = "The deleted stock row (admins only)", body = Success<Removed>),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
     )
@@ -253,6 +262,6 @@ async fn delete(
     }
     Ok(envelope::ok(
         Msg::StockDeleted.text(user.locale),
-        json!({"id": *id}),
+        Removed { id: *id },
     ))
 }

@@ -11,6 +11,7 @@ use super::messages::Msg;
 use super::openapi::{Conflict, Forbidden, Id, NotFound, Success};
 use super::routes::Routes;
 use super::state::AppState;
+use super::views::Removed;
 use crate::auth::caller::AuthUser;
 use crate::db::warehouses::{self, WarehouseRow};
 use crate::domain::commerce::{self, WarehouseInput};
@@ -159,7 +160,7 @@ async fn save(
     tag = "Warehouses",
     params(Id),
     responses(
-        (status = 200, description = "`{id}` of the deleted warehouse (admins only)", body = Success<serde_json::Value>),
+        (status = 200, description = "`{id}` of the deleted warehouse (admins only)", body = Success<Removed>),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
@@ -176,6 +177,6 @@ async fn delete(
     }
     Ok(envelope::ok(
         Msg::WarehouseDeleted.text(user.locale),
-        serde_json::json!({"id": *id}),
+        Removed { id: *id },
     ))
 }
