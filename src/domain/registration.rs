@@ -21,7 +21,7 @@ pub struct RegisterRequest {
     /// 8 to 72 bytes.
     #[schema(value_type = String, required = true, min_length = 8)]
     pub password: Option<String>,
-    /// `en` or `id`.
+    #[schema(value_type = Option<Locale>)]
     pub locale: Option<String>,
 }
 

@@ -155,7 +155,9 @@ async fn me(user: AuthUser) -> HttpResponse {
 
 #[derive(Deserialize, ToSchema)]
 struct ProfileUpdate {
+    #[schema(max_length = 100)]
     name: Option<String>,
+    #[schema(value_type = Option<Locale>)]
     locale: Option<String>,
 }
 
@@ -220,6 +222,7 @@ async fn logout_everywhere(
 
 #[derive(Deserialize, ToSchema)]
 struct RoleChange {
+    #[schema(value_type = Role, required = true)]
     role: Option<String>,
 }
 

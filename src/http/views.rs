@@ -11,6 +11,7 @@ use crate::db::orders::{HistoryRow, OrderItemRow, OrderRow};
 use crate::db::users::UserRow;
 use crate::domain::locale::Locale;
 use crate::domain::position::Position;
+use crate::domain::role::Role;
 use crate::domain::status::OrderStatus;
 use crate::events::DriverRef;
 
@@ -20,7 +21,9 @@ pub struct UserView<'a> {
     pub name: &'a str,
     pub email: Option<&'a str>,
     pub username: Option<&'a str>,
+    #[schema(value_type = Role)]
     pub role: &'static str,
+    #[schema(value_type = Locale)]
     pub locale: &'static str,
     pub totp_enabled: bool,
     pub created_at: DateTime<Utc>,
