@@ -35,7 +35,7 @@ impl DayRange {
 }
 
 /// The newest history entry of an order, as seed 003's `latest_tracking` / `latest_update`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LatestUpdate {
     pub status: OrderStatus,
     pub notes: Option<String>,

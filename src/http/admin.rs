@@ -2,7 +2,6 @@
 //! endpoints (seed 003), which are for admins only.
 
 use actix_web::{web, HttpResponse};
-use serde_json::{json, Value};
 
 use super::body::JsonObject;
 use super::envelope;
@@ -15,7 +14,8 @@ use super::orders::{list_page, status_change, OrderListQuery};
 use super::pagination::PageQuery;
 use super::routes::Routes;
 use super::state::AppState;
-use super::tracking::{self, active_json, ACTIVE};
+use super::tracking::{self, ACTIVE};
+use super::tracking_views::{ActiveOrder, TrackingEntry};
 use super::views::OrderView;
 use crate::auth::caller::AuthUser;
 use crate::db::orders;
@@ -59,7 +59,7 @@ async fn all_orders(
     tag = "Admin",
     params(tracking::StatusRangeQuery, PageQuery),
     responses(
-        (status = 200, description = "Every order under way, with `meta` (admins only)", body = Success<serde_json::Value>),
+        (status = 200, description = "Every order under way, with `meta` (admins only)", body = Paged<ActiveOrder>),
         (status = 403, response = Forbidden),
     )
 )]
@@ -71,9 +71,9 @@ async fn active(
     user.require_admin()?;
     let (status, page, _) = query.parse(&ACTIVE)?;
     let (rows, total) = queries::active(&state.pool, None, status, page.window()).await?;
-    let data: Vec<Value> = rows
+    let data: Vec<_> = rows
         .iter()
-        .map(|s| active_json(s, user.locale, true))
+        .map(|s| ActiveOrder::new(s, user.locale, true))
         .collect();
     Ok(envelope::page(
         Msg::ActiveOrdersRetrieved.text(user.locale),
@@ -90,7 +90,7 @@ async fn active(
     params(Id),
     request_body = StatusUpdateRequest,
     responses(
-        (status = 200, description = "The new timeline entry (admins only)", body = Success<serde_json::Value>),
+        (status = 200, description = "The new timeline entry (admins only)", body = Success<TrackingEntry>),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
@@ -115,16 +115,7 @@ async fn update_tracking(
         .ok_or_else(|| ApiError::internal("the new history entry is missing"))?;
     Ok(envelope::ok(
         Msg::TrackingUpdated.text(user.locale),
-        json!({
-            "id": entry.id,
-            "order_id": order.id,
-            "status": entry.status,
-            "notes": entry.notes,
-            "updated_by": entry.updated_by_id,
-            "estimated_time": entry.estimated_time,
-            "actual_time": entry.created_at,
-            "created_at": entry.created_at,
-        }),
+        TrackingEntry::from(entry),
     ))
 }
 

@@ -30,6 +30,7 @@ pub mod share_links;
 pub mod state;
 pub mod totp;
 pub mod tracking;
+pub mod tracking_views;
 pub mod upgrade;
 pub mod views;
 pub mod warehouse_stocks;

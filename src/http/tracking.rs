@@ -4,22 +4,22 @@
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::envelope;
 use super::error::ApiError;
 use super::messages::Msg;
-use super::openapi::{Conflict, Id, NotFound, Success, Unprocessable};
+use super::openapi::{Conflict, Id, NotFound, Paged, Success, Unprocessable};
 use super::pagination::{Page, PageQuery};
 use super::routes::Routes;
 use super::state::AppState;
+use super::tracking_views::{ActiveOrder, HistoryPage, PastOrder, TrackingStatus};
 use crate::access::visible_order;
 use crate::auth::caller::AuthUser;
 use crate::db::orders;
-use crate::db::tracking::{self, DayRange, LatestUpdate, OrderSummary};
+use crate::db::tracking::{self, DayRange};
 use crate::domain::feedback;
-use crate::domain::locale::Locale;
 use crate::domain::status::OrderStatus;
 use crate::domain::validation::FieldErrors;
 
@@ -31,15 +31,6 @@ pub fn routes(routes: &mut Routes) {
         .resource("/orders/{id:\\d+}/feedback", |r| r.post(submit_feedback));
 }
 
-pub fn payment_display(status: &str) -> &'static str {
-    match status {
-        "confirmed" => "Confirmed",
-        "failed" => "Failed",
-        "refunded" => "Refunded",
-        _ => "Pending",
-    }
-}
-
 /// `GET /orders/{id}/status` (registered with the status routes in `orders.rs`).
 #[utoipa::path(
     get,
@@ -47,7 +38,7 @@ pub fn payment_display(status: &str) -> &'static str {
     tag = "Tracking v1",
     params(Id),
     responses(
-        (status = 200, description = "The order's tracking summary (seed 003's fields)", body = Success<serde_json::Value>),
+        (status = 200, description = "The order's tracking summary (seed 003's fields)", body = Success<TrackingStatus>),
         (status = 404, response = NotFound),
     )
 )]
@@ -61,54 +52,10 @@ pub async fn status(
         .await?
         .ok_or(ApiError::NotFound("Order"))?;
     let items = orders::items(&state.pool, order.id).await?;
-    let o = &summary.order;
-    let is_owner = o.user_id == user.id();
-    let can_be_cancelled = if user.role().is_staff() {
-        o.status.staff_may_cancel()
-    } else {
-        o.status.owner_may_cancel()
-    };
     Ok(envelope::ok(
         Msg::OrderStatusRetrieved.text(user.locale),
-        json!({
-            "order_id": o.id,
-            "order_number": o.order_number,
-            "current_status": o.status,
-            "current_status_display": o.status.display(user.locale),
-            "payment_status": o.payment_status,
-            "payment_status_display": payment_display(&o.payment_status),
-            "estimated_ready_time": o.estimated_time,
-            "actual_ready_time": o.actual_ready_time,
-            "delivery_location": o.delivery_location,
-            "special_instructions": o.special_instructions,
-            "customer_name": o.owner_name,
-            "customer_phone": o.customer_phone,
-            "total_amount": o.total_amount.map(decimal),
-            "final_amount": o.final_amount.map(decimal),
-            "total_items": summary.total_items,
-            "items": items.iter().map(|i| json!({
-                "id": i.id,
-                "menu_item_name": i.product_name,
-                "product_id": i.product_id,
-                "quantity": i.quantity,
-                "unit_price": decimal(i.unit_price),
-                "total_price": decimal(i.total_price),
-                "status": o.status,
-                "special_instructions": o.special_instructions,
-            })).collect::<Vec<_>>(),
-            "latest_tracking": summary.latest.as_ref().map(latest_json),
-            "can_be_cancelled": can_be_cancelled,
-            "can_provide_feedback": is_owner && o.status == OrderStatus::Delivered && summary.feedback.is_none(),
-        }),
+        TrackingStatus::new(&summary, &items, &user),
     ))
-}
-
-fn decimal(d: rust_decimal::Decimal) -> Value {
-    json!(rust_decimal::prelude::ToPrimitive::to_f64(&d))
-}
-
-fn latest_json(l: &LatestUpdate) -> Value {
-    json!({"status": l.status, "notes": l.notes, "updated_by": l.updated_by, "updated_at": l.updated_at})
 }
 
 #[derive(Serialize, ToSchema)]
@@ -205,28 +152,6 @@ async fn submit_feedback(
         Msg::FeedbackSubmitted.text(user.locale),
         stored,
     ))
-}
-
-/// An active order as the member and admin lists show it.
-pub fn active_json(s: &OrderSummary, locale: Locale, with_contact: bool) -> Value {
-    let o = &s.order;
-    let mut row = json!({
-        "order_id": o.id,
-        "order_number": o.order_number,
-        "status": o.status,
-        "status_display": o.status.display(locale),
-        "customer_name": o.owner_name,
-        "total_items": s.total_items,
-        "estimated_ready_time": o.estimated_time,
-        "delivery_location": o.delivery_location,
-        "latest_update": s.latest.as_ref().map(|l| json!({"notes": l.notes, "updated_by": l.updated_by, "updated_at": l.updated_at})),
-        "time_elapsed": (Utc::now() - o.created_at).num_minutes(),
-    });
-    if with_contact {
-        row["customer_phone"] = json!(o.customer_phone);
-        row["total_amount"] = json!(o.total_amount.map(decimal));
-    }
-    row
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -328,7 +253,7 @@ pub const ACTIVE: [OrderStatus; 4] = [
     tag = "Tracking v1",
     params(StatusRangeQuery, PageQuery),
     responses(
-        (status = 200, description = "The caller's orders still under way, with `meta`", body = Success<serde_json::Value>),
+        (status = 200, description = "The caller's orders still under way, with `meta`", body = Paged<ActiveOrder>),
     )
 )]
 async fn active(
@@ -339,9 +264,9 @@ async fn active(
     let (status, page, _) = query.parse(&ACTIVE)?;
     let (rows, total) =
         tracking::active(&state.pool, Some(user.id()), status, page.window()).await?;
-    let data: Vec<Value> = rows
+    let data: Vec<_> = rows
         .iter()
-        .map(|s| active_json(s, user.locale, false))
+        .map(|s| ActiveOrder::new(s, user.locale, false))
         .collect();
     Ok(envelope::page(
         Msg::ActiveOrdersRetrieved.text(user.locale),
@@ -357,7 +282,7 @@ async fn active(
     tag = "Tracking v1",
     params(StatusRangeQuery, PageQuery),
     responses(
-        (status = 200, description = "Seed 003's page: `data: {data: [...], current_page, per_page, total, last_page, from, to}`", body = Success<serde_json::Value>),
+        (status = 200, description = "Seed 003's page: `data: {data: [...], current_page, per_page, total, last_page, from, to}`", body = Success<HistoryPage>),
     )
 )]
 async fn history(
@@ -368,26 +293,13 @@ async fn history(
     let (status, page, range) = query.parse(&OrderStatus::ALL)?;
     let (rows, total) =
         tracking::history(&state.pool, user.id(), status, range, page.window()).await?;
-    let data: Vec<Value> = rows
-        .iter()
-        .map(|s| {
-            let o = &s.order;
-            json!({
-                "id": o.id,
-                "order_number": o.order_number,
-                "status": o.status,
-                "status_display": o.status.display(user.locale),
-                "total_amount": o.total_amount.map(decimal),
-                "final_amount": o.final_amount.map(decimal),
-                "payment_status": o.payment_status,
-                "created_at": o.created_at,
-                "feedback": s.feedback.as_ref().map(|(rating, comment)| json!({"rating": rating, "comment": comment})),
-            })
-        })
-        .collect();
-    let mut body =
-        serde_json::to_value(page.meta(total, rows.len())).map_err(ApiError::internal)?;
-    body["data"] = Value::Array(data);
+    let body = HistoryPage {
+        meta: page.meta(total, rows.len()),
+        data: rows
+            .iter()
+            .map(|s| PastOrder::new(s, user.locale))
+            .collect(),
+    };
     Ok(envelope::ok(
         Msg::OrderHistoryRetrieved.text(user.locale),
         body,
