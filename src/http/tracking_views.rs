@@ -125,8 +125,9 @@ pub struct ActiveOrder<'a> {
     pub latest_update: Option<LatestNote<'a>>,
     /// Minutes since the order was placed.
     pub time_elapsed: i64,
-    /// The admins' list only.
+    /// The admins' list only (so both fields are optional).
     #[serde(flatten)]
+    #[schema(value_type = Contact)]
     pub contact: Option<Contact<'a>>,
 }
 
