@@ -82,7 +82,7 @@ impl Encoded {
 }
 
 /// The driver an order is assigned to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct DriverRef {
     pub id: i64,
     pub name: String,

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::DbError;
 use crate::domain::commerce::MAX_QUANTITY;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CartHeader {
     pub id: i64,
     pub user_id: i64,
@@ -18,7 +18,7 @@ pub struct CartHeader {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CartItemRow {
     pub id: i64,
     pub cart_id: i64,
@@ -32,7 +32,7 @@ pub struct CartItemRow {
 }
 
 /// One cart as `GET /cart/` shows it (seed 004's shape).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CartView {
     pub cart: CartHeader,
     pub items: Vec<CartItemRow>,

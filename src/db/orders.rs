@@ -893,7 +893,7 @@ async fn change_from<C: GenericClient>(
 }
 
 /// The lines of an order bought from stock.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct OrderItemRow {
     pub id: i64,
     pub product_id: i64,

@@ -10,7 +10,7 @@ use crate::domain::commerce::ProductInput;
 
 const COLUMNS: &str = "id, user_id, name, description, price, category, created_at, updated_at";
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ProductRow {
     pub id: i64,
     pub user_id: i64,

@@ -21,7 +21,7 @@ const LIVE: &str = "s.revoked_at IS NULL
           AND h.created_at <= now() - make_interval(days => $2::int))";
 
 /// One link as its order's owner sees it; never its token.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ShareLinkRow {
     pub id: i64,
     /// The end the creator chose, if any.

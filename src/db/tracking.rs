@@ -35,7 +35,7 @@ impl DayRange {
 }
 
 /// The newest history entry of an order, as seed 003's `latest_tracking` / `latest_update`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LatestUpdate {
     pub status: OrderStatus,
     pub notes: Option<String>,
@@ -160,7 +160,7 @@ pub async fn set_payment_status(pool: &Pool, order_id: i64, status: &str) -> Res
     Ok(client.execute(&stmt, &[&order_id, &status]).await? == 1)
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FeedbackRow {
     pub id: i64,
     pub order_id: i64,

@@ -11,7 +11,7 @@ const COLUMNS: &str = "id, name, location, priority, created_at, updated_at";
 const STOCK_COLUMNS: &str =
     "s.id, s.warehouse_id, s.product_id, p.name AS product_name, s.quantity, s.updated_at";
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct WarehouseRow {
     pub id: i64,
     pub name: String,
@@ -34,7 +34,7 @@ impl WarehouseRow {
     }
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct StockRow {
     pub id: i64,
     pub warehouse_id: i64,

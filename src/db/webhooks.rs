@@ -15,13 +15,14 @@ use super::{paged, DbError, Window};
 use crate::domain::webhook::{EndpointChange, NewEndpoint};
 
 /// An endpoint as admins see it (never its secret).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EndpointRow {
     pub id: i64,
     pub url: String,
     pub description: String,
     pub events: Vec<String>,
     pub enabled: bool,
+    /// `admin` (turned off by a PATCH) or `failing` (turned off for failing too long).
     pub disabled_reason: Option<String>,
     pub failing_since: Option<DateTime<Utc>>,
     pub previous_secret_until: Option<DateTime<Utc>>,
@@ -185,7 +186,7 @@ pub async fn delete(pool: &Pool, id: i64) -> Result<bool, DbError> {
 }
 
 /// One try at sending a delivery, as the log shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AttemptRow {
     pub attempt: i32,
     pub status_code: Option<i32>,
@@ -195,12 +196,14 @@ pub struct AttemptRow {
 }
 
 /// A delivery of one event to one endpoint, with every attempt so far.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DeliveryRow {
     pub id: i64,
     /// The event's UUID, as bodies and headers carry it.
     pub event_id: String,
     pub event_type: String,
+    /// `pending`, `delivered` or `failed`.
+    #[schema(pattern = "^(pending|delivered|failed)$")]
     pub state: String,
     pub attempts: i32,
     pub next_attempt_at: Option<DateTime<Utc>>,

@@ -138,11 +138,16 @@ pub fn overlay(current: impl serde::Serialize, patch: &Value) -> Result<Value, F
     Ok(merged)
 }
 
-#[derive(Debug, Clone)]
+/// A product as `POST` and `PUT /products` take it (`PATCH`: any of its fields).
+#[derive(Debug, Clone, utoipa::ToSchema)]
 pub struct ProductInput {
+    #[schema(min_length = 1, max_length = 255)]
     pub name: String,
+    #[schema(max_length = 5000)]
     pub description: Option<String>,
+    #[schema(value_type = f64, minimum = 0)]
     pub price: Decimal,
+    #[schema(max_length = 100)]
     pub category: Option<String>,
 }
 
@@ -160,10 +165,15 @@ pub fn product(body: &Value) -> Result<ProductInput, FieldErrors> {
     })
 }
 
-#[derive(Debug, Clone)]
+/// A warehouse as `POST` and `PUT /warehouses` take it (`PATCH`: any of its fields).
+#[derive(Debug, Clone, utoipa::ToSchema)]
 pub struct WarehouseInput {
+    #[schema(min_length = 1, max_length = 255)]
     pub name: String,
+    #[schema(max_length = 1000)]
     pub location: Option<String>,
+    /// Checkouts take stock from the lowest number first; 100 when left out.
+    #[schema(required = false, minimum = 0, maximum = 1_000_000)]
     pub priority: i32,
 }
 
@@ -180,10 +190,11 @@ pub fn warehouse(body: &Value) -> Result<WarehouseInput, FieldErrors> {
 }
 
 /// One stock row: how many of a product a warehouse holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
 pub struct StockInput {
     pub warehouse_id: i64,
     pub product_id: i64,
+    #[schema(minimum = 0)]
     pub quantity: i32,
 }
 
@@ -199,9 +210,11 @@ pub fn stock(body: &Value) -> Result<StockInput, FieldErrors> {
     })
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, utoipa::ToSchema)]
 pub struct CartItemInput {
     pub product_id: i64,
+    /// 1 when left out.
+    #[schema(required = false, minimum = 1)]
     pub quantity: i32,
 }
 

@@ -10,14 +10,17 @@ const MAX_SHORT_CHARS: usize = 500;
 const MAX_PHONE_CHARS: usize = 32;
 
 /// The body of `POST /orders`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateOrderRequest {
     pub items: Option<String>,
     pub description: Option<String>,
     pub delivery_location: Option<String>,
     pub special_instructions: Option<String>,
     pub customer_phone: Option<String>,
+    /// Where it goes, in degrees: both or neither.
+    #[schema(value_type = Option<f64>)]
     pub delivery_lat: Option<serde_json::Value>,
+    #[schema(value_type = Option<f64>)]
     pub delivery_lng: Option<serde_json::Value>,
 }
 

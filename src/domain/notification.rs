@@ -8,11 +8,17 @@ use super::validation::FieldErrors;
 use crate::config::NotificationSettings;
 
 /// The body of `POST /notifications/send`, read loosely so a wrong type gets a field message.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub struct SendRequest {
+    #[schema(value_type = i64, required = true)]
     pub user_id: Option<Value>,
+    #[schema(value_type = Option<String>)]
     pub title: Option<Value>,
+    /// Up to 1000 characters.
+    #[schema(value_type = String, required = true)]
     pub message: Option<Value>,
+    /// Any JSON object up to 4 KiB.
+    #[schema(value_type = Option<Object>)]
     pub data: Option<Value>,
 }
 

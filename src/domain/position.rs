@@ -17,14 +17,14 @@ pub const MAX_SPEED: f64 = 70.0;
 pub const MAX_ACCURACY: f64 = 100_000.0;
 
 /// A point on the earth, in degrees.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Point {
     pub lat: f64,
     pub lng: f64,
 }
 
 /// One report of where a driver is.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Position {
     pub lat: f64,
     pub lng: f64,
@@ -48,13 +48,25 @@ impl Position {
 
 /// A position as a client sends it, over REST or the socket: numbers read loosely, so each
 /// mistake gets its own field message.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct PositionRequest {
+    /// Degrees, -90 to 90.
+    #[schema(value_type = f64, required = true)]
     pub lat: Option<Value>,
+    /// Degrees, -180 to 180.
+    #[schema(value_type = f64, required = true)]
     pub lng: Option<Value>,
+    /// Metres.
+    #[schema(value_type = Option<f64>)]
     pub accuracy: Option<Value>,
+    /// Degrees from north.
+    #[schema(value_type = Option<f64>)]
     pub heading: Option<Value>,
+    /// Metres per second.
+    #[schema(value_type = Option<f64>)]
     pub speed: Option<Value>,
+    /// When it was measured, RFC 3339 (default: now).
+    #[schema(value_type = Option<String>)]
     pub at: Option<Value>,
 }
 

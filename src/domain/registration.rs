@@ -13,12 +13,15 @@ const MAX_EMAIL_BYTES: usize = 254;
 const USERNAME_CHARS: std::ops::RangeInclusive<usize> = 3..=50;
 
 /// The body of `POST /register`, as each seed's client sends it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RegisterRequest {
     pub name: Option<String>,
     pub email: Option<String>,
     pub username: Option<String>,
+    /// 8 to 72 bytes.
+    #[schema(value_type = String, required = true, min_length = 8)]
     pub password: Option<String>,
+    #[schema(value_type = Option<Locale>)]
     pub locale: Option<String>,
 }
 

@@ -4,7 +4,8 @@ use serde::{Serialize, Serializer};
 
 use super::locale::Locale;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum OrderStatus {
     Pending,
     Confirmed,

@@ -9,11 +9,17 @@ use super::validation::FieldErrors;
 /// Notes travel inside NOTIFY payloads, which PostgreSQL caps at 8000 bytes.
 pub const MAX_NOTES_CHARS: usize = 1000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct StatusUpdateRequest {
+    /// Case-insensitive; the aliases are accepted too (`processing`, `dikirim`, `selesai`, ...).
+    #[schema(value_type = OrderStatus, required = true)]
     pub status: Option<String>,
+    #[schema(max_length = 1000)]
     pub notes: Option<String>,
+    #[schema(format = DateTime)]
     pub estimated_time: Option<String>,
+    /// The order's four digits, when a driver marks it delivered.
+    #[schema(pattern = "^[0-9]{4}$")]
     pub delivery_code: Option<String>,
 }
 

@@ -119,21 +119,47 @@ pub fn parse_url(raw: &str, allow_private: bool) -> Result<Url, String> {
 }
 
 /// The body of `POST /admin/webhooks`, read loosely so a wrong type gets a field message.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub struct CreateRequest {
+    /// Where events are posted: http(s), a public address (unless
+    /// `webhooks.allow_private_targets`), no credentials or fragment, at most 2048 bytes.
+    #[schema(value_type = String, required = true, max_length = 2048)]
     pub url: Option<Value>,
+    /// The event types to send (at least one).
+    #[schema(schema_with = events_schema, required = true)]
     pub events: Option<Value>,
+    #[schema(value_type = Option<String>, max_length = 500)]
     pub description: Option<Value>,
 }
 
 /// The body of `PATCH /admin/webhooks/{id}`: every field optional.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub struct UpdateRequest {
+    #[schema(value_type = Option<String>, max_length = 2048)]
     pub url: Option<Value>,
+    #[schema(schema_with = events_schema)]
     pub events: Option<Value>,
+    #[schema(value_type = Option<String>, max_length = 500)]
     pub description: Option<Value>,
+    #[schema(value_type = Option<bool>)]
     pub enabled: Option<Value>,
+    /// Issue a new secret (answered once); the current one keeps signing for
+    /// `webhooks.secret_grace_secs`.
+    #[schema(value_type = Option<bool>)]
     pub rotate_secret: Option<Value>,
+}
+
+/// The schema of an `events` list for the OpenAPI document: at least one of [`EVENT_TYPES`].
+fn events_schema() -> utoipa::openapi::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(EVENT_TYPES)),
+        )
+        .min_items(Some(1))
+        .build()
 }
 
 /// A new endpoint that passed every rule.

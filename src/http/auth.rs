@@ -2,12 +2,16 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
+use super::body::JsonObject;
 use super::envelope;
 use super::error::ApiError;
 use super::extract::{client_address, request_locale};
 use super::issued_token::IssuedToken;
 use super::messages::Msg;
+use super::openapi::{Conflict, Forbidden, Id, NotFound, Success, TooManyRequests, Unauthorized};
+use super::routes::Routes;
 use super::state::AppState;
 use super::views::UserView;
 use crate::auth::caller::AuthUser;
@@ -19,23 +23,31 @@ use crate::domain::registration::{RegisterRequest, MAX_NAME_CHARS};
 use crate::domain::role::Role;
 use crate::domain::validation::FieldErrors;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/register").route(web::post().to(register)))
-        .service(web::resource("/login").route(web::post().to(login)))
-        .service(web::resource("/logout-all").route(web::post().to(logout_everywhere)))
-        .service(web::resource("/admin/users/{id:\\d+}/role").route(web::put().to(change_role)))
-        .service(
-            web::resource("/me")
-                .route(web::get().to(me))
-                .route(web::patch().to(update_me)),
-        );
+pub fn routes(routes: &mut Routes) {
+    routes
+        .resource("/register", |r| r.post(register))
+        .resource("/login", |r| r.post(login))
+        .resource("/logout-all", |r| r.post(logout_everywhere))
+        .resource("/admin/users/{id:\\d+}/role", |r| r.put(change_role))
+        .resource("/me", |r| r.get(me).patch(update_me));
 }
 
 /// Registration always creates a customer, whatever the body says about roles.
+#[utoipa::path(
+    post,
+    path = "/register",
+    tag = "Accounts",
+    security(()),
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "The new customer account (`UserView`)", body = Success<UserView>),
+        (status = 409, response = Conflict),
+    )
+)]
 async fn register(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<RegisterRequest>,
+    body: JsonObject<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let new_user = body.into_inner().parse()?;
     let hash = password::hash(new_user.password.clone(), state.settings.auth.bcrypt_cost).await?;
@@ -46,7 +58,7 @@ async fn register(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct LoginRequest {
     email: Option<String>,
     username: Option<String>,
@@ -54,17 +66,29 @@ struct LoginRequest {
     totp: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct LoginAnswer<'a> {
     #[serde(flatten)]
     issued: IssuedToken,
     user: UserView<'a>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/login",
+    tag = "Accounts",
+    security(()),
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "`{token, token_type, expires_at, user}`; with two-factor login on, `totp` is required (401 `totp_required` without it)", body = Success<LoginAnswer>),
+        (status = 401, response = Unauthorized),
+        (status = 429, response = TooManyRequests),
+    )
+)]
 async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<LoginRequest>,
+    body: JsonObject<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let body_totp = body.totp;
@@ -114,6 +138,14 @@ async fn login(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/me",
+    tag = "Accounts",
+    responses(
+        (status = 200, description = "The caller (`UserView`)", body = Success<UserView>),
+    )
+)]
 async fn me(user: AuthUser) -> HttpResponse {
     envelope::ok(
         Msg::CurrentUser.text(user.locale),
@@ -121,17 +153,28 @@ async fn me(user: AuthUser) -> HttpResponse {
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ProfileUpdate {
+    #[schema(max_length = 100)]
     name: Option<String>,
+    #[schema(value_type = Option<Locale>)]
     locale: Option<String>,
 }
 
 /// Changes the caller's display name and the language of their notifications and events.
+#[utoipa::path(
+    patch,
+    path = "/me",
+    tag = "Accounts",
+    request_body = ProfileUpdate,
+    responses(
+        (status = 200, description = "The caller, updated", body = Success<UserView>),
+    )
+)]
 async fn update_me(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: web::Json<ProfileUpdate>,
+    body: JsonObject<ProfileUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let mut errors = FieldErrors::default();
@@ -152,7 +195,20 @@ async fn update_me(
     ))
 }
 
+#[derive(Serialize, ToSchema)]
+struct Revoked {
+    revoked: bool,
+}
+
 /// Revokes every token of the caller, on every device and server process.
+#[utoipa::path(
+    post,
+    path = "/logout-all",
+    tag = "Accounts",
+    responses(
+        (status = 200, description = "`{revoked: true}`: every token of the caller stops working", body = Success<Revoked>),
+    )
+)]
 async fn logout_everywhere(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -160,21 +216,34 @@ async fn logout_everywhere(
     users::bump_token_version(&state.pool, user.id()).await?;
     Ok(envelope::ok(
         Msg::LoggedOutEverywhere.text(user.locale),
-        serde_json::json!({"revoked": true}),
+        Revoked { revoked: true },
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct RoleChange {
+    #[schema(value_type = Role, required = true)]
     role: Option<String>,
 }
 
 /// Admins make drivers and admins (or take the role back); the user's tokens stop working.
+#[utoipa::path(
+    put,
+    path = "/admin/users/{id}/role",
+    tag = "Accounts",
+    params(Id),
+    request_body = RoleChange,
+    responses(
+        (status = 200, description = "The user with the new role; their tokens stop working", body = Success<UserView>),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn change_role(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<i64>,
-    body: web::Json<RoleChange>,
+    body: JsonObject<RoleChange>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_admin()?;
     let role = body.role.as_deref().and_then(Role::parse).ok_or_else(|| {

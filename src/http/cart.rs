@@ -1,23 +1,46 @@
 //! `/cart`: each user's own carts. Adding an item creates the open cart on demand.
 
 use actix_web::{web, HttpResponse};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::envelope;
 use super::error::ApiError;
 use super::messages::Msg;
+use super::openapi::{Id, NotFound, Success, Unprocessable};
+use super::routes::Routes;
 use super::state::AppState;
+use super::views::Removed;
 use crate::auth::caller::AuthUser;
 use crate::db::carts;
-use crate::domain::commerce;
+use crate::domain::commerce::{self, CartItemInput};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/cart").route(web::get().to(list)))
-        .service(web::resource("/cart/item").route(web::post().to(add_item)))
-        .service(web::resource("/cart/item/{id:\\d+}").route(web::delete().to(delete_item)))
-        .service(web::resource("/cart/{id:\\d+}").route(web::delete().to(delete_cart)));
+pub fn routes(routes: &mut Routes) {
+    routes
+        .resource("/cart", |r| r.get(list))
+        .resource("/cart/item", |r| r.post(add_item))
+        .resource("/cart/item/{id:\\d+}", |r| r.delete(delete_item))
+        .resource("/cart/{id:\\d+}", |r| r.delete(delete_cart));
 }
 
+/// The line an added product went to (a product already in the cart adds to its line).
+#[derive(Serialize, ToSchema)]
+struct Added {
+    cart_item_id: i64,
+}
+
+#[utoipa::path(
+    post,
+    path = "/cart/item",
+    tag = "Carts",
+    request_body = CartItemInput,
+    responses(
+        (status = 201, description = "The cart line, added or increased", body = Success<Added>),
+        (status = 404, response = NotFound),
+        (status = 422, response = Unprocessable),
+    )
+)]
 async fn add_item(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -27,10 +50,18 @@ async fn add_item(
     let id = carts::add_item(&state.pool, user.id(), item.product_id, item.quantity).await?;
     Ok(envelope::created(
         Msg::CartItemAdded.text(user.locale),
-        json!({"cart_item_id": id}),
+        Added { cart_item_id: id },
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/cart",
+    tag = "Carts",
+    responses(
+        (status = 200, description = "The caller's open cart: `[{cart, items, total}]`", body = Success<Vec<crate::db::carts::CartView>>),
+    )
+)]
 async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     Ok(envelope::ok(
         Msg::CartsRetrieved.text(user.locale),
@@ -38,6 +69,16 @@ async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/cart/{id}",
+    tag = "Carts",
+    params(Id),
+    responses(
+        (status = 200, description = "The removed cart", body = Success<Removed>),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn delete_cart(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -48,10 +89,20 @@ async fn delete_cart(
     }
     Ok(envelope::ok(
         Msg::CartDeleted.text(user.locale),
-        json!({"id": *id}),
+        Removed { id: *id },
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/cart/item/{id}",
+    tag = "Carts",
+    params(Id),
+    responses(
+        (status = 200, description = "The removed line", body = Success<Removed>),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn delete_item(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -62,6 +113,6 @@ async fn delete_item(
     }
     Ok(envelope::ok(
         Msg::CartItemDeleted.text(user.locale),
-        json!({"id": *id}),
+        Removed { id: *id },
     ))
 }

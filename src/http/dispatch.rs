@@ -3,12 +3,16 @@
 //! order's actor like status changes; positions go to `dispatch::positions`.
 
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
+use super::body::JsonObject;
 use super::envelope;
 use super::error::ApiError;
 use super::messages::Msg;
+use super::openapi::{Conflict, Forbidden, Id, NotFound, Success};
+use super::routes::Routes;
 use super::state::AppState;
 use super::views::OrderView;
 use crate::access::visible_order;
@@ -21,22 +25,35 @@ use crate::domain::status::Mover;
 use crate::domain::validation::FieldErrors;
 use crate::events::DriverRef;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/drivers").route(web::get().to(drivers)))
-        .service(web::resource("/driver/orders").route(web::get().to(my_orders)))
-        .service(web::resource("/orders/{id:\\d+}/driver").route(web::put().to(assign)))
-        .service(web::resource("/orders/{id:\\d+}/claim").route(web::post().to(claim)))
-        .service(web::resource("/orders/{id:\\d+}/location").route(web::post().to(location)))
-        .service(web::resource("/orders/{id:\\d+}/trail").route(web::get().to(trail)));
+pub fn routes(routes: &mut Routes) {
+    routes
+        .resource("/drivers", |r| r.get(drivers))
+        .resource("/driver/orders", |r| r.get(my_orders))
+        .resource("/orders/{id:\\d+}/driver", |r| r.put(assign))
+        .resource("/orders/{id:\\d+}/claim", |r| r.post(claim))
+        .resource("/orders/{id:\\d+}/location", |r| r.post(location))
+        .resource("/orders/{id:\\d+}/trail", |r| r.get(trail));
 }
 
 /// Whom an admin may assign; staff see the list (the board filters by driver).
+#[utoipa::path(
+    get,
+    path = "/drivers",
+    tag = "Dispatch",
+    responses(
+        (status = 200, description = "The drivers (staff only)", body = Success<Vec<DriverRef>>),
+        (status = 403, response = Forbidden),
+    )
+)]
 async fn drivers(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     user.require_staff()?;
-    let drivers: Vec<Value> = users::list(&state.pool, Some(Role::Driver))
+    let drivers: Vec<DriverRef> = users::list(&state.pool, Some(Role::Driver))
         .await?
         .into_iter()
-        .map(|d| json!({"id": d.id, "name": d.name}))
+        .map(|d| DriverRef {
+            id: d.id,
+            name: d.name,
+        })
         .collect();
     Ok(envelope::ok(
         Msg::DriversRetrieved.text(user.locale),
@@ -45,6 +62,15 @@ async fn drivers(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRespo
 }
 
 /// The caller's assigned orders that are still on their way.
+#[utoipa::path(
+    get,
+    path = "/driver/orders",
+    tag = "Dispatch",
+    responses(
+        (status = 200, description = "The caller's assigned orders still on their way (staff only)", body = Success<Vec<OrderView>>),
+        (status = 403, response = Forbidden),
+    )
+)]
 async fn my_orders(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     user.require_staff()?;
     let rows = orders::assigned_to(&state.pool, user.id()).await?;
@@ -54,10 +80,11 @@ async fn my_orders(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRes
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct AssignRequest {
     /// Required, and `null` to unassign: a missing key is a mistake, not an unassignment.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>, required = true)]
     driver_id: Option<Value>,
 }
 
@@ -66,11 +93,24 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::E
     Value::deserialize(d).map(Some)
 }
 
+#[utoipa::path(
+    put,
+    path = "/orders/{id}/driver",
+    tag = "Dispatch",
+    params(Id),
+    request_body = AssignRequest,
+    responses(
+        (status = 200, description = "The order with its driver (`driver_id: null` unassigns; admins only)", body = Success<OrderView>),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    )
+)]
 async fn assign(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<i64>,
-    body: web::Json<AssignRequest>,
+    body: JsonObject<AssignRequest>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_admin()?;
     let driver = match body.into_inner().driver_id {
@@ -115,6 +155,18 @@ async fn assign(
 }
 
 /// A driver takes an unassigned order; of two drivers claiming at once, one wins.
+#[utoipa::path(
+    post,
+    path = "/orders/{id}/claim",
+    tag = "Dispatch",
+    params(Id),
+    responses(
+        (status = 200, description = "The order, now the caller's (drivers only)", body = Success<OrderView>),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    )
+)]
 async fn claim(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -157,24 +209,57 @@ async fn change(
     Ok(state.orders.change_status(change).await??)
 }
 
+/// A position taken: it is published within the second.
+#[derive(Serialize, ToSchema)]
+struct Accepted {
+    order_id: i64,
+    at: chrono::DateTime<chrono::Utc>,
+}
+
 /// A driver's position over REST, for clients without a socket; the same rules as the
 /// socket's `location` frame.
+#[utoipa::path(
+    post,
+    path = "/orders/{id}/location",
+    tag = "Dispatch",
+    params(Id),
+    request_body = PositionRequest,
+    responses(
+        (status = 202, description = "The position, published within the second", body = Success<Accepted>),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    )
+)]
 async fn location(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<i64>,
-    body: web::Json<PositionRequest>,
+    body: JsonObject<PositionRequest>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_staff()?;
     let position = body.into_inner().parse(chrono::Utc::now())?;
     state.positions.report(&user, *id, position).await?;
     Ok(envelope::accepted(
         Msg::PositionAccepted.text(user.locale),
-        json!({"order_id": *id, "at": position.at}),
+        Accepted {
+            order_id: *id,
+            at: position.at,
+        },
     ))
 }
 
 /// Where the order went: its written positions, for whoever may see the order.
+#[utoipa::path(
+    get,
+    path = "/orders/{id}/trail",
+    tag = "Dispatch",
+    params(Id),
+    responses(
+        (status = 200, description = "The order's written positions, oldest first", body = Success<Vec<crate::domain::position::Position>>),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn trail(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -120,14 +120,6 @@ pub fn credentials(req: &HttpRequest) -> Option<String> {
     from_protocol.or_else(|| query_token(req))
 }
 
-/// The token of an event stream: `Authorization: Bearer`, else `?token=` (a browser's
-/// `EventSource` can set no header). Logs never show query strings.
-pub fn stream_credentials(req: &HttpRequest) -> Option<String> {
-    bearer_token(req)
-        .map(str::to_string)
-        .or_else(|| query_token(req))
-}
-
 fn query_token(req: &HttpRequest) -> Option<String> {
     web::Query::<TokenQuery>::from_query(req.query_string())
         .ok()

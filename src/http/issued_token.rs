@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::state::AppState;
 use crate::domain::role::Role;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct IssuedToken {
     pub token: String,
     pub token_type: &'static str,

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod body;
 pub mod cart;
 pub mod checkout;
 pub mod dispatch;
@@ -17,17 +18,20 @@ pub mod map;
 pub mod messages;
 pub mod middleware;
 pub mod notifications;
+pub mod openapi;
 pub mod orders;
 pub mod pages;
 pub mod pagination;
 pub mod products;
 pub mod rate_limit;
+pub mod routes;
 pub mod server;
 pub mod share_links;
 pub mod sse;
 pub mod state;
 pub mod totp;
 pub mod tracking;
+pub mod tracking_views;
 pub mod upgrade;
 pub mod views;
 pub mod warehouse_stocks;
@@ -40,27 +44,30 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{from_fn, NormalizePath};
 use actix_web::{web, App};
 
+use self::routes::Routes;
 use self::state::AppState;
 use crate::realtime::hub::ThreadHub;
 
-/// The routes of the JSON API, mounted under each prefix.
-fn api(cfg: &mut web::ServiceConfig) {
-    auth::routes(cfg);
-    totp::routes(cfg);
-    tracking::routes(cfg);
-    orders::routes(cfg);
-    share_links::routes(cfg);
-    dispatch::routes(cfg);
-    admin::routes(cfg);
-    webhooks::routes(cfg);
-    sse::routes(cfg);
-    notifications::routes(cfg);
-    products::routes(cfg);
-    warehouses::routes(cfg);
-    warehouse_stocks::routes(cfg);
-    cart::routes(cfg);
-    map::routes(cfg);
-    ws::api_routes(cfg);
+/// The routes of the JSON API, mounted under each prefix; listed, they are what the OpenAPI
+/// document must describe.
+pub fn api(routes: &mut Routes) {
+    auth::routes(routes);
+    totp::routes(routes);
+    tracking::routes(routes);
+    orders::routes(routes);
+    share_links::routes(routes);
+    dispatch::routes(routes);
+    admin::routes(routes);
+    webhooks::routes(routes);
+    sse::routes(routes);
+    notifications::routes(routes);
+    products::routes(routes);
+    warehouses::routes(routes);
+    warehouse_stocks::routes(routes);
+    cart::routes(routes);
+    map::routes(routes);
+    ws::api_routes(routes);
+    openapi::routes(routes);
 }
 
 /// Every route of the server; `/metrics` too unless it has an address of its own.
@@ -68,8 +75,9 @@ pub fn routes(cfg: &mut web::ServiceConfig, metrics_here: bool) {
     health::routes(cfg, metrics_here);
     pages::routes(cfg);
     ws::routes(cfg);
-    cfg.service(web::scope("/api/v1").configure(api))
-        .service(web::scope("/api").configure(api));
+    for prefix in ["/api/v1", "/api"] {
+        cfg.service(web::scope(prefix).configure(|cfg| api(&mut Routes::mount(cfg))));
+    }
 }
 
 /// The whole app: state, the worker's part of the hub, input limits, routes and the outer

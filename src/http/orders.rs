@@ -3,12 +3,18 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::IntoParams;
 
+use super::body::{from_object, JsonObject};
 use super::checkout::checkout;
 use super::envelope;
 use super::error::ApiError;
 use super::messages::Msg;
+use super::openapi::{
+    Conflict, Forbidden, Id, NotFound, Paged, Success, TooManyRequests, Unprocessable,
+};
 use super::pagination::PageQuery;
+use super::routes::Routes;
 use super::state::AppState;
 use super::views::{HistoryView, OrderView};
 use crate::access::visible_order;
@@ -22,30 +28,34 @@ use crate::domain::status::{Mover, OrderStatus};
 use crate::domain::status_update::{StatusUpdate, StatusUpdateRequest};
 use crate::domain::validation::FieldErrors;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/orders")
-            .route(web::post().to(create))
-            .route(web::get().to(list_own)),
-    )
-    .service(web::resource("/orders/status/{status}").route(web::get().to(list_by_status)))
-    .service(
-        web::resource("/orders/{id:\\d+}")
-            .route(web::get().to(detail))
-            .route(web::delete().to(delete)),
-    )
-    .service(
-        web::resource("/orders/{id:\\d+}/status")
-            .route(web::get().to(super::tracking::status))
-            .route(web::put().to(update_status))
-            .route(web::patch().to(update_status)),
-    )
-    .service(web::resource("/orders/{id:\\d+}/payment").route(web::patch().to(update_payment)))
-    .service(web::resource("/orders/{id:\\d+}/history").route(web::get().to(history)));
+pub fn routes(routes: &mut Routes) {
+    routes
+        .resource("/orders", |r| r.post(create).get(list_own))
+        .resource("/orders/status/{status}", |r| r.get(list_by_status))
+        .resource("/orders/{id:\\d+}", |r| r.get(detail).delete(delete))
+        .resource("/orders/{id:\\d+}/status", |r| {
+            r.get(super::tracking::status)
+                .put(update_status)
+                .patch(update_status)
+        })
+        .resource("/orders/{id:\\d+}/payment", |r| r.patch(update_payment))
+        .resource("/orders/{id:\\d+}/history", |r| r.get(history));
 }
 
 /// A checkout (`cart_id`, or `items` as a list of products) or a free-text order (`items` as
 /// text, or `description`).
+#[utoipa::path(
+    post,
+    path = "/orders",
+    tag = "Orders",
+    request_body(content = CreateOrderRequest, description = "A free-text order (`items` as text, or `description`), or a checkout: `{cart_id, shipping_cost?, warehouse_id?}` or `{items: [{product_id, quantity}], shipping_cost?, warehouse_id?}`"),
+    responses(
+        (status = 201, description = "The new order (`OrderView`): free-text, described, checked out from a cart, or itemized", body = Success<OrderView>),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 422, response = Unprocessable),
+    )
+)]
 async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -55,9 +65,7 @@ async fn create(
     if let Some(input) = commerce::checkout(&body) {
         return checkout(&state, &user, &req, input?, &body).await;
     }
-    let order = CreateOrderRequest::deserialize(&*body)
-        .map_err(|e| ApiError::BadRequest(format!("Invalid request body: {e}")))?
-        .parse()?;
+    let order = from_object::<CreateOrderRequest>(body.into_inner())?.parse()?;
     let created = orders::insert(&state.pool, user.id(), &order).await?;
     Ok(envelope::created(
         Msg::OrderCreated.text(user.locale),
@@ -65,10 +73,13 @@ async fn create(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OrderListQuery {
+    /// Only orders in this status (aliases accepted).
     pub status: Option<String>,
     #[serde(flatten)]
+    #[param(ignore)]
     pub page: PageQuery,
 }
 
@@ -98,6 +109,15 @@ pub async fn list_page(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/orders",
+    tag = "Orders",
+    params(OrderListQuery, PageQuery),
+    responses(
+        (status = 200, description = "The caller's orders, newest first, with `meta`", body = Paged<OrderView>),
+    )
+)]
 async fn list_own(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -107,6 +127,16 @@ async fn list_own(
 }
 
 /// Customers see their own orders in that status; staff see everyone's.
+#[utoipa::path(
+    get,
+    path = "/orders/status/{status}",
+    tag = "Orders",
+    params(("status" = String, Path, description = "A status, or one of its aliases (`processing`, `dikirim`, ...)"), PageQuery),
+    responses(
+        (status = 200, description = "Orders in that status (customers: their own), with `meta`", body = Paged<OrderView>),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn list_by_status(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -129,6 +159,16 @@ async fn list_by_status(
     list_page(&state, &user, owner, &query).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/orders/{id}",
+    tag = "Orders",
+    params(Id),
+    responses(
+        (status = 200, description = "The order (`OrderView`)", body = Success<OrderView>),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn detail(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -141,6 +181,16 @@ async fn detail(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/orders/{id}/history",
+    tag = "Orders",
+    params(Id),
+    responses(
+        (status = 200, description = "The order's status history, oldest first", body = Success<Vec<HistoryView>>),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn history(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -188,11 +238,26 @@ pub fn status_change(
     }
 }
 
+#[utoipa::path(
+    method(put, patch),
+    path = "/orders/{id}/status",
+    tag = "Orders",
+    params(Id),
+    request_body = StatusUpdateRequest,
+    responses(
+        (status = 200, description = "The order in its new status", body = Success<OrderView>),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 422, response = Unprocessable),
+        (status = 429, response = TooManyRequests),
+    )
+)]
 async fn update_status(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<i64>,
-    body: web::Json<StatusUpdateRequest>,
+    body: JsonObject<StatusUpdateRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let update = body.into_inner().parse()?;
     let change = status_change(&user, id.into_inner(), update, &state.settings.dispatch);
@@ -205,6 +270,18 @@ async fn update_status(
 
 /// Cancels the order and hides it from lists; its history stays. The owner may do this while
 /// the order is pending or confirmed, an admin until it ships; drivers may not.
+#[utoipa::path(
+    delete,
+    path = "/orders/{id}",
+    tag = "Orders",
+    params(Id),
+    responses(
+        (status = 200, description = "The order, cancelled and hidden from lists", body = Success<OrderView>),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    )
+)]
 async fn delete(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -232,6 +309,18 @@ async fn delete(
 }
 
 /// Staff set how the order's payment stands: pending, confirmed, failed or refunded.
+#[utoipa::path(
+    patch,
+    path = "/orders/{id}/payment",
+    tag = "Orders",
+    params(Id),
+    request_body(content = Object, description = "`{payment_status}`: pending, confirmed, failed or refunded"),
+    responses(
+        (status = 200, description = "The order with its new payment status (staff only)", body = Success<OrderView>),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn update_payment(
     state: web::Data<AppState>,
     user: AuthUser,

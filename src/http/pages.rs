@@ -1,7 +1,7 @@
 //! The pages: `/` (the customer app), `/track/{token}` (a share link's public tracking page),
 //! the staff pages `/staff` (the live board), `/driver` (a driver's deliveries) and `/analytics`,
-//! and their files under `/assets/` (vendored libraries under `/assets/vendor/`), all compiled
-//! into the binary from `web/`. The staff pages are static: each asks `GET /api/me` and tells a
+//! the API reference `/api-docs`, and their files under `/assets/` (vendored libraries under
+//! `/assets/vendor/`), all compiled into the binary from `web/`. The staff pages are static: each asks `GET /api/me` and tells a
 //! signed-in user without the role that the page is not for them.
 //!
 //! Every page answer carries a strict Content-Security-Policy: nothing loads from another host
@@ -43,6 +43,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/staff").route(web::get().to(staff)))
         .service(web::resource("/driver").route(web::get().to(driver)))
         .service(web::resource("/analytics").route(web::get().to(analytics)))
+        .service(web::resource("/api-docs").route(web::get().to(api_docs)))
         .service(web::resource("/assets/{file:.+}").route(web::get().to(asset)));
 }
 
@@ -60,6 +61,11 @@ async fn driver(req: HttpRequest) -> HttpResponse {
 
 async fn analytics(req: HttpRequest) -> HttpResponse {
     file(&req, StatusCode::OK, "analytics.html")
+}
+
+/// The API reference: the OpenAPI document, rendered (README "OpenAPI").
+async fn api_docs(req: HttpRequest) -> HttpResponse {
+    file(&req, StatusCode::OK, "api-docs.html")
 }
 
 /// The page for a token of our shape; any other shape is a page saying the link is not ours

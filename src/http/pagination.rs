@@ -1,6 +1,7 @@
 //! `?page=&per_page=` parsing and the pagination object lists answer with.
 
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::db::Window;
 use crate::domain::validation::FieldErrors;
@@ -12,9 +13,14 @@ pub const MAX_PER_PAGE: i64 = 100;
 /// offsets and counts computed from it cannot overflow.
 const MAX_PAGE: i64 = 1_000_000_000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// From 1.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1_000_000_000)]
     pub page: Option<String>,
+    /// How many a page holds (at most 100).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1_000_000_000)]
     pub per_page: Option<String>,
 }
 
@@ -69,7 +75,7 @@ impl Page {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PageMeta {
     pub current_page: i64,
     pub per_page: i64,

@@ -8,27 +8,35 @@ use serde_json::Value;
 use super::envelope;
 use super::error::ApiError;
 use super::messages::Msg;
+use super::openapi::{Conflict, Forbidden, NotFound, Success};
+use super::routes::Routes;
 use super::state::AppState;
+use super::views::Removed;
 use crate::auth::caller::AuthUser;
 use crate::db::products::{self, ProductRow};
-use crate::domain::commerce;
+use crate::domain::commerce::{self, ProductInput};
 use crate::domain::role::Role;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/products")
-            .route(web::post().to(create))
-            .route(web::get().to(list)),
-    )
-    .service(
-        web::resource("/products/{key}")
-            .route(web::get().to(by_id_or_name))
-            .route(web::put().to(replace))
-            .route(web::patch().to(patch))
-            .route(web::delete().to(delete)),
-    );
+pub fn routes(routes: &mut Routes) {
+    routes
+        .resource("/products", |r| r.post(create).get(list))
+        .resource("/products/{key}", |r| {
+            r.get(by_id_or_name)
+                .put(replace)
+                .patch(patch)
+                .delete(delete)
+        });
 }
 
+#[utoipa::path(
+    post,
+    path = "/products",
+    tag = "Products",
+    request_body = ProductInput,
+    responses(
+        (status = 201, description = "The new product, owned by the caller", body = Success<ProductRow>),
+    )
+)]
 async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -42,6 +50,14 @@ async fn create(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/products",
+    tag = "Products",
+    responses(
+        (status = 200, description = "Every product", body = Success<Vec<ProductRow>>),
+    )
+)]
 async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     Ok(envelope::ok(
         Msg::ProductsRetrieved.text(user.locale),
@@ -50,6 +66,16 @@ async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse
 }
 
 /// `/products/12` by id, `/products/Laptop%20ASUS%20ROG` by name (seed 004 reads by name).
+#[utoipa::path(
+    get,
+    path = "/products/{key}",
+    tag = "Products",
+    params(("key" = String, Path, description = "The product's id; reading also takes its name")),
+    responses(
+        (status = 200, description = "The product", body = Success<ProductRow>),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn by_id_or_name(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -82,6 +108,18 @@ async fn owned(state: &AppState, user: &AuthUser, key: &str) -> Result<ProductRo
     Ok(product)
 }
 
+#[utoipa::path(
+    put,
+    path = "/products/{key}",
+    tag = "Products",
+    params(("key" = String, Path, description = "The product's id; reading also takes its name")),
+    request_body = ProductInput,
+    responses(
+        (status = 200, description = "The product, replaced (its owner or an admin)", body = Success<ProductRow>),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn replace(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -92,6 +130,18 @@ async fn replace(
     save(&state, &user, product.id, &body).await
 }
 
+#[utoipa::path(
+    patch,
+    path = "/products/{key}",
+    tag = "Products",
+    params(("key" = String, Path, description = "The product's id; reading also takes its name")),
+    request_body(content = ProductInput, description = "Any of the product's fields; the others stay"),
+    responses(
+        (status = 200, description = "The product, with the fields given changed (its owner or an admin)", body = Success<ProductRow>),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn patch(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -117,6 +167,18 @@ async fn save(
     Ok(envelope::ok(Msg::ProductUpdated.text(user.locale), updated))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/products/{key}",
+    tag = "Products",
+    params(("key" = String, Path, description = "The product's id; reading also takes its name")),
+    responses(
+        (status = 200, description = "`{id}` of the deleted product (its owner or an admin)", body = Success<Removed>),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    )
+)]
 async fn delete(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -126,6 +188,6 @@ async fn delete(
     products::delete(&state.pool, product.id).await?;
     Ok(envelope::ok(
         Msg::ProductDeleted.text(user.locale),
-        serde_json::json!({"id": product.id}),
+        Removed { id: product.id },
     ))
 }

@@ -10,46 +10,51 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
+use super::body::OptionalObject;
 use super::envelope;
 use super::error::ApiError;
 use super::extract::request_locale;
-use super::input_guard::is_json;
 use super::messages::Msg;
+use super::openapi::{Conflict, Id, NotFound, Success, Unprocessable};
+use super::routes::Routes;
 use super::state::AppState;
+use super::views::Removed;
 use crate::access::visible_order;
 use crate::auth::caller::AuthUser;
 use crate::db::{orders, share_links};
 use crate::domain::locale::Locale;
-use crate::domain::position::Point;
+use crate::domain::position::{Point, Position};
 use crate::domain::status::OrderStatus;
 use crate::events::{first_name, Change};
 
 /// Random bytes in a token: 256 bits, written as 64 lowercase hex digits (URL-safe as is).
 const TOKEN_BYTES: usize = 32;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/orders/{id:\\d+}/share-links")
-            .route(web::post().to(create))
-            .route(web::get().to(list)),
-    )
-    .service(
-        web::resource("/orders/{id:\\d+}/share-links/{link_id:\\d+}")
-            .route(web::delete().to(revoke)),
-    )
-    .service(web::resource("/track/{token}").route(web::get().to(track)));
+pub fn routes(routes: &mut Routes) {
+    routes
+        .resource("/orders/{id:\\d+}/share-links", |r| {
+            r.post(create).get(list)
+        })
+        .resource("/orders/{id:\\d+}/share-links/{link_id:\\d+}", |r| {
+            r.delete(revoke)
+        })
+        .resource("/track/{token}", |r| r.get(track));
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ShareLinkRequest)]
 struct CreateRequest {
     /// An end earlier than the default one (`share.ttl_days` after the order is final), in
     /// RFC 3339.
+    #[schema(format = DateTime)]
     expires_at: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = ShareLink)]
 struct Created {
     id: i64,
     token: String,
@@ -58,21 +63,27 @@ struct Created {
     created_at: DateTime<Utc>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/orders/{id}/share-links",
+    tag = "Share links",
+    params(Id),
+    request_body(content = Option<CreateRequest>, description = "Optional: without a body the link lasts the default time"),
+    responses(
+        (status = 201, description = "`{id, token, url, expires_at, created_at}`: a link anyone may open to follow the order", body = Success<Created>),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 422, response = Unprocessable),
+    )
+)]
 async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
-    req: HttpRequest,
     id: web::Path<i64>,
-    body: web::Bytes,
+    body: OptionalObject<CreateRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    // The body is optional: no body means the default end. One that is there is JSON, so the
-    // input guard (which reads JSON bodies) has seen it.
-    let request: CreateRequest = match body.is_empty() {
-        true => CreateRequest::default(),
-        false if !is_json(req.headers()) => return Err(ApiError::UnsupportedMediaType),
-        false => serde_json::from_slice(&body)
-            .map_err(|e| ApiError::BadRequest(format!("Invalid request body: {e}")))?,
-    };
+    // No body means the default end.
+    let request = body.into_inner();
     let expires_at = match request.expires_at.as_deref() {
         None => None,
         Some(text) => Some(future_time(text)?),
@@ -121,6 +132,16 @@ fn future_time(text: &str) -> Result<DateTime<Utc>, ApiError> {
     Ok(at)
 }
 
+#[utoipa::path(
+    get,
+    path = "/orders/{id}/share-links",
+    tag = "Share links",
+    params(Id),
+    responses(
+        (status = 200, description = "The order's links `[{id, expires_at, created_at, active}]`, never their tokens", body = Success<Vec<crate::db::share_links::ShareLinkRow>>),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -134,6 +155,16 @@ async fn list(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/orders/{id}/share-links/{link_id}",
+    tag = "Share links",
+    params(("id" = i64, Path, description = "Order id"), ("link_id" = i64, Path, description = "Share link id")),
+    responses(
+        (status = 200, description = "The link, revoked", body = Success<Removed>),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn revoke(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -146,16 +177,19 @@ async fn revoke(
     }
     Ok(envelope::ok(
         Msg::ShareLinkRevoked.text(user.locale),
-        serde_json::json!({"id": link_id}),
+        Removed { id: link_id },
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct TrackQuery {
+    /// The language of `status_display`: `en` or `id` (else `Accept-Language`).
     lang: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = SharedOrder)]
 struct PublicView {
     order_number: String,
     status: OrderStatus,
@@ -168,11 +202,12 @@ struct PublicView {
     /// Where the order goes, for the map.
     destination: Option<Point>,
     /// The driver's last known position while shipped; live ones follow on the socket.
+    #[schema(value_type = Option<Position>)]
     location: Option<serde_json::Value>,
     timeline: Vec<PublicStep>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct PublicStep {
     status: OrderStatus,
     status_display: &'static str,
@@ -181,6 +216,17 @@ struct PublicStep {
     at: DateTime<Utc>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/track/{token}",
+    tag = "Share links",
+    security(()),
+    params(("token" = String, Path, description = "The link's token: 64 hex digits, the only credential needed"), TrackQuery),
+    responses(
+        (status = 200, description = "The public view of the order the link opens: no login, the token is the credential", body = Success<PublicView>),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn track(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -18,9 +18,12 @@ use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use tokio::sync::mpsc;
+use utoipa::IntoParams;
 
 use super::error::ApiError;
-use super::extract::stream_credentials;
+use super::extract::bearer_token;
+use super::openapi::NotFound;
+use super::routes::Routes;
 use super::state::AppState;
 use super::ws::{link_viewer, parse_since, user_with_slot};
 use crate::access::visible_order;
@@ -34,17 +37,44 @@ use crate::realtime::viewer::Viewer;
 /// How long a client waits before reconnecting after the stream breaks (the `retry:` field).
 const RECONNECT_MS: u32 = 2000;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/orders/{id:\\d+}/events").route(web::get().to(order_events)))
-        .service(web::resource("/track/{token}/events").route(web::get().to(shared_events)))
-        .service(web::resource("/notifications/events").route(web::get().to(own_events)));
+pub fn routes(routes: &mut Routes) {
+    routes
+        .resource("/orders/{id:\\d+}/events", |r| r.get(order_events))
+        .resource("/track/{token}/events", |r| r.get(shared_events))
+        .resource("/notifications/events", |r| r.get(own_events));
 }
 
-#[derive(Deserialize)]
+/// Where a stream resumes, and (for `EventSource`) its token.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct StreamQuery {
+    /// Send every event after this seq first (`Last-Event-ID` wins over it).
     since: Option<String>,
+    /// The bearer token, for `EventSource`, which cannot set headers (`Authorization: Bearer`
+    /// wins over it). Logs never show query strings.
+    token: Option<String>,
 }
 
+impl StreamQuery {
+    /// The caller's token: the header's, else the query's.
+    fn credentials(&self, req: &HttpRequest) -> Result<String, ApiError> {
+        bearer_token(req)
+            .map(str::to_string)
+            .or_else(|| self.token.clone().filter(|t| !t.is_empty()))
+            .ok_or(ApiError::Unauthorized("Unauthorized"))
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/orders/{id}/events",
+    tag = "Server-Sent Events",
+    params(("id" = i64, Path, description = "Order id"), StreamQuery, ("Last-Event-ID" = Option<i64>, Header, description = "The last seq received: a reconnecting `EventSource` sends it by itself")),
+    responses(
+        (status = 200, description = "`text/event-stream` of the order's events (owner or staff): `id:` the seq, `data:` the event's JSON as on the WebSocket", content_type = "text/event-stream", body = String),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn order_events(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -52,7 +82,7 @@ async fn order_events(
     query: web::Query<StreamQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let since = resume_from(&req, &query)?;
-    let token = stream_credentials(&req).ok_or(ApiError::Unauthorized("Unauthorized"))?;
+    let token = query.credentials(&req)?;
     let (user, slot) = user_with_slot(&state, &req, &token).await?;
     let order = visible_order(&state.pool, &user, id.into_inner()).await?;
     stream(
@@ -65,18 +95,41 @@ async fn order_events(
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/notifications/events",
+    tag = "Server-Sent Events",
+    params(StreamQuery, ("Last-Event-ID" = Option<i64>, Header, description = "The last seq received: a reconnecting `EventSource` sends it by itself")),
+    responses(
+        (status = 200, description = "`text/event-stream` of the caller's own user stream (notifications)", content_type = "text/event-stream", body = String),
+    )
+)]
 async fn own_events(
     state: web::Data<AppState>,
     req: HttpRequest,
     query: web::Query<StreamQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let since = resume_from(&req, &query)?;
-    let token = stream_credentials(&req).ok_or(ApiError::Unauthorized("Unauthorized"))?;
+    let token = query.credentials(&req)?;
     let (user, slot) = user_with_slot(&state, &req, &token).await?;
     let topic = Topic::User(user.id());
     stream(&state, &req, Viewer::User(user), slot, topic, since)
 }
 
+#[utoipa::path(
+    get,
+    path = "/track/{token}/events",
+    tag = "Server-Sent Events",
+    security(()),
+    params(
+        ("token" = String, Path, description = "The share link's token, the only credential needed"),
+        ("since" = Option<String>, Query, description = "Send every event after this seq first (`Last-Event-ID` wins over it)"),
+        ("Last-Event-ID" = Option<i64>, Header, description = "The last seq received: a reconnecting `EventSource` sends it by itself")),
+    responses(
+        (status = 200, description = "`text/event-stream` of the order's public view, as the share link's socket carries it", content_type = "text/event-stream", body = String),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn shared_events(
     state: web::Data<AppState>,
     req: HttpRequest,

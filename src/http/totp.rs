@@ -14,13 +14,16 @@ use std::time::Duration;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::ToSchema;
 
+use super::body::{JsonObject, OptionalObject};
 use super::envelope;
 use super::error::ApiError;
 use super::extract::client_address;
 use super::issued_token::IssuedToken;
 use super::messages::Msg;
+use super::openapi::{Conflict, Forbidden, Id, NotFound, Success, TooManyRequests, Unprocessable};
+use super::routes::Routes;
 use super::state::AppState;
 use crate::auth::caller::AuthUser;
 use crate::auth::password;
@@ -31,10 +34,11 @@ use crate::db::users::UserRow;
 use crate::domain::role::Role;
 use crate::domain::validation::FieldErrors;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/totp/setup/{id:\\d+}").route(web::post().to(setup)))
-        .service(web::resource("/totp/verify/{id:\\d+}").route(web::post().to(verify)))
-        .service(web::resource("/totp/disable/{id:\\d+}").route(web::post().to(disable)));
+pub fn routes(routes: &mut Routes) {
+    routes
+        .resource("/totp/setup/{id:\\d+}", |r| r.post(setup))
+        .resource("/totp/verify/{id:\\d+}", |r| r.post(verify))
+        .resource("/totp/disable/{id:\\d+}", |r| r.post(disable));
 }
 
 /// Which of the account's secrets a code is checked against.
@@ -77,7 +81,7 @@ impl From<CodeError> for ApiError {
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 struct CodeBody {
     code: Option<String>,
     password: Option<String>,
@@ -125,14 +129,28 @@ async fn require_current_code(
     Ok(())
 }
 
+#[utoipa::path(
+    post,
+    path = "/totp/setup/{id}",
+    tag = "Two-factor login",
+    params(Id),
+    request_body(content = Option<CodeBody>, description = "Optional while two-factor login is off; with it on, a current `code` is required"),
+    responses(
+        (status = 200, description = "`{secret, otpauth_uri, qr_png, enabled}`: a new secret, not in force until verified", body = Success<SetUp>),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 422, response = Unprocessable),
+        (status = 429, response = TooManyRequests),
+    )
+)]
 async fn setup(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<i64>,
-    body: Option<web::Json<CodeBody>>,
+    body: OptionalObject<CodeBody>,
 ) -> Result<HttpResponse, ApiError> {
     let account = account(&state, &user, id.into_inner()).await?;
-    let body = body.map(web::Json::into_inner).unwrap_or_default();
+    let body = body.into_inner();
     require_current_code(&state, &account, &body).await?;
     let secret = TotpKeys::new_secret();
     store::store_pending(&state.pool, account.id, &state.totp.seal(&secret)).await?;
@@ -144,23 +162,38 @@ async fn setup(
     let enrollment = state.totp.enrollment(&secret, label);
     Ok(envelope::ok(
         Msg::TotpSetUp.text(user.locale),
-        json!({
-            "secret": enrollment.secret_base32,
-            "otpauth_uri": enrollment.otpauth_uri,
-            "qr_png": format!("data:image/png;base64,{}", enrollment.qr_png_base64),
-            "enabled": account.totp_enabled,
-        }),
+        SetUp {
+            secret: enrollment.secret_base32,
+            otpauth_uri: enrollment.otpauth_uri,
+            qr_png: format!("data:image/png;base64,{}", enrollment.qr_png_base64),
+            enabled: account.totp_enabled,
+        },
     ))
 }
 
 /// A code from the pending secret puts it in force and ends the account's other sessions; the
 /// caller, if it is the account itself, gets a fresh token to go on with.
+#[utoipa::path(
+    post,
+    path = "/totp/verify/{id}",
+    tag = "Two-factor login",
+    params(Id),
+    request_body = CodeBody,
+    responses(
+        (status = 200, description = "`{enabled: true, token, token_type, expires_at}`: two-factor login is on and the account's other sessions end; the caller's own fresh token when it is the account", body = Success<serde_json::Value>),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 422, response = Unprocessable),
+        (status = 429, response = TooManyRequests),
+    )
+)]
 async fn verify(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: AuthUser,
     id: web::Path<i64>,
-    body: web::Json<CodeBody>,
+    body: JsonObject<CodeBody>,
 ) -> Result<HttpResponse, ApiError> {
     let account = account(&state, &user, id.into_inner()).await?;
     let body = body.into_inner();
@@ -199,6 +232,23 @@ async fn verify(
     ))
 }
 
+/// A new secret, not in force until a code from it is verified.
+#[derive(Serialize, ToSchema)]
+struct SetUp {
+    /// Base32, for typing into an authenticator app.
+    secret: String,
+    otpauth_uri: String,
+    /// The URI as a QR code: a `data:image/png;base64,...` URL.
+    qr_png: String,
+    /// Whether two-factor login is on (still the old secret, until verified).
+    enabled: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+struct TwoFactor {
+    enabled: bool,
+}
+
 #[derive(Serialize)]
 struct Enabled {
     enabled: bool,
@@ -208,12 +258,27 @@ struct Enabled {
 }
 
 /// Turning it off takes a current code, or the account's password.
+#[utoipa::path(
+    post,
+    path = "/totp/disable/{id}",
+    tag = "Two-factor login",
+    params(Id),
+    request_body = CodeBody,
+    responses(
+        (status = 200, description = "`{enabled: false}`", body = Success<TwoFactor>),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 422, response = Unprocessable),
+        (status = 429, response = TooManyRequests),
+    )
+)]
 async fn disable(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: AuthUser,
     id: web::Path<i64>,
-    body: web::Json<CodeBody>,
+    body: JsonObject<CodeBody>,
 ) -> Result<HttpResponse, ApiError> {
     let account = account(&state, &user, id.into_inner()).await?;
     let body = body.into_inner();
@@ -229,7 +294,7 @@ async fn disable(
     store::disable(&state.pool, account.id).await?;
     Ok(envelope::ok(
         Msg::TotpDisabled.text(user.locale),
-        json!({"enabled": false}),
+        TwoFactor { enabled: false },
     ))
 }
 

@@ -4,41 +4,44 @@
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
 use super::envelope;
 use super::error::ApiError;
 use super::messages::Msg;
+use super::openapi::{Conflict, Id, NotFound, Paged, Success, Unprocessable};
 use super::pagination::{Page, PageQuery};
+use super::routes::Routes;
 use super::state::AppState;
+use super::tracking_views::{ActiveOrder, HistoryPage, PastOrder, TrackingStatus};
 use crate::access::visible_order;
 use crate::auth::caller::AuthUser;
 use crate::db::orders;
-use crate::db::tracking::{self, DayRange, LatestUpdate, OrderSummary};
+use crate::db::tracking::{self, DayRange};
 use crate::domain::feedback;
-use crate::domain::locale::Locale;
 use crate::domain::status::OrderStatus;
 use crate::domain::validation::FieldErrors;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/orders/active").route(web::get().to(active)))
-        .service(web::resource("/orders/history").route(web::get().to(history)))
-        .service(web::resource("/orders/{id:\\d+}/timeline").route(web::get().to(timeline)))
-        .service(
-            web::resource("/orders/{id:\\d+}/feedback").route(web::post().to(submit_feedback)),
-        );
-}
-
-pub fn payment_display(status: &str) -> &'static str {
-    match status {
-        "confirmed" => "Confirmed",
-        "failed" => "Failed",
-        "refunded" => "Refunded",
-        _ => "Pending",
-    }
+pub fn routes(routes: &mut Routes) {
+    routes
+        .resource("/orders/active", |r| r.get(active))
+        .resource("/orders/history", |r| r.get(history))
+        .resource("/orders/{id:\\d+}/timeline", |r| r.get(timeline))
+        .resource("/orders/{id:\\d+}/feedback", |r| r.post(submit_feedback));
 }
 
 /// `GET /orders/{id}/status` (registered with the status routes in `orders.rs`).
+#[utoipa::path(
+    get,
+    path = "/orders/{id}/status",
+    tag = "Tracking v1",
+    params(Id),
+    responses(
+        (status = 200, description = "The order's tracking summary (seed 003's fields)", body = Success<TrackingStatus>),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn status(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -49,57 +52,13 @@ pub async fn status(
         .await?
         .ok_or(ApiError::NotFound("Order"))?;
     let items = orders::items(&state.pool, order.id).await?;
-    let o = &summary.order;
-    let is_owner = o.user_id == user.id();
-    let can_be_cancelled = if user.role().is_staff() {
-        o.status.staff_may_cancel()
-    } else {
-        o.status.owner_may_cancel()
-    };
     Ok(envelope::ok(
         Msg::OrderStatusRetrieved.text(user.locale),
-        json!({
-            "order_id": o.id,
-            "order_number": o.order_number,
-            "current_status": o.status,
-            "current_status_display": o.status.display(user.locale),
-            "payment_status": o.payment_status,
-            "payment_status_display": payment_display(&o.payment_status),
-            "estimated_ready_time": o.estimated_time,
-            "actual_ready_time": o.actual_ready_time,
-            "delivery_location": o.delivery_location,
-            "special_instructions": o.special_instructions,
-            "customer_name": o.owner_name,
-            "customer_phone": o.customer_phone,
-            "total_amount": o.total_amount.map(decimal),
-            "final_amount": o.final_amount.map(decimal),
-            "total_items": summary.total_items,
-            "items": items.iter().map(|i| json!({
-                "id": i.id,
-                "menu_item_name": i.product_name,
-                "product_id": i.product_id,
-                "quantity": i.quantity,
-                "unit_price": decimal(i.unit_price),
-                "total_price": decimal(i.total_price),
-                "status": o.status,
-                "special_instructions": o.special_instructions,
-            })).collect::<Vec<_>>(),
-            "latest_tracking": summary.latest.as_ref().map(latest_json),
-            "can_be_cancelled": can_be_cancelled,
-            "can_provide_feedback": is_owner && o.status == OrderStatus::Delivered && summary.feedback.is_none(),
-        }),
+        TrackingStatus::new(&summary, &items, &user),
     ))
 }
 
-fn decimal(d: rust_decimal::Decimal) -> Value {
-    json!(rust_decimal::prelude::ToPrimitive::to_f64(&d))
-}
-
-fn latest_json(l: &LatestUpdate) -> Value {
-    json!({"status": l.status, "notes": l.notes, "updated_by": l.updated_by, "updated_at": l.updated_at})
-}
-
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct TimelineEntry<'a> {
     id: i64,
     status: OrderStatus,
@@ -113,6 +72,16 @@ struct TimelineEntry<'a> {
     created_at: DateTime<Utc>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/orders/{id}/timeline",
+    tag = "Tracking v1",
+    params(Id),
+    responses(
+        (status = 200, description = "The order's timeline entries", body = Success<Vec<TimelineEntry>>),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn timeline(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -145,6 +114,19 @@ async fn timeline(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/orders/{id}/feedback",
+    tag = "Tracking v1",
+    params(Id),
+    request_body(content = Object, description = "`{rating}` 1 to 5 (required), optional per-aspect ratings and a comment, as seed 003 sends them"),
+    responses(
+        (status = 201, description = "The stored feedback", body = Success<crate::db::tracking::FeedbackRow>),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 422, response = Unprocessable),
+    )
+)]
 async fn submit_feedback(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -172,34 +154,19 @@ async fn submit_feedback(
     ))
 }
 
-/// An active order as the member and admin lists show it.
-pub fn active_json(s: &OrderSummary, locale: Locale, with_contact: bool) -> Value {
-    let o = &s.order;
-    let mut row = json!({
-        "order_id": o.id,
-        "order_number": o.order_number,
-        "status": o.status,
-        "status_display": o.status.display(locale),
-        "customer_name": o.owner_name,
-        "total_items": s.total_items,
-        "estimated_ready_time": o.estimated_time,
-        "delivery_location": o.delivery_location,
-        "latest_update": s.latest.as_ref().map(|l| json!({"notes": l.notes, "updated_by": l.updated_by, "updated_at": l.updated_at})),
-        "time_elapsed": (Utc::now() - o.created_at).num_minutes(),
-    });
-    if with_contact {
-        row["customer_phone"] = json!(o.customer_phone);
-        row["total_amount"] = json!(o.total_amount.map(decimal));
-    }
-    row
-}
-
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatusRangeQuery {
+    /// Only orders in this status.
     pub status: Option<String>,
+    /// First day (UTC).
+    #[param(format = Date)]
     pub start_date: Option<String>,
+    /// Last day (UTC).
+    #[param(format = Date)]
     pub end_date: Option<String>,
     #[serde(flatten)]
+    #[param(ignore)]
     pub page: PageQuery,
 }
 
@@ -280,6 +247,15 @@ pub const ACTIVE: [OrderStatus; 4] = [
     OrderStatus::Ready,
 ];
 
+#[utoipa::path(
+    get,
+    path = "/orders/active",
+    tag = "Tracking v1",
+    params(StatusRangeQuery, PageQuery),
+    responses(
+        (status = 200, description = "The caller's orders still under way, with `meta`", body = Paged<ActiveOrder>),
+    )
+)]
 async fn active(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -288,9 +264,9 @@ async fn active(
     let (status, page, _) = query.parse(&ACTIVE)?;
     let (rows, total) =
         tracking::active(&state.pool, Some(user.id()), status, page.window()).await?;
-    let data: Vec<Value> = rows
+    let data: Vec<_> = rows
         .iter()
-        .map(|s| active_json(s, user.locale, false))
+        .map(|s| ActiveOrder::new(s, user.locale, false))
         .collect();
     Ok(envelope::page(
         Msg::ActiveOrdersRetrieved.text(user.locale),
@@ -300,6 +276,15 @@ async fn active(
 }
 
 /// Seed 003's history: the pagination object wraps the rows inside `data`.
+#[utoipa::path(
+    get,
+    path = "/orders/history",
+    tag = "Tracking v1",
+    params(StatusRangeQuery, PageQuery),
+    responses(
+        (status = 200, description = "Seed 003's page: `data: {data: [...], current_page, per_page, total, last_page, from, to}`", body = Success<HistoryPage>),
+    )
+)]
 async fn history(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -308,26 +293,13 @@ async fn history(
     let (status, page, range) = query.parse(&OrderStatus::ALL)?;
     let (rows, total) =
         tracking::history(&state.pool, user.id(), status, range, page.window()).await?;
-    let data: Vec<Value> = rows
-        .iter()
-        .map(|s| {
-            let o = &s.order;
-            json!({
-                "id": o.id,
-                "order_number": o.order_number,
-                "status": o.status,
-                "status_display": o.status.display(user.locale),
-                "total_amount": o.total_amount.map(decimal),
-                "final_amount": o.final_amount.map(decimal),
-                "payment_status": o.payment_status,
-                "created_at": o.created_at,
-                "feedback": s.feedback.as_ref().map(|(rating, comment)| json!({"rating": rating, "comment": comment})),
-            })
-        })
-        .collect();
-    let mut body =
-        serde_json::to_value(page.meta(total, rows.len())).map_err(ApiError::internal)?;
-    body["data"] = Value::Array(data);
+    let body = HistoryPage {
+        meta: page.meta(total, rows.len()),
+        data: rows
+            .iter()
+            .map(|s| PastOrder::new(s, user.locale))
+            .collect(),
+    };
     Ok(envelope::ok(
         Msg::OrderHistoryRetrieved.text(user.locale),
         body,

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use rust_decimal::Decimal;
 
@@ -9,16 +10,20 @@ use crate::auth::caller::AuthUser;
 use crate::db::orders::{HistoryRow, OrderItemRow, OrderRow};
 use crate::db::users::UserRow;
 use crate::domain::locale::Locale;
+use crate::domain::position::Position;
+use crate::domain::role::Role;
 use crate::domain::status::OrderStatus;
 use crate::events::DriverRef;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct UserView<'a> {
     pub id: i64,
     pub name: &'a str,
     pub email: Option<&'a str>,
     pub username: Option<&'a str>,
+    #[schema(value_type = Role)]
     pub role: &'static str,
+    #[schema(value_type = Locale)]
     pub locale: &'static str,
     pub totp_enabled: bool,
     pub created_at: DateTime<Utc>,
@@ -39,7 +44,7 @@ impl<'a> From<&'a UserRow> for UserView<'a> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct OrderView<'a> {
     pub id: i64,
     pub order_number: &'a str,
@@ -76,6 +81,7 @@ pub struct OrderView<'a> {
     pub delivery_lat: Option<f64>,
     pub delivery_lng: Option<f64>,
     /// The last known position while shipped.
+    #[schema(value_type = Option<Position>)]
     pub location: Option<&'a serde_json::Value>,
     /// Only in the owner's views (`for_viewer`): the driver asks for it at the door.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -127,7 +133,13 @@ impl<'a> OrderView<'a> {
     }
 }
 
-#[derive(Serialize)]
+/// What a delete answers: the id of what is gone.
+#[derive(Serialize, ToSchema)]
+pub struct Removed {
+    pub id: i64,
+}
+
+#[derive(Serialize, ToSchema)]
 pub struct HistoryView<'a> {
     pub id: i64,
     pub order_id: i64,

@@ -6,36 +6,46 @@ use std::collections::BTreeMap;
 use actix_web::{web, HttpResponse};
 use futures_util::future::join_all;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::envelope;
 use super::error::ApiError;
 use super::messages::Msg;
+use super::openapi::{Conflict, Forbidden, Id, NotFound, Success};
+use super::routes::Routes;
 use super::state::AppState;
+use super::views::Removed;
 use crate::auth::caller::AuthUser;
-use crate::db::warehouses::{self, StockRow};
+use crate::db::warehouses::{self, StockRow, WarehouseRow};
 use crate::domain::commerce::{self, Fields, StockInput};
 use crate::domain::validation::FieldErrors;
 
 /// Most items one bulk update may carry.
 const MAX_BULK_ITEMS: usize = 1000;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/warehouseStocks")
-            .route(web::post().to(create))
-            .route(web::get().to(list)),
-    )
-    .service(web::resource("/warehouseStocks/concurrent").route(web::put().to(bulk_update)))
-    .service(
-        web::resource("/warehouseStocks/{id:\\d+}")
-            // GET takes a warehouse id (seed 004); PUT and DELETE a stock row id.
-            .route(web::get().to(by_warehouse))
-            .route(web::put().to(update))
-            .route(web::delete().to(delete)),
-    );
+pub fn routes(routes: &mut Routes) {
+    routes
+        .resource("/warehouseStocks", |r| r.post(create).get(list))
+        .resource("/warehouseStocks/concurrent", |r| r.put(bulk_update))
+        // GET takes a warehouse id (seed 004); PUT and DELETE a stock row id.
+        .resource("/warehouseStocks/{id:\\d+}", |r| {
+            r.get(by_warehouse).put(update).delete(delete)
+        });
 }
 
+#[utoipa::path(
+    post,
+    path = "/warehouseStocks",
+    tag = "Stock",
+    request_body = StockInput,
+    responses(
+        (status = 201, description = "The stock row (admins only)", body = Success<StockRow>),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    )
+)]
 async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -50,6 +60,14 @@ async fn create(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/warehouseStocks",
+    tag = "Stock",
+    responses(
+        (status = 200, description = "Every stock row", body = Success<Vec<StockRow>>),
+    )
+)]
 async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     Ok(envelope::ok(
         Msg::StocksRetrieved.text(user.locale),
@@ -57,6 +75,23 @@ async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse
     ))
 }
 
+/// A warehouse and what it holds.
+#[derive(Serialize, ToSchema)]
+struct WarehouseStock {
+    warehouse: WarehouseRow,
+    stocks: Vec<StockRow>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/warehouseStocks/{id}",
+    tag = "Stock",
+    params(Id),
+    responses(
+        (status = 200, description = "The stock of the warehouse `{id}` (a warehouse id here)", body = Success<WarehouseStock>),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn by_warehouse(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -68,7 +103,7 @@ async fn by_warehouse(
     let stocks = warehouses::list_stocks(&state.pool, Some(warehouse.id)).await?;
     Ok(envelope::ok(
         Msg::StocksRetrieved.text(user.locale),
-        json!({"warehouse": warehouse, "stocks": stocks}),
+        WarehouseStock { warehouse, stocks },
     ))
 }
 
@@ -77,6 +112,19 @@ async fn set(state: &web::Data<AppState>, input: StockInput) -> Result<StockRow,
 }
 
 /// Sets the quantity of the stock row `id` (seed 004 also sends its warehouse and product).
+#[utoipa::path(
+    put,
+    path = "/warehouseStocks/{id}",
+    tag = "Stock",
+    params(Id),
+    request_body(content = StockInput, description = "The new quantity (seed 004 also sends the warehouse and product)"),
+    responses(
+        (status = 200, description = "The stock row `{id}` with its new quantity (admins only)", body = Success<StockRow>),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    )
+)]
 async fn update(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -116,6 +164,16 @@ struct ItemResult {
 
 /// Applies many quantity updates: each warehouse's items go to its actor together (one batch),
 /// warehouses in parallel. Every item reports on its own; one bad item does not stop the rest.
+#[utoipa::path(
+    put,
+    path = "/warehouseStocks/concurrent",
+    tag = "Stock",
+    request_body(content = Vec<StockInput>, description = "1 to 100 quantity updates, applied per warehouse; each reports on its own"),
+    responses(
+        (status = 200, description = "`results: [{warehouse_id, product_id, success, quantity | error}]` at the top level and in `data` (admins only)", body = Success<serde_json::Value>),
+        (status = 403, response = Forbidden),
+    )
+)]
 async fn bulk_update(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -182,6 +240,17 @@ async fn bulk_update(
     Ok(envelope::results(message, results))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/warehouseStocks/{id}",
+    tag = "Stock",
+    params(Id),
+    responses(
+        (status = 200, description = "The deleted stock row (admins only)", body = Success<Removed>),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn delete(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -193,6 +262,6 @@ async fn delete(
     }
     Ok(envelope::ok(
         Msg::StockDeleted.text(user.locale),
-        json!({"id": *id}),
+        Removed { id: *id },
     ))
 }

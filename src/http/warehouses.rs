@@ -8,26 +8,33 @@ use serde_json::Value;
 use super::envelope;
 use super::error::ApiError;
 use super::messages::Msg;
+use super::openapi::{Conflict, Forbidden, Id, NotFound, Success};
+use super::routes::Routes;
 use super::state::AppState;
+use super::views::Removed;
 use crate::auth::caller::AuthUser;
-use crate::db::warehouses;
-use crate::domain::commerce;
+use crate::db::warehouses::{self, WarehouseRow};
+use crate::domain::commerce::{self, WarehouseInput};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/warehouses")
-            .route(web::post().to(create))
-            .route(web::get().to(list)),
-    )
-    .service(
-        web::resource("/warehouses/{id:\\d+}")
-            .route(web::get().to(detail))
-            .route(web::put().to(replace))
-            .route(web::patch().to(patch))
-            .route(web::delete().to(delete)),
-    );
+pub fn routes(routes: &mut Routes) {
+    routes
+        .resource("/warehouses", |r| r.post(create).get(list))
+        .resource("/warehouses/{id:\\d+}", |r| {
+            r.get(detail).put(replace).patch(patch).delete(delete)
+        });
 }
 
+#[utoipa::path(
+    post,
+    path = "/warehouses",
+    tag = "Warehouses",
+    request_body = WarehouseInput,
+    responses(
+        (status = 201, description = "The new warehouse (admins only)", body = Success<WarehouseRow>),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+    )
+)]
 async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -41,6 +48,14 @@ async fn create(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/warehouses",
+    tag = "Warehouses",
+    responses(
+        (status = 200, description = "Every warehouse", body = Success<Vec<WarehouseRow>>),
+    )
+)]
 async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     Ok(envelope::ok(
         Msg::WarehousesRetrieved.text(user.locale),
@@ -48,6 +63,16 @@ async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/warehouses/{id}",
+    tag = "Warehouses",
+    params(Id),
+    responses(
+        (status = 200, description = "The warehouse", body = Success<WarehouseRow>),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn detail(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -62,6 +87,19 @@ async fn detail(
     ))
 }
 
+#[utoipa::path(
+    put,
+    path = "/warehouses/{id}",
+    tag = "Warehouses",
+    params(Id),
+    request_body = WarehouseInput,
+    responses(
+        (status = 200, description = "The warehouse, replaced (admins only)", body = Success<WarehouseRow>),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    )
+)]
 async fn replace(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -72,6 +110,19 @@ async fn replace(
     save(&state, &user, *id, &body).await
 }
 
+#[utoipa::path(
+    patch,
+    path = "/warehouses/{id}",
+    tag = "Warehouses",
+    params(Id),
+    request_body(content = WarehouseInput, description = "Any of the warehouse's fields; the others stay"),
+    responses(
+        (status = 200, description = "The warehouse, with the fields given changed (admins only)", body = Success<WarehouseRow>),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    )
+)]
 async fn patch(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -103,6 +154,18 @@ async fn save(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/warehouses/{id}",
+    tag = "Warehouses",
+    params(Id),
+    responses(
+        (status = 200, description = "`{id}` of the deleted warehouse (admins only)", body = Success<Removed>),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    )
+)]
 async fn delete(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -114,6 +177,6 @@ async fn delete(
     }
     Ok(envelope::ok(
         Msg::WarehouseDeleted.text(user.locale),
-        serde_json::json!({"id": *id}),
+        Removed { id: *id },
     ))
 }

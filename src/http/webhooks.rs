@@ -4,48 +4,62 @@
 
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
+use utoipa::ToSchema;
 
+use super::body::JsonObject;
 use super::envelope;
 use super::error::ApiError;
 use super::messages::Msg;
+use super::openapi::{Conflict, Forbidden, Id, NotFound, Paged, Success};
 use super::pagination::PageQuery;
+use super::routes::Routes;
 use super::state::AppState;
+use super::views::Removed;
 use crate::auth::caller::AuthUser;
-use crate::db::webhooks::{self, EndpointRow, RedeliverError};
+use crate::db::webhooks::{self, DeliveryRow, EndpointRow, RedeliverError};
 use crate::domain::webhook::{CreateRequest, UpdateRequest};
 use crate::webhooks::signature;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/admin/webhooks")
-            .route(web::post().to(create))
-            .route(web::get().to(list)),
-    )
-    .service(
-        web::resource("/admin/webhooks/{id:\\d+}")
-            .route(web::get().to(detail))
-            .route(web::patch().to(update))
-            .route(web::delete().to(delete)),
-    )
-    .service(web::resource("/admin/webhooks/{id:\\d+}/deliveries").route(web::get().to(deliveries)))
-    .service(
-        web::resource("/admin/webhooks/{id:\\d+}/deliveries/{delivery_id:\\d+}/redeliver")
-            .route(web::post().to(redeliver)),
-    );
+pub fn routes(routes: &mut Routes) {
+    routes
+        .resource("/admin/webhooks", |r| r.post(create).get(list))
+        .resource("/admin/webhooks/{id:\\d+}", |r| {
+            r.get(detail).patch(update).delete(delete)
+        })
+        .resource("/admin/webhooks/{id:\\d+}/deliveries", |r| {
+            r.get(deliveries)
+        })
+        .resource(
+            "/admin/webhooks/{id:\\d+}/deliveries/{delivery_id:\\d+}/redeliver",
+            |r| r.post(redeliver),
+        );
 }
 
-/// An endpoint with its new secret: the one answer that shows it.
-#[derive(Serialize)]
+/// An endpoint, with its new secret in the answers that made one (creation, rotation): the only
+/// answers that show it.
+#[derive(Serialize, ToSchema)]
 struct WithSecret {
     #[serde(flatten)]
     endpoint: EndpointRow,
-    secret: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/webhooks",
+    tag = "Webhooks",
+    request_body = CreateRequest,
+    responses(
+        (status = 201, description = "The endpoint and its signing `secret`, shown this once (admins only)", body = Success<WithSecret>),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+    )
+)]
 async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: web::Json<CreateRequest>,
+    body: JsonObject<CreateRequest>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_admin()?;
     let settings = &state.settings.webhooks;
@@ -68,10 +82,22 @@ async fn create(
     })?;
     Ok(envelope::created(
         Msg::WebhookCreated.text(user.locale),
-        WithSecret { endpoint, secret },
+        WithSecret {
+            endpoint,
+            secret: Some(secret),
+        },
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/webhooks",
+    tag = "Webhooks",
+    responses(
+        (status = 200, description = "Every endpoint, without secrets (admins only)", body = Success<Vec<EndpointRow>>),
+        (status = 403, response = Forbidden),
+    )
+)]
 async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     user.require_admin()?;
     let endpoints = webhooks::list(&state.pool).await?;
@@ -81,6 +107,17 @@ async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/webhooks/{id}",
+    tag = "Webhooks",
+    params(Id),
+    responses(
+        (status = 200, description = "The endpoint, without its secret", body = Success<EndpointRow>),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn detail(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -99,11 +136,24 @@ async fn detail(
 /// Changes any of url, events, description, enabled; `rotate_secret: true` issues a new secret
 /// (answered once) while the old one keeps signing for `webhooks.secret_grace_secs` (409 while
 /// an earlier rotation's grace runs).
+#[utoipa::path(
+    patch,
+    path = "/admin/webhooks/{id}",
+    tag = "Webhooks",
+    params(Id),
+    request_body = UpdateRequest,
+    responses(
+        (status = 200, description = "The endpoint; with `secret` when it was rotated", body = Success<WithSecret>),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    )
+)]
 async fn update(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<i64>,
-    body: web::Json<UpdateRequest>,
+    body: JsonObject<UpdateRequest>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_admin()?;
     let settings = &state.settings.webhooks;
@@ -125,13 +175,23 @@ async fn update(
             None => ApiError::NotFound("Webhook"),
         });
     };
-    let message = Msg::WebhookUpdated.text(user.locale);
-    Ok(match secret {
-        Some(secret) => envelope::ok(message, WithSecret { endpoint, secret }),
-        None => envelope::ok(message, endpoint),
-    })
+    Ok(envelope::ok(
+        Msg::WebhookUpdated.text(user.locale),
+        WithSecret { endpoint, secret },
+    ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/admin/webhooks/{id}",
+    tag = "Webhooks",
+    params(Id),
+    responses(
+        (status = 200, description = "The endpoint, deleted with its queue and log", body = Success<Removed>),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn delete(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -143,12 +203,23 @@ async fn delete(
     }
     Ok(envelope::ok(
         Msg::WebhookDeleted.text(user.locale),
-        serde_json::json!({"id": *id}),
+        Removed { id: *id },
     ))
 }
 
 /// The endpoint's deliveries, newest first, each with every attempt (status code, duration,
 /// error).
+#[utoipa::path(
+    get,
+    path = "/admin/webhooks/{id}/deliveries",
+    tag = "Webhooks",
+    params(Id, PageQuery),
+    responses(
+        (status = 200, description = "The endpoint's deliveries, newest first, each with its attempts", body = Paged<DeliveryRow>),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn deliveries(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -170,6 +241,18 @@ async fn deliveries(
 }
 
 /// Queues a finished (delivered or failed) delivery's event again, same event id.
+#[utoipa::path(
+    post,
+    path = "/admin/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+    tag = "Webhooks",
+    params(("id" = i64, Path, description = "Webhook id"), ("delivery_id" = i64, Path, description = "Delivery id")),
+    responses(
+        (status = 202, description = "A new delivery of the same event, at the back of the queue", body = Success<DeliveryRow>),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    )
+)]
 async fn redeliver(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -14,6 +14,8 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use super::extract::{authenticate, credentials};
+use super::openapi::Forbidden;
+use super::routes::Routes;
 use super::share_links::{well_formed_token, UNKNOWN};
 use super::state::AppState;
 use crate::access::visible_order;
@@ -35,8 +37,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// Under the API prefixes: `/api/ws`, the caller's own `user:{id}` stream (seed 002).
-pub fn api_routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/ws").route(web::get().to(own_notifications)));
+pub fn api_routes(routes: &mut Routes) {
+    routes.resource("/ws", |r| r.get(own_notifications));
 }
 
 #[derive(Deserialize)]
@@ -67,6 +69,21 @@ async fn one_order(
     open(&state, Viewer::User(user), slot, initial, &req, body)
 }
 
+/// The caller's own stream of notifications and order events over WebSocket (README "WebSocket
+/// protocol"); browsers pass the token as the subprotocol `bearer.<jwt>` or as `?token=`.
+#[utoipa::path(
+    get,
+    path = "/ws",
+    tag = "WebSocket",
+    params(
+        ("since" = Option<String>, Query, description = "Replay the events after this `seq`"),
+        ("token" = Option<String>, Query, description = "The bearer token, for clients that cannot set headers"),
+    ),
+    responses(
+        (status = 101, description = "Switched to WebSocket: frames as README \"WebSocket protocol\" describes"),
+        (status = 403, response = Forbidden),
+    )
+)]
 async fn own_notifications(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -120,6 +120,60 @@ async fn malformed_requests_get_enveloped_errors() {
     );
 }
 
+/// serde would fill a struct from an array, field by field; a body must be an object, and an
+/// optional one that is there must be a valid one.
+#[actix_web::test]
+async fn a_body_that_is_not_an_object_is_refused() {
+    let app = spawn_app().await;
+    let (id, token) = app.customer("Array Body").await;
+    let email = unique_email("array");
+    let reg = app
+        .post(
+            "/api/register",
+            None,
+            json!({"email": email, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(reg.status, 201);
+    let login = app
+        .post("/api/login", None, json!([email, null, PASSWORD]))
+        .await;
+    assert_error(login.status, &login.body, 400);
+    let me = app
+        .request(
+            reqwest::Method::PATCH,
+            "/api/me",
+            Some(&token),
+            Some(json!([null, null])),
+        )
+        .await;
+    assert_error(me.status, &me.body, 400);
+    let order = app
+        .post("/api/orders", Some(&token), json!(["Nasi Goreng"]))
+        .await;
+    assert_error(order.status, &order.body, 400);
+    let link = app
+        .post(
+            &format!(
+                "/api/orders/{}/share-links",
+                app.create_order(&token, "Es Teh").await
+            ),
+            Some(&token),
+            json!([null]),
+        )
+        .await;
+    assert_error(link.status, &link.body, 400);
+    // An optional body too: a malformed one is refused, not taken for none.
+    let setup = app
+        .post(
+            &format!("/api/totp/setup/{id}"),
+            Some(&token),
+            json!({"code": 5}),
+        )
+        .await;
+    assert_error(setup.status, &setup.body, 400);
+}
+
 #[actix_web::test]
 async fn duplicates_conflict_case_insensitively() {
     let app = spawn_app().await;

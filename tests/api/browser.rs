@@ -14,7 +14,7 @@ use tokio::process::Command;
 
 use crate::helpers::spawn_app_tuned;
 
-/// The whole run: ten journeys, with waits of up to ten seconds each when something is wrong.
+/// The whole run: eleven journeys, with waits of up to ten seconds each when something is wrong.
 const RUN_LIMIT: Duration = Duration::from_secs(480);
 
 fn chromium() -> PathBuf {

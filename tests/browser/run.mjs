@@ -17,6 +17,7 @@ import { PNG } from "pngjs";
 import { chromium } from "playwright-core";
 
 import * as app from "./journeys/app.mjs";
+import * as docs from "./journeys/docs.mjs";
 import * as map from "./journeys/map.mjs";
 import * as staff from "./journeys/staff.mjs";
 import * as track from "./journeys/track.mjs";
@@ -167,6 +168,7 @@ async function main() {
     ["8. a driver's position moves the maps; the delivery code", () => map.driverPositionMovesMaps(ctx)],
     ["9. analytics charts", () => staff.analyticsCharts(ctx)],
     ["10. staff pages at 360 px; who may open them", () => staff.narrowPagesAndAccess(ctx)],
+    ["11. the API reference renders every operation", () => docs.apiReference(ctx)],
   ];
   // ONLY=2,6 runs those journeys alone (while working on a page).
   const only = (process.env.ONLY || "").split(",").filter(Boolean);
