@@ -186,7 +186,7 @@ pub async fn delete(pool: &Pool, id: i64) -> Result<bool, DbError> {
 }
 
 /// One try at sending a delivery, as the log shows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct AttemptRow {
     pub attempt: i32,
     pub status_code: Option<i32>,
@@ -233,20 +233,8 @@ impl DeliveryRow {
             next_attempt_at: r.get("next_attempt_at"),
             created_at: r.get("created_at"),
             finished_at: r.get("finished_at"),
-            log: log
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|a| {
-                    Some(AttemptRow {
-                        attempt: a["attempt"].as_i64()? as i32,
-                        status_code: a["status_code"].as_i64().map(|c| c as i32),
-                        duration_ms: a["duration_ms"].as_i64()? as i32,
-                        error: a["error"].as_str().map(str::to_string),
-                        at: serde_json::from_value(a["at"].clone()).ok()?,
-                    })
-                })
-                .collect(),
+            // Built by `json_agg` from the attempts' own columns, so it always reads back.
+            log: serde_json::from_value(log).unwrap_or_default(),
         }
     }
 }

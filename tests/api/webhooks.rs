@@ -46,6 +46,13 @@ async fn endpoint(app: &TestApp, admin: &str, url: &str, events: &[&str]) -> (i6
     )
 }
 
+/// An admin's token and a customer's, the two every delivery test needs.
+async fn admin_and_customer(app: &TestApp) -> (String, String) {
+    let (_, admin) = app.staff("Ada", "admin").await;
+    let (_, customer) = app.customer("Cora").await;
+    (admin, customer)
+}
+
 async fn patch(app: &TestApp, admin: &str, id: i64, body: Value) -> crate::helpers::Answer {
     app.request(
         Method::PATCH,
@@ -323,8 +330,7 @@ async fn a_receiver_that_was_down_gets_everything_later_in_order_once_per_event(
         .unwrap()
         .port();
     let mut receiver = Receiver::down_on(port);
-    let (_, admin) = app.staff("Ada", "admin").await;
-    let (_, customer) = app.customer("Cora").await;
+    let (admin, customer) = admin_and_customer(&app).await;
     let (hook, secret) = endpoint(
         &app,
         &admin,
@@ -409,8 +415,7 @@ async fn failing_endpoints_are_retried_given_up_disabled_and_reported() {
     .await;
     let receiver = Receiver::start();
     receiver.answer(500);
-    let (_, admin) = app.staff("Ada", "admin").await;
-    let (_, customer) = app.customer("Cora").await;
+    let (admin, customer) = admin_and_customer(&app).await;
     let (hook, _) = endpoint(&app, &admin, &receiver.url("/in"), &["order.created"]).await;
     app.create_order(&customer, "Bakso").await;
 
@@ -523,8 +528,7 @@ async fn wait_for_delivery(
 async fn a_rotated_secret_signs_beside_the_old_one_for_the_grace_period() {
     let app = spawn_app_tuned(fast).await;
     let receiver = Receiver::start();
-    let (_, admin) = app.staff("Ada", "admin").await;
-    let (_, customer) = app.customer("Cora").await;
+    let (admin, customer) = admin_and_customer(&app).await;
     let (hook, old) = endpoint(&app, &admin, &receiver.url("/in"), &["order.created"]).await;
     let rotated = patch(&app, &admin, hook, json!({"rotate_secret": true})).await;
     assert_eq!(rotated.status, 200, "{}", rotated.body);
@@ -576,8 +580,7 @@ async fn private_targets_are_refused_after_dns_too() {
     })
     .await;
     let receiver = Receiver::start();
-    let (_, admin) = app.staff("Ada", "admin").await;
-    let (_, customer) = app.customer("Cora").await;
+    let (admin, customer) = admin_and_customer(&app).await;
     let (hook, _) = endpoint(
         &app,
         &admin,
@@ -599,8 +602,7 @@ async fn private_targets_are_refused_after_dns_too() {
     // Redirects: to another origin, or one that would drop the body (301, 302, 303), are not
     // followed; a 307 within the origin is, with the body.
     let app = spawn_app_tuned(fast).await;
-    let (_, admin) = app.staff("Ada", "admin").await;
-    let (_, customer) = app.customer("Cora").await;
+    let (admin, customer) = admin_and_customer(&app).await;
     for (status, to, followed) in [
         (307, "http://127.0.0.2:9/in", false),
         (301, "/landing", false),
@@ -716,8 +718,7 @@ async fn a_server_killed_mid_delivery_leaves_it_to_be_sent_after_restart() {
     .await;
     let receiver = Receiver::start();
     receiver.delay(Duration::from_millis(1500));
-    let (_, admin) = app.staff("Ada", "admin").await;
-    let (_, customer) = app.customer("Cora").await;
+    let (admin, customer) = admin_and_customer(&app).await;
     let (_, secret) = endpoint(
         &app,
         &admin,
