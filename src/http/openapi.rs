@@ -25,10 +25,12 @@ use super::routes::Routes;
     info(
         title = "order-tracker",
         description = "Real-time order tracking: accounts, orders and their status, share links, \
-                       dispatch, notifications, products, warehouses, stock and carts. Every JSON \
-                       answer is an envelope: `Success` or `Failure`. Live updates travel over \
-                       WebSocket (`GET /api/ws` here; `/ws`, `/ws/orders/{id}` and \
-                       `/ws/track/{token}` outside the API prefix, README \"WebSocket protocol\")."
+                       dispatch, notifications, products, warehouses, stock, carts and webhooks. \
+                       Every JSON answer is an envelope: `Success` or `Failure`. Live updates \
+                       travel over WebSocket (`GET /api/ws` here; `/ws`, `/ws/orders/{id}` and \
+                       `/ws/track/{token}` outside the API prefix, README \"WebSocket protocol\") \
+                       and as Server-Sent Events (the `/events` operations); webhooks post them \
+                       signed (README \"Webhooks\")."
     ),
     paths(
         super::auth::register,

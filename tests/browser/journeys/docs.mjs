@@ -1,6 +1,6 @@
 // Journey 11: the API reference page renders the server's own OpenAPI document, every
 // operation of it, from this server alone (run.mjs fails any request to another host and any
-// CSP violation); its heading follows the chosen language.
+// CSP violation); its heading follows the chosen language, and it fits a 360 px screen.
 
 const WAIT = 10_000;
 const METHODS = ["get", "put", "post", "patch", "delete"];
@@ -25,9 +25,13 @@ export async function apiReference(ctx) {
   assert.match(await detail.textContent(), /404/, "the shared error answers are listed");
   await detail.screenshot({ path: `${ctx.screenshots}/api-docs-operation.png` });
 
-  const indonesian = await ctx.newPage();
+  // On a phone, in Indonesian: nothing wider than the screen.
+  const indonesian = await ctx.newPage({ viewport: { width: 360, height: 740 } });
   await indonesian.addInitScript(() => localStorage.setItem("order-tracker.lang", "id"));
   await indonesian.goto("/api-docs");
   await indonesian.locator(".opblock").first().waitFor({ timeout: WAIT });
   assert.equal(await indonesian.textContent("h1"), "Referensi API");
+  const width = await indonesian.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 360, `the page is ${width} px wide at 360`);
+  await indonesian.screenshot({ path: `${ctx.screenshots}/api-docs-360x740.png` });
 }
