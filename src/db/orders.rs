@@ -662,7 +662,7 @@ pub static STATUS_CHANGE: LazyLock<Named> = LazyLock::new(|| {
              DO UPDATE SET quantity = warehouse_stocks.quantity + EXCLUDED.quantity,
                            updated_at = now()
          )
-         SELECT {COLUMNS}, pg_notify(:notify_channel, :payload) FROM o {JOINS}"
+         SELECT {COLUMNS}, announce(:notify_channel, :payload) FROM o {JOINS}"
     ))
 });
 

@@ -39,7 +39,7 @@ const DELIVERABLE: &str = "id = $1 AND status = 'shipped' AND deleted_at IS NULL
 
 /// Announces position `$4` on channel `$3` if the order is still deliverable.
 static ANNOUNCE: LazyLock<String> =
-    LazyLock::new(|| format!("SELECT pg_notify($3, $4) FROM orders WHERE {DELIVERABLE}"));
+    LazyLock::new(|| format!("SELECT announce($3, $4) FROM orders WHERE {DELIVERABLE}"));
 
 /// The same, writing the order's last position and ETA and a row of its trail with it.
 static WRITE_AND_ANNOUNCE: LazyLock<String> = LazyLock::new(|| {
@@ -52,7 +52,7 @@ static WRITE_AND_ANNOUNCE: LazyLock<String> = LazyLock::new(|| {
              INSERT INTO order_locations (order_id, at, lat, lng, accuracy, heading, speed)
              SELECT id, $7, $8, $9, $10, $11, $12 FROM o ON CONFLICT DO NOTHING
          )
-         SELECT pg_notify($3, $4) FROM o"
+         SELECT announce($3, $4) FROM o"
     )
 });
 
