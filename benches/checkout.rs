@@ -107,7 +107,7 @@ async fn run_cell(mode: &'static str, batched: bool, clients: usize, seconds: u6
         .body["data"]["stocks"][0]["quantity"]
         .as_i64()
         .unwrap();
-    app.stopper.stop().await;
+    app.stopper.as_ref().unwrap().stop().await;
     Cell {
         mode,
         clients,

@@ -34,6 +34,7 @@ pub struct Settings {
     pub dispatch: DispatchSettings,
     pub map: MapSettings,
     pub webhooks: WebhookSettings,
+    pub broker: BrokerSettings,
     pub actors: ActorSettings,
     pub metrics: MetricsSettings,
     pub log: LogSettings,
@@ -145,6 +146,38 @@ pub struct WebhookSettings {
     pub disable_after_secs: u64,
     pub secret_grace_secs: u64,
     pub max_endpoints: i64,
+}
+
+/// How committed events travel between server processes (README "Several processes").
+#[derive(Debug, Clone, Deserialize)]
+pub struct BrokerSettings {
+    pub kind: BrokerKind,
+    pub nats_url: String,
+    /// The first tokens of every subject: `<prefix>.order.<id>`, so deployments can share a
+    /// NATS server.
+    pub subject_prefix: String,
+    /// How often the relay looks for announcements to publish when it found none last time.
+    pub relay_poll_ms: u64,
+    /// Announcements the relay publishes per round at most.
+    pub relay_batch: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BrokerKind {
+    /// LISTEN/NOTIFY on the database: nothing else to run.
+    Postgres,
+    /// Publish and subscribe on a NATS server, per topic.
+    Nats,
+}
+
+impl BrokerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BrokerKind::Postgres => "postgres",
+            BrokerKind::Nats => "nats",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -315,6 +348,25 @@ impl Settings {
                 "notifications.purge_interval_secs must be at least 1".into(),
             ));
         }
+        let broker = &self.broker;
+        // Subject tokens: no wildcards, spaces or empty tokens, which would widen or break
+        // every subscription.
+        let token = |t: &str| {
+            !t.is_empty()
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        };
+        if !broker.subject_prefix.split('.').all(token) {
+            return Err(ConfigError::Invalid(
+                "broker.subject_prefix must be dot-separated tokens of letters, digits, _ and -"
+                    .into(),
+            ));
+        }
+        if broker.relay_poll_ms == 0 || broker.relay_batch < 1 {
+            return Err(ConfigError::Invalid(
+                "broker.relay_poll_ms and broker.relay_batch must be at least 1".into(),
+            ));
+        }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(ConfigError::Invalid(
                 "log.format must be \"text\" or \"json\"".into(),
@@ -345,6 +397,17 @@ mod tests {
         assert_eq!(s.database.pool_size, 16);
         assert_eq!(s.auth.bcrypt_cost, 12);
         assert_eq!(s.ws.max_frame_bytes, 65536);
+    }
+
+    #[test]
+    fn a_subject_prefix_that_could_widen_subscriptions_is_refused() {
+        let mut s = Settings::defaults();
+        for bad in ["", "a..b", "a.*", "a.>", "a b", "a.", ".a"] {
+            s.broker.subject_prefix = bad.into();
+            assert!(s.validate(MIN_BCRYPT_COST).is_err(), "{bad}");
+        }
+        s.broker.subject_prefix = "eu-1.order_tracker".into();
+        assert!(s.validate(MIN_BCRYPT_COST).is_ok());
     }
 
     #[test]

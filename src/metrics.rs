@@ -28,6 +28,7 @@ pub struct Metrics {
     registry: Registry,
     pub open_sockets: Gauge,
     pub events_delivered: Counter,
+    pub broker_events_received: Counter,
     pub webhook_attempts: Family<WebhookLabels, Counter>,
     pub requests: Family<RequestLabels, Histogram>,
     pool_size: Gauge,
@@ -45,6 +46,7 @@ impl Default for Metrics {
         let mut registry = Registry::with_prefix("order_tracker");
         let open_sockets = Gauge::default();
         let events_delivered = Counter::default();
+        let broker_events_received = Counter::default();
         let webhook_attempts = Family::<WebhookLabels, Counter>::default();
         let requests = Family::<RequestLabels, Histogram>::new_with_constructor(
             latency_histogram as fn() -> Histogram,
@@ -60,6 +62,12 @@ impl Default for Metrics {
             "events_delivered",
             "Events queued to WebSocket and event-stream clients",
             events_delivered.clone(),
+        );
+        registry.register(
+            "broker_events_received",
+            "Events and positions this process received from the broker: with nats only those \
+             of topics its sockets follow, with postgres all",
+            broker_events_received.clone(),
         );
         registry.register(
             "webhook_attempts",
@@ -90,6 +98,7 @@ impl Default for Metrics {
             registry,
             open_sockets,
             events_delivered,
+            broker_events_received,
             webhook_attempts,
             requests,
             pool_size,

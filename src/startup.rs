@@ -20,7 +20,7 @@ use crate::auth::jwt::JwtKeys;
 use crate::auth::sealed::SealingKey;
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::totp::TotpKeys;
-use crate::config::{Settings, MIN_JWT_SECRET_BYTES};
+use crate::config::{BrokerKind, Settings, MIN_JWT_SECRET_BYTES};
 use crate::db::embedded::{EmbeddedError, EmbeddedPostgres, DATABASE_NAME};
 use crate::db::migrate::{self, MigrateError};
 use crate::db::notifications::retention::Retention;
@@ -30,6 +30,7 @@ use crate::http::state::AppState;
 use crate::metrics::Metrics;
 use crate::realtime::broker::Broker;
 use crate::realtime::hub::Hub;
+use crate::realtime::nats::NatsBroker;
 use crate::realtime::postgres::{PgBroker, PgHistory};
 use crate::realtime::services::Services;
 use crate::webhooks;
@@ -56,6 +57,8 @@ pub enum StartupError {
     Io(#[from] io::Error),
     #[error("cannot build the webhooks' HTTP client: {0}")]
     Webhooks(String),
+    #[error("broker.nats_url is not a NATS address: {0}")]
+    Broker(String),
 }
 
 /// Binds `address` or says which address could not be had, and how to choose another.
@@ -70,14 +73,25 @@ fn bind(address: &str) -> Result<TcpListener, StartupError> {
 pub async fn connect_database(
     settings: &Settings,
 ) -> Result<(tokio_postgres::Config, Option<EmbeddedPostgres>), StartupError> {
-    if settings.database.url.trim().is_empty() {
+    let (mut config, embedded) = if settings.database.url.trim().is_empty() {
         let embedded = EmbeddedPostgres::start(&settings.database.data_dir).await?;
-        Ok((embedded.config(DATABASE_NAME), Some(embedded)))
+        (embedded.config(DATABASE_NAME), Some(embedded))
     } else {
         let config = tokio_postgres::Config::from_str(settings.database.url.trim())
             .map_err(StartupError::BadUrl)?;
-        Ok((config, None))
-    }
+        (config, None)
+    };
+    // Every connection says how its announcements go out (`announce`, sql/V11), the command
+    // line's included, so a user it deletes is announced to the broker the servers use.
+    let options = match config.get_options() {
+        Some(given) => format!(
+            "{given} -c order_tracker.broker={}",
+            settings.broker.kind.as_str()
+        ),
+        None => format!("-c order_tracker.broker={}", settings.broker.kind.as_str()),
+    };
+    config.options(&options);
+    Ok((config, embedded))
 }
 
 /// Which database this process uses, in words for people: the embedded cluster's folder, or
@@ -145,11 +159,20 @@ impl Application {
         let secret = kept_secret(&settings.auth.jwt_secret, &settings, "jwt_secret")?;
         let totp_key = kept_secret(&settings.auth.totp_key, &settings, "totp_key")?;
         let sealing = Arc::new(SealingKey::from_hex(&totp_key));
-        let broker = Arc::new(PgBroker::new(pg_config, pool.clone()));
+        let metrics = Arc::new(Metrics::default());
+        let received = metrics.broker_events_received.clone();
+        let broker: Arc<dyn Broker> = match settings.broker.kind {
+            BrokerKind::Postgres => Arc::new(PgBroker::new(pg_config, pool.clone(), received)),
+            BrokerKind::Nats => Arc::new(
+                NatsBroker::connect(&settings.broker, pg_config, pool.clone(), received)
+                    .await
+                    .map_err(|e| StartupError::Broker(e.to_string()))?,
+            ),
+        };
+        tracing::info!(kind = settings.broker.kind.as_str(), "broker");
         let hub = Hub::new(broker.clone());
         broker.start(Box::new(hub.clone()));
         Retention::new(pool.clone(), settings.notifications.clone()).start();
-        let metrics = Arc::new(Metrics::default());
         let idle = Duration::from_secs(settings.actors.idle_secs);
 
         let positions = Positions::new(

@@ -39,6 +39,17 @@ impl Topic {
 }
 
 impl Topic {
+    /// The topic whose events this one is made from: an order's for its public view, the
+    /// board's for a driver's own board, itself otherwise. A broker that carries topics
+    /// separately carries sources only; each process derives the views.
+    pub fn source(self) -> Topic {
+        match self {
+            Topic::Track(id) => Topic::Order(id),
+            Topic::DriverBoard(_) => Topic::Board,
+            Topic::Order(_) | Topic::User(_) | Topic::Board => self,
+        }
+    }
+
     /// The public view of this topic's events, for topics that have one.
     pub fn public_view(self) -> Option<Topic> {
         match self {
@@ -68,6 +79,15 @@ impl serde::Serialize for Topic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn views_come_from_their_source() {
+        assert_eq!(Topic::Track(3).source(), Topic::Order(3));
+        assert_eq!(Topic::DriverBoard(4).source(), Topic::Board);
+        for own in [Topic::Order(3), Topic::User(3), Topic::Board] {
+            assert_eq!(own.source(), own);
+        }
+    }
 
     #[test]
     fn parses_and_prints() {

@@ -54,6 +54,9 @@ pub enum ApiError {
     TooManyRequests(Duration),
     #[error("Service unavailable")]
     Unavailable,
+    /// Events do not reach this process now (`/readyz`): the named broker is unreachable.
+    #[error("Service unavailable: the {0} broker is unreachable")]
+    BrokerUnavailable(&'static str),
     #[error("Internal server error")]
     Internal(String),
 }
@@ -87,7 +90,9 @@ impl ResponseError for ApiError {
             ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::BrokerUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -107,7 +112,7 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code());
         let retry = match self {
             ApiError::TooManyRequests(wait) => Some(wait),
-            ApiError::Unavailable => Some(&UNAVAILABLE_RETRY),
+            ApiError::Unavailable | ApiError::BrokerUnavailable(_) => Some(&UNAVAILABLE_RETRY),
             _ => None,
         };
         if let Some(wait) = retry {

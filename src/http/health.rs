@@ -1,4 +1,5 @@
-//! `GET /healthz` (the process answers), `GET /readyz` (the database answers), `GET /metrics`.
+//! `GET /healthz` (the process answers), `GET /readyz` (the database answers and events reach
+//! this process through the broker), `GET /metrics`.
 //!
 //! Who may read `/metrics` (README "Operations"): with `metrics.token` set, a caller with
 //! `Authorization: Bearer <token>`; without one, only callers on this machine (loopback). With
@@ -36,7 +37,14 @@ async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         .simple_query("SELECT 1")
         .await
         .map_err(|_| ApiError::Unavailable)?;
-    Ok(envelope::ok("ready", json!({"database": "ok"})))
+    let kind = state.settings.broker.kind.as_str();
+    if !state.hub.broker().connected() {
+        return Err(ApiError::BrokerUnavailable(kind));
+    }
+    Ok(envelope::ok(
+        "ready",
+        json!({"database": "ok", "broker": kind}),
+    ))
 }
 
 async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {

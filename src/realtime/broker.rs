@@ -2,9 +2,11 @@
 //! processes, a `History` reads them back from the record. PostgreSQL is the record (it numbers
 //! every topic's events with a gap-free `seq`) and, by default, the broker too (`postgres`).
 //!
-//! Events are published by the transaction that commits them (a NOTIFY queued in it, see
-//! `crate::events`), so subscribers never hear of work that did not commit, and hear it in
-//! commit order. A broker that publishes after commit instead brings its relay along.
+//! Events are announced by the transaction that commits them (`announce` in
+//! `sql/V11__broker_outbox.sql`), so subscribers never hear of work that did not commit, and
+//! hear each topic in commit order: `postgres` NOTIFYs at commit; `nats` publishes after commit
+//! from the outbox (its relay, `nats::relay`). Either way a subscriber that sees a gap in a
+//! topic's seq, or is told events may have been missed, reads them from the `History`.
 
 use futures_util::future::BoxFuture;
 
@@ -22,6 +24,9 @@ pub trait Subscribers: Send + Sync + 'static {
     /// Events may have been missed (the broker was interrupted): every socket catches up from
     /// the history.
     fn resync_all(&self);
+    /// Events of `source` (a topic as `Topic::source` names it) may have been missed: its
+    /// sockets, and those following its views, catch up from the history.
+    fn resync(&self, source: Topic);
 }
 
 /// Carries committed events from every process to this process's subscribers.
@@ -34,6 +39,8 @@ pub trait Broker: Send + Sync + 'static {
     fn follow(&self, topic: Topic);
     /// A thread of this process has no socket left on `topic`.
     fn unfollow(&self, topic: Topic);
+    /// Whether events reach this process now, for `/readyz`.
+    fn connected(&self) -> bool;
     /// Stops carrying, before the database goes away at shutdown.
     fn stop(&self) -> BoxFuture<'static, ()>;
 }

@@ -38,6 +38,9 @@ pub struct Subscription {
     pub pending: BTreeMap<i64, Encoded>,
     /// `pending` overflowed during a catch-up: read the database again afterwards.
     pub overflowed: bool,
+    /// Events may have been missed after the running catch-up read the database (the broker
+    /// was interrupted, or only now carries the topic here): read it again afterwards.
+    pub stale: bool,
 }
 
 impl Subscription {
@@ -48,6 +51,7 @@ impl Subscription {
             catching_up: true,
             pending: BTreeMap::new(),
             overflowed: false,
+            stale: false,
         }
     }
 }

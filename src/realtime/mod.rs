@@ -2,7 +2,8 @@
 //! in order.
 //!
 //! - `broker`: the boundaries. A `Broker` carries committed events between processes; a
-//!   `History` reads them back for snapshots, `since` and gaps. `postgres` implements both.
+//!   `History` reads them back for snapshots, `since` and gaps. `postgres` implements both;
+//!   `nats` is the other broker. `announcement` reads what the database announces, for both.
 //! - `hub`: which sockets of this process follow which topic, per worker thread, and the
 //!   fan-out of an event to them.
 //! - `session`: one actor per socket; `delivery` and `outbound` hold what it has sent and what
@@ -18,9 +19,11 @@
 //! A new topic takes its name in `domain::topic`, its rule in `Authorize` (`crate::access`),
 //! and its stored events in `db::events` (which `PgHistory` reads).
 
+pub mod announcement;
 pub mod broker;
 pub mod delivery;
 pub mod hub;
+pub mod nats;
 pub mod outbound;
 pub mod postgres;
 pub mod protocol;

@@ -5,8 +5,9 @@
 //! process and many alike; every process hears every topic, so following and unfollowing cost
 //! nothing here. Notifications sent while the connection is down are gone; after each
 //! reconnect every socket catches up from its last seq (and check that its session
-//! still stands). The same connection hears revoked sessions.
+//! still stands). The same connection hears revoked sessions and drivers' positions.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,15 +15,15 @@ use actix::{Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Wr
 use deadpool_postgres::Pool;
 use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, StreamExt};
-use serde::Deserialize;
+use prometheus_client::metrics::counter::Counter;
 use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, NoTls, Notification};
 
+use super::announcement::{Channel, Inbound};
 use super::broker::{Broker, History, Subscribers};
-use super::viewer::Revocation;
 use crate::db::{self, DbError};
 use crate::domain::topic::Topic;
-use crate::events::{self, Encoded};
+use crate::events::Encoded;
 
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const MAX_RETRY: Duration = Duration::from_secs(5);
@@ -36,14 +37,20 @@ pub struct PgBroker {
     pool: Pool,
     /// The listening actor once started, so shutdown can stop it.
     listener: Mutex<Option<Addr<Listener>>>,
+    /// `broker_events_received` of `/metrics`.
+    received: Counter,
+    /// The connection is LISTENing now, for `/readyz`.
+    listening: Arc<AtomicBool>,
 }
 
 impl PgBroker {
-    pub fn new(config: tokio_postgres::Config, pool: Pool) -> Self {
+    pub fn new(config: tokio_postgres::Config, pool: Pool, received: Counter) -> Self {
         PgBroker {
             config,
             pool,
             listener: Mutex::default(),
+            received,
+            listening: Arc::default(),
         }
     }
 }
@@ -52,8 +59,12 @@ impl Broker for PgBroker {
     fn start(&self, to: Box<dyn Subscribers>) {
         let listener = Listener {
             config: self.config.clone(),
-            pool: self.pool.clone(),
-            to: to.into(),
+            inbound: Arc::new(Inbound {
+                pool: self.pool.clone(),
+                to,
+                received: self.received.clone(),
+            }),
+            listening: self.listening.clone(),
         }
         .start();
         *self.listener.lock().unwrap_or_else(|e| e.into_inner()) = Some(listener);
@@ -63,6 +74,10 @@ impl Broker for PgBroker {
     fn follow(&self, _: Topic) {}
 
     fn unfollow(&self, _: Topic) {}
+
+    fn connected(&self) -> bool {
+        self.listening.load(Ordering::Relaxed)
+    }
 
     fn stop(&self) -> BoxFuture<'static, ()> {
         let listener = self
@@ -102,18 +117,18 @@ impl History for PgHistory {
 /// The actor that owns the LISTEN loop, so stopping it drops the loop quietly.
 struct Listener {
     config: tokio_postgres::Config,
-    pool: Pool,
-    /// This process's sockets (the hub).
-    to: Arc<dyn Subscribers>,
+    inbound: Arc<Inbound>,
+    listening: Arc<AtomicBool>,
 }
 
 impl Actor for Listener {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let (config, pool, to) = (self.config.clone(), self.pool.clone(), self.to.clone());
+        let (config, inbound) = (self.config.clone(), self.inbound.clone());
+        let listening = self.listening.clone();
         ctx.spawn(
-            listen_forever(config, pool, to)
+            listen_forever(config, inbound, listening)
                 .into_actor(self)
                 .map(|_, _, ctx| ctx.stop()),
         );
@@ -133,10 +148,16 @@ impl actix::Handler<StopListening> for Listener {
     }
 }
 
-async fn listen_forever(config: tokio_postgres::Config, pool: Pool, to: Arc<dyn Subscribers>) {
+async fn listen_forever(
+    config: tokio_postgres::Config,
+    inbound: Arc<Inbound>,
+    listening: Arc<AtomicBool>,
+) {
     let mut retry = FIRST_RETRY;
     loop {
-        match listen_once(&config, &pool, to.as_ref()).await {
+        let listened = listen_once(&config, &inbound, &listening).await;
+        listening.store(false, Ordering::Relaxed);
+        match listened {
             Ok(()) => {
                 tracing::warn!("event listener connection closed; reconnecting");
                 retry = FIRST_RETRY;
@@ -153,8 +174,8 @@ async fn listen_forever(config: tokio_postgres::Config, pool: Pool, to: Arc<dyn 
 /// Listens until the connection drops. Errors only when it cannot get as far as listening.
 async fn listen_once(
     config: &tokio_postgres::Config,
-    pool: &Pool,
-    to: &dyn Subscribers,
+    inbound: &Inbound,
+    listening: &AtomicBool,
 ) -> Result<(), tokio_postgres::Error> {
     let (client, mut connection) = config.connect(NoTls).await?;
     // Bounded: when publishing falls behind, the driver stops reading the connection and the
@@ -178,106 +199,21 @@ async fn listen_once(
             }
         }
     });
-    client
-        .batch_execute(&format!(
-            "LISTEN {}; LISTEN {}; LISTEN {}",
-            events::CHANNEL,
-            events::REVOCATIONS_CHANNEL,
-            events::POSITIONS_CHANNEL
-        ))
-        .await?;
+    let listen: Vec<String> = Channel::ALL
+        .iter()
+        .map(|c| format!("LISTEN {};", c.name()))
+        .collect();
+    client.batch_execute(&listen.concat()).await?;
     tracing::info!("listening for events");
+    listening.store(true, Ordering::Relaxed);
     // Anything committed while we were not listening is caught up from the database.
-    to.resync_all();
+    inbound.to.resync_all();
     while let Some(notification) = rx.recv().await {
-        if notification.channel() == events::REVOCATIONS_CHANNEL {
-            match parse_revocation(notification.payload()) {
-                Some(revocation) => to.revoke(revocation),
-                None => tracing::warn!(payload = notification.payload(), "unreadable revocation"),
-            }
-        } else if notification.channel() == events::POSITIONS_CHANNEL {
-            if let Some(event) = decode_position(notification.payload()) {
-                to.publish(event);
-            }
-        } else if let Some(event) = decode(pool, notification.payload()).await {
-            to.publish(event);
+        if let Some(channel) = Channel::named(notification.channel()) {
+            inbound.hand_over(channel, notification.payload()).await;
         }
     }
     drop(client);
     driver.abort();
     Ok(())
-}
-
-/// `<user id>:<token version>` or `link:<link id>`, as the database's triggers write them.
-fn parse_revocation(payload: &str) -> Option<Revocation> {
-    let (left, right) = payload.split_once(':')?;
-    if left == "link" {
-        return Some(Revocation::Link(right.parse().ok()?));
-    }
-    Some(Revocation::User {
-        user_id: left.parse().ok()?,
-        token_version: right.parse().ok()?,
-    })
-}
-
-#[derive(Deserialize)]
-struct Header {
-    topic: String,
-    seq: i64,
-    #[serde(default, rename = "ref")]
-    by_reference: bool,
-}
-
-/// The event a payload carries, loading it when the payload is only a reference.
-async fn decode(pool: &Pool, payload: &str) -> Option<Encoded> {
-    let header: Header = serde_json::from_str(payload)
-        .inspect_err(|e| tracing::warn!(error = %e, "unreadable event payload"))
-        .ok()?;
-    let topic = Topic::parse(&header.topic)?;
-    if !header.by_reference {
-        return Some(Encoded::stored(topic, header.seq, payload.to_string()));
-    }
-    // On failure the subscriber sees a gap at the next event and catches up then.
-    db::events::load(pool, topic, header.seq)
-        .await
-        .inspect_err(|e| tracing::warn!(error = %e, %topic, "cannot load referenced event"))
-        .ok()
-        .flatten()
-}
-
-#[derive(Deserialize)]
-struct PositionHeader {
-    topic: String,
-}
-
-/// A position as `dispatch::positions` announced it: an order topic's transient event.
-fn decode_position(payload: &str) -> Option<Encoded> {
-    let header: PositionHeader = serde_json::from_str(payload)
-        .inspect_err(|e| tracing::warn!(error = %e, "unreadable position payload"))
-        .ok()?;
-    match Topic::parse(&header.topic)? {
-        topic @ Topic::Order(_) => Some(Encoded {
-            transient: true,
-            ..Encoded::stored(topic, 0, payload.to_string())
-        }),
-        _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_both_kinds_of_revocation_and_nothing_else() {
-        let user = Revocation::User {
-            user_id: 7,
-            token_version: 3,
-        };
-        assert_eq!(parse_revocation("7:3"), Some(user));
-        assert_eq!(parse_revocation("link:12"), Some(Revocation::Link(12)));
-        for junk in ["", "7", "link:", "link:x", "x:1", "7:3:1"] {
-            assert_eq!(parse_revocation(junk), None, "{junk}");
-        }
-    }
 }

@@ -245,7 +245,8 @@ impl Session {
             let Some(sub) = delivery.subscriptions.get_mut(&topic) else {
                 return;
             };
-            if !full && !std::mem::take(&mut sub.overflowed) {
+            let again = full | std::mem::take(&mut sub.overflowed) | std::mem::take(&mut sub.stale);
+            if !again {
                 sub.catching_up = false;
                 Some(std::mem::take(&mut sub.pending))
             } else {
@@ -530,8 +531,8 @@ impl Member for Addr<Session> {
         self.do_send(Undeliverable(refused));
     }
 
-    fn resync(&self) {
-        self.do_send(Resync);
+    fn resync(&self, topic: Option<Topic>) {
+        self.do_send(Resync(topic));
     }
 
     fn revoke(&self, revocation: Revocation) {
@@ -569,25 +570,36 @@ impl Handler<Undeliverable> for Session {
     }
 }
 
-/// Events may have been missed (the broker was interrupted): read them from the history.
+/// Events may have been missed: of every topic (the broker was interrupted), or of one (the
+/// broker only now carries it to this process). They are read from the history; a catch-up
+/// already running reads again once it is done, as it may have read too early.
 #[derive(Message)]
 #[rtype(result = "()")]
-struct Resync;
+struct Resync(Option<Topic>);
 
 impl Handler<Resync> for Session {
     type Result = ();
 
-    fn handle(&mut self, _: Resync, ctx: &mut Context<Self>) {
-        // A revocation announced while the broker was interrupted was missed too.
-        self.recheck_session(ctx, |_, _| {});
-        let idle: Vec<Topic> = self
-            .delivery
-            .borrow()
-            .subscriptions
-            .iter()
-            .filter(|(_, s)| !s.catching_up)
-            .map(|(t, _)| *t)
-            .collect();
+    fn handle(&mut self, Resync(only): Resync, ctx: &mut Context<Self>) {
+        if only.is_none() {
+            // A revocation announced while the broker was interrupted was missed too.
+            self.recheck_session(ctx, |_, _| {});
+        }
+        let idle: Vec<Topic> = {
+            let mut delivery = self.delivery.borrow_mut();
+            let mut idle = Vec::new();
+            for (topic, sub) in delivery.subscriptions.iter_mut() {
+                if only.is_some_and(|t| t != *topic) {
+                    continue;
+                }
+                if sub.catching_up {
+                    sub.stale = true;
+                } else {
+                    idle.push(*topic);
+                }
+            }
+            idle
+        };
         for topic in idle {
             self.catch_up(topic, ctx);
         }

@@ -123,7 +123,9 @@ pub struct TestApp {
     pub ws_address: String,
     pub database_url: String,
     pub client: reqwest::Client,
-    pub stopper: Stopper,
+    /// Stops an app running in this test process; `None` for a server process of its own
+    /// (`tests/api/processes.rs`).
+    pub stopper: Option<Stopper>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -152,12 +154,23 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
     let stopper = app.stopper();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
-        address: format!("http://127.0.0.1:{port}"),
+        stopper: Some(stopper),
         metrics_address,
-        ws_address: format!("ws://127.0.0.1:{port}"),
-        database_url,
-        client: reqwest::Client::new(),
-        stopper,
+        ..TestApp::at(port, &database_url)
+    }
+}
+
+impl TestApp {
+    /// A server listening on `port` of this machine, on the database at `database_url`.
+    pub fn at(port: u16, database_url: &str) -> TestApp {
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            metrics_address: None,
+            ws_address: format!("ws://127.0.0.1:{port}"),
+            database_url: database_url.to_string(),
+            client: reqwest::Client::new(),
+            stopper: None,
+        }
     }
 }
 

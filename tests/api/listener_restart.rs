@@ -52,7 +52,7 @@ async fn subscribers_catch_up_after_the_database_restarts() {
     assert_eq!(event["seq"], 3, "no duplicate of seq 2 in between");
     assert_silent(&mut ws, Duration::from_millis(300)).await;
 
-    app.stopper.stop().await;
+    app.stopper.as_ref().unwrap().stop().await;
     let dir = pg.data_dir().to_path_buf();
     tokio::task::spawn_blocking(move || pg.stop())
         .await

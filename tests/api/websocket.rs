@@ -233,7 +233,7 @@ async fn shutdown_sends_close_frames() {
     let id = app.create_order(&token, "Roti").await;
     let mut ws = app.ws(&format!("/ws/orders/{id}"), &token).await;
     next_json(&mut ws).await;
-    let stopper = app.stopper.clone();
+    let stopper = app.stopper.clone().unwrap();
     actix_web::rt::spawn(async move { stopper.stop().await });
     let frame = next_close(&mut ws).await.expect("a close frame");
     assert_eq!(frame.code, CloseCode::Away);

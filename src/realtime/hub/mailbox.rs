@@ -68,6 +68,19 @@ impl Handler<ResyncAll> for Mailbox {
     }
 }
 
+/// Events of one source topic may have been missed (the broker only now carries it here).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Resync(pub Topic);
+
+impl Handler<Resync> for Mailbox {
+    type Result = ();
+
+    fn handle(&mut self, Resync(source): Resync, _: &mut Context<Self>) {
+        self.table.borrow().resync(source);
+    }
+}
+
 /// A user's sessions or a share link were revoked (announced by the database on commit).
 #[derive(Message)]
 #[rtype(result = "()")]

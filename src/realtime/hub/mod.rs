@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use actix::{Actor, Addr};
 
-use self::mailbox::{CloseAll, HasSubscribers, Mailbox, Publish, ResyncAll, Revoke};
+use self::mailbox::{CloseAll, HasSubscribers, Mailbox, Publish, Resync, ResyncAll, Revoke};
 use self::table::Table;
 use super::broker::{Broker, Subscribers};
 use crate::domain::topic::Topic;
@@ -113,6 +113,12 @@ impl Subscribers for Hub {
     fn resync_all(&self) {
         for mailbox in self.threads().iter() {
             mailbox.do_send(ResyncAll);
+        }
+    }
+
+    fn resync(&self, source: Topic) {
+        for mailbox in self.threads().iter() {
+            mailbox.do_send(Resync(source));
         }
     }
 }

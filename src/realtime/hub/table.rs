@@ -24,8 +24,8 @@ pub trait Member {
     fn deliver(&self, event: Encoded);
     /// The table's frame was refused: the client is too slow, or gone.
     fn undeliverable(&self, refused: Refused);
-    /// Events may have been missed: catch up from the history.
-    fn resync(&self);
+    /// Events may have been missed, of `topic` or of every topic: catch up from the history.
+    fn resync(&self, topic: Option<Topic>);
     /// A revocation addressed to this socket's holder.
     fn revoke(&self, revocation: Revocation);
     /// The server is shutting down.
@@ -165,7 +165,18 @@ impl Table {
     /// Events may have been missed: every socket catches up from the database.
     pub fn resync_all(&self) {
         for (link, _) in self.sockets.values() {
-            link.member.resync();
+            link.member.resync(None);
+        }
+    }
+
+    /// Events of `source` may have been missed: its sockets, and those of its views, catch up.
+    pub fn resync(&self, source: Topic) {
+        for (topic, subscribers) in &self.topics {
+            if topic.source() == source {
+                for link in subscribers.values() {
+                    link.member.resync(Some(*topic));
+                }
+            }
         }
     }
 

@@ -1,0 +1,303 @@
+//! The NATS engine: committed events travel between server processes on a NATS server, one
+//! subject per topic (`subjects`), while PostgreSQL stays the record and the source of `seq`.
+//!
+//! - Publishing: announcements are outbox rows written by the committing transaction, and the
+//!   relay (`relay`) publishes them after commit, in commit order per topic, and deletes them
+//!   once published. A process that dies before publishing leaves its rows for the next relay;
+//!   a row published twice is dropped by subscribers, which take each seq once.
+//! - Subscribing: a process subscribes to a topic's subjects while any of its sockets follow
+//!   the topic, and unsubscribes when the last one leaves, so it receives nothing it would
+//!   drop. Once a new subscription is known to be in place (a round trip through the server
+//!   after it), the topic's sockets read the history again: an event committed while the
+//!   subscription was on its way is found there.
+//! - NATS down: sockets keep what they have; the outbox keeps what commits meanwhile. When the
+//!   connection is back (the client subscribes again by itself), every socket catches up from
+//!   the history, and the relay publishes what waited.
+
+pub mod relay;
+pub mod subjects;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_nats::connection::State;
+use async_nats::{Client, ConnectOptions, Event};
+use deadpool_postgres::Pool;
+use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, StreamExt};
+use prometheus_client::metrics::counter::Counter;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use self::relay::Relay;
+use self::subjects::Subjects;
+use super::announcement::{Channel, Inbound};
+use super::broker::{Broker, Subscribers};
+use crate::config::BrokerSettings;
+use crate::domain::topic::Topic;
+
+/// The longest wait between two tries to reach a NATS server that is down.
+const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(2);
+/// How long a round trip through the server may take before a new subscription is taken as
+/// not confirmed (the reconnect's catch-up then covers it).
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct NatsBroker {
+    client: Client,
+    subjects: Subjects,
+    /// This process's own echo subject, answered by itself: a request to it returns after the
+    /// server has handled everything this process sent before it.
+    echo: String,
+    /// To load events announced by reference.
+    pool: Pool,
+    /// The relay's own connection is opened from this.
+    pg_config: tokio_postgres::Config,
+    settings: BrokerSettings,
+    /// `broker_events_received` of `/metrics`.
+    received: Counter,
+    /// Connection events (reconnected, messages dropped), until `start` takes them.
+    events: Mutex<Option<mpsc::UnboundedReceiver<Event>>>,
+    /// The subscriptions of followed topics, once started.
+    follows: Mutex<Option<Follows>>,
+    /// Stops the relay, the echo responder and the event loop.
+    stop: watch::Sender<bool>,
+}
+
+/// What `start` sets up: where announcements go and the subscriptions made for them.
+struct Follows {
+    inbound: Arc<Inbound>,
+    /// Per subject: how many followed topics on how many threads need it, and the task that
+    /// reads it.
+    subscriptions: HashMap<String, (usize, JoinHandle<()>)>,
+}
+
+impl NatsBroker {
+    /// Starts connecting (in the background: a NATS server that is down now is tried again
+    /// until it is up) and returns at once.
+    pub async fn connect(
+        settings: &BrokerSettings,
+        pg_config: tokio_postgres::Config,
+        pool: Pool,
+        received: Counter,
+    ) -> Result<Self, async_nats::ConnectError> {
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let client = ConnectOptions::new()
+            .name("order-tracker")
+            .retry_on_initial_connect()
+            .reconnect_delay_callback(|attempts| {
+                let delay = Duration::from_millis(50 << attempts.min(8) as u32);
+                delay.min(MAX_RECONNECT_DELAY)
+            })
+            .event_callback(move |event| {
+                let _ = events_tx.send(event);
+                async {}
+            })
+            .connect(settings.nats_url.as_str())
+            .await?;
+        let subjects = Subjects::new(&settings.subject_prefix);
+        let echo = subjects.echo(&async_nats::Client::new_inbox(&client).replace('.', "_"));
+        Ok(NatsBroker {
+            client,
+            subjects,
+            echo,
+            pool,
+            pg_config,
+            settings: settings.clone(),
+            received,
+            events: Mutex::new(Some(events_rx)),
+            follows: Mutex::default(),
+            stop: watch::channel(false).0,
+        })
+    }
+
+    fn follows(&self) -> MutexGuard<'_, Option<Follows>> {
+        // Nothing panics while holding it, but a poisoned map is still a good map.
+        self.follows.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Broker for NatsBroker {
+    fn start(&self, to: Box<dyn Subscribers>) {
+        let inbound = Arc::new(Inbound {
+            pool: self.pool.clone(),
+            to,
+            received: self.received.clone(),
+        });
+        *self.follows() = Some(Follows {
+            inbound: inbound.clone(),
+            subscriptions: HashMap::new(),
+        });
+        let events = self.events.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let (client, echo) = (self.client.clone(), self.echo.clone());
+        let subjects = self.subjects.clone();
+        let stop = self.stop.subscribe();
+        tokio::spawn(stopping(
+            stop.clone(),
+            answer_echoes(client.clone(), echo.clone()),
+        ));
+        tokio::spawn(stopping(
+            stop.clone(),
+            revocations(client.clone(), subjects.revocations(), inbound.clone()),
+        ));
+        if let Some(events) = events {
+            tokio::spawn(stopping(
+                stop.clone(),
+                on_connection_events(events, client.clone(), echo, inbound),
+            ));
+        }
+        let relay = Relay::new(self.pg_config.clone(), client, subjects, &self.settings);
+        tokio::spawn(stopping(stop, relay.run()));
+    }
+
+    fn follow(&self, topic: Topic) {
+        let mut follows = self.follows();
+        let Some(follows) = follows.as_mut() else {
+            return;
+        };
+        for (subject, channel) in self.subjects.followed(topic) {
+            let (count, _) = follows
+                .subscriptions
+                .entry(subject.clone())
+                .or_insert_with(|| {
+                    // Positions are never stored: nothing to read again.
+                    let resync = (channel == Channel::Events).then(|| topic.source());
+                    let task = read_subject(
+                        self.client.clone(),
+                        subject,
+                        channel,
+                        follows.inbound.clone(),
+                        resync.map(|t| (t, self.echo.clone())),
+                    );
+                    (0, tokio::spawn(task))
+                });
+            *count += 1;
+        }
+    }
+
+    fn unfollow(&self, topic: Topic) {
+        let mut follows = self.follows();
+        let Some(follows) = follows.as_mut() else {
+            return;
+        };
+        for (subject, _) in self.subjects.followed(topic) {
+            if let Some((count, task)) = follows.subscriptions.get_mut(&subject) {
+                *count -= 1;
+                if *count == 0 {
+                    // Dropping the subscriber unsubscribes.
+                    task.abort();
+                    follows.subscriptions.remove(&subject);
+                }
+            }
+        }
+    }
+
+    fn connected(&self) -> bool {
+        self.client.connection_state() == State::Connected
+    }
+
+    fn stop(&self) -> BoxFuture<'static, ()> {
+        self.stop.send_replace(true);
+        if let Some(follows) = self.follows().as_mut() {
+            for (_, (_, task)) in follows.subscriptions.drain() {
+                task.abort();
+            }
+        }
+        let client = self.client.clone();
+        async move {
+            // What the relay handed the client goes out before the process ends.
+            let _ = tokio::time::timeout(CONFIRM_TIMEOUT, client.flush()).await;
+        }
+        .boxed()
+    }
+}
+
+/// Runs `work` until the broker stops.
+async fn stopping(mut stop: watch::Receiver<bool>, work: impl std::future::Future<Output = ()>) {
+    tokio::select! {
+        _ = stop.wait_for(|stopped| *stopped) => {}
+        _ = work => {}
+    }
+}
+
+/// Reads one subject's messages into the hub for as long as the topic is followed here.
+async fn read_subject(
+    client: Client,
+    subject: String,
+    channel: Channel,
+    inbound: Arc<Inbound>,
+    resync: Option<(Topic, String)>,
+) {
+    let mut messages = match client.subscribe(subject.clone()).await {
+        Ok(messages) => messages,
+        Err(e) => {
+            // Only a client that was closed refuses; the process is stopping.
+            tracing::warn!(error = %e, subject, "cannot subscribe");
+            return;
+        }
+    };
+    if let Some((source, echo)) = resync {
+        if confirm(&client, &echo).await {
+            inbound.to.resync(source);
+        }
+    }
+    while let Some(message) = messages.next().await {
+        match std::str::from_utf8(&message.payload) {
+            Ok(payload) => inbound.hand_over(channel, payload).await,
+            Err(_) => tracing::warn!(subject, "announcement is not UTF-8"),
+        }
+    }
+}
+
+/// Revoked sessions and links, which concern sockets on every process.
+async fn revocations(client: Client, subject: String, inbound: Arc<Inbound>) {
+    read_subject(client, subject, Channel::Revocations, inbound, None).await
+}
+
+/// Whether everything this process sent before now has reached the server: a request to our
+/// own echo subject, answered by `answer_echoes`.
+async fn confirm(client: &Client, echo: &str) -> bool {
+    let request = client.request(echo.to_string(), bytes::Bytes::new());
+    matches!(
+        tokio::time::timeout(CONFIRM_TIMEOUT, request).await,
+        Ok(Ok(_))
+    )
+}
+
+async fn answer_echoes(client: Client, echo: String) {
+    let Ok(mut requests) = client.subscribe(echo).await else {
+        return;
+    };
+    while let Some(request) = requests.next().await {
+        if let Some(reply) = request.reply {
+            let _ = client.publish(reply, bytes::Bytes::new()).await;
+        }
+    }
+}
+
+/// After every (re)connection, once the client's subscriptions are in place again, every
+/// socket catches up from the history: what was published while we were away is lost to us.
+/// So too when the client had to drop messages it could not hand over in time.
+async fn on_connection_events(
+    mut events: mpsc::UnboundedReceiver<Event>,
+    client: Client,
+    echo: String,
+    inbound: Arc<Inbound>,
+) {
+    while let Some(event) = events.recv().await {
+        match event {
+            Event::Connected => {
+                tracing::info!("connected to NATS");
+                if confirm(&client, &echo).await {
+                    inbound.to.resync_all();
+                }
+            }
+            Event::SlowConsumer(_) => {
+                tracing::warn!("NATS messages were dropped; every socket catches up");
+                inbound.to.resync_all();
+            }
+            Event::Disconnected => tracing::warn!("NATS connection lost; reconnecting"),
+            _ => {}
+        }
+    }
+}
