@@ -164,9 +164,15 @@ impl Application {
         let broker: Arc<dyn Broker> = match settings.broker.kind {
             BrokerKind::Postgres => Arc::new(PgBroker::new(pg_config, pool.clone(), received)),
             BrokerKind::Nats => Arc::new(
-                NatsBroker::connect(&settings.broker, pg_config, pool.clone(), received)
-                    .await
-                    .map_err(|e| StartupError::Broker(e.to_string()))?,
+                NatsBroker::connect(
+                    &settings.broker,
+                    secret.as_bytes(),
+                    pg_config,
+                    pool.clone(),
+                    received,
+                )
+                .await
+                .map_err(|e| StartupError::Broker(e.to_string()))?,
             ),
         };
         tracing::info!(kind = settings.broker.kind.as_str(), "broker");

@@ -288,3 +288,36 @@ async fn with_postgres_a_killed_process_s_clients_resume_on_another() {
 async fn with_nats_a_killed_relay_is_replaced_and_its_clients_resume_on_another() {
     a_killed_process_s_clients_resume_on_another(Kind::Nats).await;
 }
+
+/// Whoever can publish on the NATS server but lacks the server's secret cannot put an event in
+/// front of a user: messages without the relay's seal are dropped.
+#[actix_web::test]
+async fn with_nats_a_message_without_the_relay_s_seal_reaches_nobody() {
+    let nats = NatsServer::start();
+    let url = fresh_database().await;
+    let process = ServerProcess::start(&url, Kind::Nats, Some(&nats)).await;
+    let app = &process.app;
+    let (user_id, token) = app.customer("Target").await;
+    let (_, admin) = app.staff("Admin", "admin").await;
+    let (mut ws, after) = notifications(app, &token, None).await;
+
+    let intruder = async_nats::connect(nats.url()).await.unwrap();
+    let forged = json!({"type": "notification", "topic": format!("user:{user_id}"),
+                        "seq": after + 1, "id": 1, "title": "Refund", "message": "forged"});
+    let mut fake_seal = async_nats::HeaderMap::new();
+    fake_seal.insert("Order-Tracker-Seal", "00".repeat(32).as_str());
+    let subject = format!("order_tracker.user.{user_id}");
+    intruder
+        .publish(subject.clone(), forged.to_string().into())
+        .await
+        .unwrap();
+    intruder
+        .publish_with_headers(subject, fake_seal, forged.to_string().into())
+        .await
+        .unwrap();
+    intruder.flush().await.unwrap();
+
+    send(&[app], &admin, user_id, 0, 1).await;
+    assert_eq!(read_through(&mut ws, after, after + 1).await, ["n0"]);
+    assert_silent(&mut ws, Duration::from_millis(300)).await;
+}

@@ -15,6 +15,7 @@
 //!   the history, and the relay publishes what waited.
 
 pub mod relay;
+pub mod seal;
 pub mod subjects;
 
 use std::collections::HashMap;
@@ -31,6 +32,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use self::relay::Relay;
+use self::seal::Seal;
 use self::subjects::Subjects;
 use super::announcement::{Channel, Inbound};
 use super::broker::{Broker, Subscribers};
@@ -54,6 +56,8 @@ pub struct NatsBroker {
     /// The relay's own connection is opened from this.
     pg_config: tokio_postgres::Config,
     settings: BrokerSettings,
+    /// Signs what the relay publishes; what arrives without it is dropped.
+    seal: Seal,
     /// `broker_events_received` of `/metrics`.
     received: Counter,
     /// Connection events (reconnected, messages dropped), until `start` takes them.
@@ -77,6 +81,7 @@ impl NatsBroker {
     /// until it is up) and returns at once.
     pub async fn connect(
         settings: &BrokerSettings,
+        server_secret: &[u8],
         pg_config: tokio_postgres::Config,
         pool: Pool,
         received: Counter,
@@ -104,6 +109,7 @@ impl NatsBroker {
             pool,
             pg_config,
             settings: settings.clone(),
+            seal: Seal::new(server_secret),
             received,
             events: Mutex::new(Some(events_rx)),
             follows: Mutex::default(),
@@ -136,9 +142,14 @@ impl Broker for NatsBroker {
             stop.clone(),
             answer_echoes(client.clone(), echo.clone()),
         ));
+        let reader = Reader {
+            client: client.clone(),
+            inbound: inbound.clone(),
+            seal: self.seal.clone(),
+        };
         tokio::spawn(stopping(
             stop.clone(),
-            revocations(client.clone(), subjects.revocations(), inbound.clone()),
+            reader.read(subjects.revocations(), Channel::Revocations, None),
         ));
         if let Some(events) = events {
             tokio::spawn(stopping(
@@ -146,7 +157,14 @@ impl Broker for NatsBroker {
                 on_connection_events(events, client.clone(), echo, inbound),
             ));
         }
-        let relay = Relay::new(self.pg_config.clone(), client, subjects, &self.settings);
+        let seal = self.seal.clone();
+        let relay = Relay::new(
+            self.pg_config.clone(),
+            client,
+            subjects,
+            seal,
+            &self.settings,
+        );
         tokio::spawn(stopping(stop, relay.run()));
     }
 
@@ -162,13 +180,13 @@ impl Broker for NatsBroker {
                 .or_insert_with(|| {
                     // Positions are never stored: nothing to read again.
                     let resync = (channel == Channel::Events).then(|| topic.source());
-                    let task = read_subject(
-                        self.client.clone(),
-                        subject,
-                        channel,
-                        follows.inbound.clone(),
-                        resync.map(|t| (t, self.echo.clone())),
-                    );
+                    let reader = Reader {
+                        client: self.client.clone(),
+                        inbound: follows.inbound.clone(),
+                        seal: self.seal.clone(),
+                    };
+                    let task =
+                        reader.read(subject, channel, resync.map(|t| (t, self.echo.clone())));
                     (0, tokio::spawn(task))
                 });
             *count += 1;
@@ -220,38 +238,45 @@ async fn stopping(mut stop: watch::Receiver<bool>, work: impl std::future::Futur
     }
 }
 
-/// Reads one subject's messages into the hub for as long as the topic is followed here.
-async fn read_subject(
+/// Reads subjects into the hub.
+struct Reader {
     client: Client,
-    subject: String,
-    channel: Channel,
     inbound: Arc<Inbound>,
-    resync: Option<(Topic, String)>,
-) {
-    let mut messages = match client.subscribe(subject.clone()).await {
-        Ok(messages) => messages,
-        Err(e) => {
-            // Only a client that was closed refuses; the process is stopping.
-            tracing::warn!(error = %e, subject, "cannot subscribe");
-            return;
-        }
-    };
-    if let Some((source, echo)) = resync {
-        if confirm(&client, &echo).await {
-            inbound.to.resync(source);
-        }
-    }
-    while let Some(message) = messages.next().await {
-        match std::str::from_utf8(&message.payload) {
-            Ok(payload) => inbound.hand_over(channel, payload).await,
-            Err(_) => tracing::warn!(subject, "announcement is not UTF-8"),
-        }
-    }
+    seal: Seal,
 }
 
-/// Revoked sessions and links, which concern sockets on every process.
-async fn revocations(client: Client, subject: String, inbound: Arc<Inbound>) {
-    read_subject(client, subject, Channel::Revocations, inbound, None).await
+impl Reader {
+    /// Reads one subject's messages for as long as the task runs (while a topic is followed
+    /// here; revocations always). With `resync`, once the subscription is in place, the
+    /// topic's sockets read the history again.
+    async fn read(self, subject: String, channel: Channel, resync: Option<(Topic, String)>) {
+        let mut messages = match self.client.subscribe(subject.clone()).await {
+            Ok(messages) => messages,
+            Err(e) => {
+                // Only a client that was closed refuses; the process is stopping.
+                tracing::warn!(error = %e, subject, "cannot subscribe");
+                return;
+            }
+        };
+        if let Some((source, echo)) = resync {
+            if confirm(&self.client, &echo).await {
+                self.inbound.to.resync(source);
+            }
+        }
+        while let Some(message) = messages.next().await {
+            if !self
+                .seal
+                .verifies(message.headers.as_ref(), &message.payload)
+            {
+                tracing::warn!(subject, "unsealed message dropped");
+                continue;
+            }
+            match std::str::from_utf8(&message.payload) {
+                Ok(payload) => self.inbound.hand_over(channel, payload).await,
+                Err(_) => tracing::warn!(subject, "announcement is not UTF-8"),
+            }
+        }
+    }
 }
 
 /// Whether everything this process sent before now has reached the server: a request to our

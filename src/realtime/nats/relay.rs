@@ -14,6 +14,7 @@ use async_nats::connection::State;
 use async_nats::Client;
 use tokio_postgres::NoTls;
 
+use super::seal::Seal;
 use super::subjects::Subjects;
 use crate::config::BrokerSettings;
 use crate::realtime::announcement::Channel;
@@ -32,6 +33,7 @@ pub struct Relay {
     pg_config: tokio_postgres::Config,
     client: Client,
     subjects: Subjects,
+    seal: Seal,
     poll: Duration,
     batch: i64,
 }
@@ -47,12 +49,14 @@ impl Relay {
         pg_config: tokio_postgres::Config,
         client: Client,
         subjects: Subjects,
+        seal: Seal,
         settings: &BrokerSettings,
     ) -> Self {
         Relay {
             pg_config,
             client,
             subjects,
+            seal,
             poll: Duration::from_millis(settings.relay_poll_ms),
             batch: settings.relay_batch,
         }
@@ -117,8 +121,11 @@ impl Relay {
                         .and_then(|c| self.subjects.of_announcement(c, payload));
                     match subject {
                         Some(subject) => {
+                            let headers = self.seal.headers(payload.as_bytes());
                             let body = bytes::Bytes::copy_from_slice(payload.as_bytes());
-                            self.client.publish(subject, body).await?;
+                            self.client
+                                .publish_with_headers(subject, headers, body)
+                                .await?;
                         }
                         None => tracing::warn!(channel, payload, "unreadable announcement dropped"),
                     }
