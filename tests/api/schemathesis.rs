@@ -206,7 +206,10 @@ async fn run(st: &Path, config: &Path, schema: &str, token: &str) -> (bool, Stri
         .arg("--config-file")
         .arg(config)
         .args(["--no-color", "run", schema, "--checks", CHECKS])
-        .args(["--max-examples", "25", "--workers", "2", "--seed", "1"])
+        // One worker: with two, Hypothesis parses sources on both threads at once, which
+        // Python 3.11 sometimes fails with "AST constructor recursion depth mismatch" (a runtime
+        // error of the tool, reported against a random operation, not a finding).
+        .args(["--max-examples", "25", "--workers", "1", "--seed", "1"])
         .args(["--request-timeout", "10", "--generation-database", "none"])
         .args(["-H", &format!("Authorization: Bearer {token}")]);
     for path in SESSION_ENDING.iter().chain(&STREAMS) {
