@@ -13,7 +13,7 @@ use crate::share_links::share;
 
 /// A shipped order going to central Jakarta, assigned to a driver: (admin, driver id, driver,
 /// owner, order).
-async fn delivering(app: &TestApp) -> (String, i64, String, String, i64) {
+pub async fn delivering(app: &TestApp) -> (String, i64, String, String, i64) {
     let (_, admin) = app.staff("Admin", "admin").await;
     let (driver_id, driver) = app.staff("Budi Santoso", "driver").await;
     let (_, owner) = app.customer("Owner").await;
@@ -34,11 +34,11 @@ async fn delivering(app: &TestApp) -> (String, i64, String, String, i64) {
     (admin, driver_id, driver, owner, order)
 }
 
-fn position(order: i64, lat: f64) -> Value {
+pub fn position(order: i64, lat: f64) -> Value {
     json!({"type": "location", "order_id": order, "lat": lat, "lng": 106.8272, "accuracy": 8, "speed": 9.5})
 }
 
-async fn post_position(app: &TestApp, token: &str, order: i64, body: Value) -> Answer {
+pub async fn post_position(app: &TestApp, token: &str, order: i64, body: Value) -> Answer {
     app.post(&format!("/api/orders/{order}/location"), Some(token), body)
         .await
 }

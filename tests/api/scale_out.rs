@@ -321,3 +321,38 @@ async fn with_nats_a_message_without_the_relay_s_seal_reaches_nobody() {
     assert_eq!(read_through(&mut ws, after, after + 1).await, ["n0"]);
     assert_silent(&mut ws, Duration::from_millis(300)).await;
 }
+
+/// A driver's position sent through one process reaches the order's owner on another and the
+/// board on a third: positions are announcements too (with NATS, on the order's position
+/// subject, which a board follower hears for every order).
+async fn positions_reach_every_process(kind: Kind) {
+    use crate::locations::{delivering, position, post_position};
+
+    let (_nats, processes) = three(kind).await;
+    let apps: Vec<&TestApp> = processes.iter().map(|p| &p.app).collect();
+    let (admin, _, driver, owner, order) = delivering(apps[0]).await;
+    let mut owner_ws = apps[1].ws(&format!("/ws/orders/{order}"), &owner).await;
+    next_json(&mut owner_ws).await;
+    let mut board = apps[2].ws("/ws", &admin).await;
+    send_json(&mut board, json!({"type": "subscribe", "topic": "board"})).await;
+    next_json(&mut board).await;
+    next_json(&mut board).await;
+
+    let sent = post_position(apps[0], &driver, order, position(order, -6.18)).await;
+    assert_eq!(sent.status, 202, "{}", sent.body);
+    for ws in [&mut owner_ws, &mut board] {
+        let event = next_json(ws).await;
+        assert_eq!(event["type"], "order.location", "{event}");
+        assert_eq!(event["lat"], -6.18);
+    }
+}
+
+#[actix_web::test]
+async fn with_postgres_positions_reach_every_process() {
+    positions_reach_every_process(Kind::Postgres).await;
+}
+
+#[actix_web::test]
+async fn with_nats_positions_reach_every_process() {
+    positions_reach_every_process(Kind::Nats).await;
+}
