@@ -5,7 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-OUT=$ROOT/bench/results.md
+OUT=${OUT:-$ROOT/bench/results.md}
+# Which sections to run (default: all): any of idle share locations board fanout status across
+# checkout, e.g. ONLY="fanout status" OUT=/tmp/part.md bench/run.sh
+ONLY=${ONLY:-}
+wants() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-20}
 # Publish rates (status updates per second; each reaches 100 subscribers) tried on both targets.
 FANOUT_RATES=${FANOUT_RATES:-"100 200 300 400 500 600 700 800 900 1000"}
@@ -82,19 +86,28 @@ lg() { "$LOADGEN" --url "http://127.0.0.1:$PORT" --admin "$ADMIN" --password "$A
   echo "generator, server, PostgreSQL and nginx on one machine."
 } > "$OUT"
 
+if wants idle; then
 echo "== idle sockets"
 for n in 1000 10000 18000; do lg idle --sockets "$n" | tee -a "$OUT"; done
+fi
 
+if wants share; then
 echo "== one share link watched by many (issue 20's goal: p99 <= 50 ms at 10 changes/s)"
 lg share --viewers "${SHARE_VIEWERS:-10000}" --owners 100 --rate 10 --seconds "$SECONDS_PER_RUN" | tee -a "$OUT"
+fi
 
+if wants locations; then
 echo "== dispatch: drivers' positions, 3 subscribers an order (issue 21's goal: p99 <= 50 ms)"
 lg locations --drivers "$LOCATION_DRIVERS" --seconds "$DISPATCH_SECONDS" \
   --database-url "host=$WORK/data/postgres user=postgres dbname=order_tracker" | tee -a "$OUT"
+fi
 
+if wants board; then
 echo "== dispatch: 200 staff sockets on the board, 200 order changes/s (goal: p99 <= 50 ms)"
 lg board --sockets 200 --orders 200 --rate 200 --seconds "$DISPATCH_SECONDS" | tee -a "$OUT"
+fi
 
+if wants fanout; then
 echo "== fanout, order-tracker and nchan side by side at rising rates"
 sed -e "s#@WORK@#$WORK#g" -e "s#@PORT@#$NCHAN_PORT#g" bench/nginx.conf.template > "$WORK/nginx.conf"
 mkdir -p "$WORK/nginx-body"
@@ -118,7 +131,9 @@ python3 bench/fanout_summary.py "$WORK" "$P99_LIMIT_MS" $FANOUT_RATES | tee -a "
   echo
   echo "</details>"
 } >> "$OUT"
+fi
 
+if wants status; then
 echo "== status updates: order-tracker, then pgbench on the same orders, alternating"
 # pgbench runs the server's own statement (the generator prints it from the server's library),
 # prepared as the server runs it: pgbench's default protocol would plan it on every run, half
@@ -150,7 +165,9 @@ python3 bench/status_summary.py "$WORK" "$STATUS_CLIENTS" "$STATUS_ROUNDS" | tee
   echo
   echo "</details>"
 } >> "$OUT"
+fi
 
+if wants across; then
 echo "== $SOCKETS_ACROSS idle sockets across $PROCESSES server processes on one database"
 # The other processes find the private PostgreSQL running and share it.
 pids=("$server_pid")
@@ -189,12 +206,25 @@ for g in "${gens[@]}"; do wait "$g" || failed=1; done
 } | tee -a "$OUT"
 for pid in "${extra_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
 extra_pids=()
+fi
 
+if wants checkout; then
 echo "== checkout (cargo bench)"
 {
   echo
   echo "### checkout (cargo bench --bench checkout)"
   cargo bench --bench checkout 2>/dev/null | sed -n '/^| path/,$p'
 } | tee -a "$OUT"
+fi
+
+# The tables of scripts that start their own clusters (issue 23: NOTIFY's lock, the brokers side
+# by side, the generator's own cost), as they last measured, so every table is in one file.
+if [ -z "$ONLY" ]; then
+  for part in notify_lock brokers loadgen; do
+    if [ -f "bench/$part.md" ]; then
+      { echo; sed 's/^# /## /' "bench/$part.md"; } >> "$OUT"
+    fi
+  done
+fi
 
 echo "results written to $OUT"
