@@ -41,6 +41,9 @@ use crate::domain::topic::Topic;
 
 /// The longest wait between two tries to reach a NATS server that is down.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(2);
+/// The largest payload the relay publishes: an announcement fits a NOTIFY
+/// (`events::MAX_NOTIFY_BYTES`, larger events travel by reference), with a seq spliced in.
+const MAX_MESSAGE_BYTES: usize = 8192;
 /// How long a round trip through the server may take before a new subscription is taken as
 /// not confirmed (the reconnect's catch-up then covers it).
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
@@ -264,9 +267,18 @@ impl Reader {
             }
         }
         while let Some(message) = messages.next().await {
+            if message.payload.len() > MAX_MESSAGE_BYTES {
+                // Never ours: no use reading it through.
+                tracing::warn!(
+                    subject,
+                    bytes = message.payload.len(),
+                    "oversized message dropped"
+                );
+                continue;
+            }
             if !self
                 .seal
-                .verifies(message.headers.as_ref(), &message.payload)
+                .verifies(&message.subject, message.headers.as_ref(), &message.payload)
             {
                 tracing::warn!(subject, "unsealed message dropped");
                 continue;

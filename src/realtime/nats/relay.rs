@@ -124,7 +124,7 @@ impl Relay {
                         .and_then(|c| self.subjects.of_announcement(c, payload));
                     match subject {
                         Some(subject) => {
-                            let headers = self.seal.headers(payload.as_bytes());
+                            let headers = self.seal.headers(&subject, payload.as_bytes());
                             let body = bytes::Bytes::copy_from_slice(payload.as_bytes());
                             self.client
                                 .publish_with_headers(subject, headers, body)
