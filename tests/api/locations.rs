@@ -13,7 +13,7 @@ use crate::share_links::share;
 
 /// A shipped order going to central Jakarta, assigned to a driver: (admin, driver id, driver,
 /// owner, order).
-async fn delivering(app: &TestApp) -> (String, i64, String, String, i64) {
+pub async fn delivering(app: &TestApp) -> (String, i64, String, String, i64) {
     let (_, admin) = app.staff("Admin", "admin").await;
     let (driver_id, driver) = app.staff("Budi Santoso", "driver").await;
     let (_, owner) = app.customer("Owner").await;

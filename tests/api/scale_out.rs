@@ -323,6 +323,40 @@ async fn with_nats_a_message_without_the_relay_s_seal_reaches_nobody() {
     assert_silent(&mut ws, Duration::from_millis(300)).await;
 }
 
+/// A process whose sockets follow both an order and the board holds two subscriptions that
+/// carry the order's positions (`order.<id>.position` and `order.*.position`): each position
+/// still reaches each socket once.
+#[actix_web::test]
+async fn with_nats_a_position_reaches_the_order_and_the_board_once() {
+    let nats = NatsServer::start();
+    let url = fresh_database().await;
+    let process = ServerProcess::start(&url, Kind::Nats, Some(&nats)).await;
+    let app = &process.app;
+    let (admin, _, driver, owner, order) = crate::locations::delivering(app).await;
+    let mut owner_ws = app.ws(&format!("/ws/orders/{order}"), &owner).await;
+    next_json(&mut owner_ws).await;
+    let mut board = app.ws("/ws", &admin).await;
+    send_json(&mut board, json!({"type": "subscribe", "topic": "board"})).await;
+    next_json(&mut board).await;
+    next_json(&mut board).await;
+    // Both subscriptions are in place (each confirmed by a round trip through the server).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let position = json!({"type": "location", "order_id": order, "lat": -6.18, "lng": 106.82});
+    let sent = app
+        .post(
+            &format!("/api/orders/{order}/location"),
+            Some(&driver),
+            position,
+        )
+        .await;
+    assert!(sent.status < 300, "{}", sent.body);
+    for ws in [&mut owner_ws, &mut board] {
+        assert_eq!(next_json(ws).await["type"], "order.location");
+        assert_silent(ws, Duration::from_millis(500)).await;
+    }
+}
+
 /// Whoever can publish on the NATS server can replay what the relay sealed, on any subject:
 /// an old event of an order on the order's position subject, an old revocation of a user. No
 /// socket may take either.

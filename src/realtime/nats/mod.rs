@@ -19,6 +19,7 @@ pub mod seal;
 pub mod subjects;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -67,6 +68,9 @@ pub struct NatsBroker {
     events: Mutex<Option<mpsc::UnboundedReceiver<Event>>>,
     /// The subscriptions of followed topics, once started.
     follows: Mutex<Option<Follows>>,
+    /// Every order's positions are subscribed to here (the board is followed), so an order's
+    /// own position subscription would only repeat them: it hands nothing over meanwhile.
+    all_positions: Arc<AtomicBool>,
     /// Stops the relay, the echo responder and the event loop.
     stop: watch::Sender<bool>,
 }
@@ -116,6 +120,7 @@ impl NatsBroker {
             received,
             events: Mutex::new(Some(events_rx)),
             follows: Mutex::default(),
+            all_positions: Arc::default(),
             stop: watch::channel(false).0,
         })
     }
@@ -152,7 +157,7 @@ impl Broker for NatsBroker {
         };
         tokio::spawn(stopping(
             stop.clone(),
-            reader.read(subjects.revocations(), Channel::Revocations, None),
+            reader.read(subjects.revocations(), Channel::Revocations, None, None),
         ));
         if let Some(events) = events {
             tokio::spawn(stopping(
@@ -176,7 +181,11 @@ impl Broker for NatsBroker {
         let Some(follows) = follows.as_mut() else {
             return;
         };
+        let all_positions = self.subjects.all_positions();
         for (subject, channel) in self.subjects.followed(topic) {
+            if subject == all_positions {
+                self.all_positions.store(true, Ordering::Relaxed);
+            }
             let (count, _) = follows
                 .subscriptions
                 .entry(subject.clone())
@@ -188,8 +197,10 @@ impl Broker for NatsBroker {
                         inbound: follows.inbound.clone(),
                         seal: self.seal.clone(),
                     };
-                    let task =
-                        reader.read(subject, channel, resync.map(|t| (t, self.echo.clone())));
+                    let resync = resync.map(|t| (t, self.echo.clone()));
+                    let covered = (channel == Channel::Positions && subject != all_positions)
+                        .then(|| self.all_positions.clone());
+                    let task = reader.read(subject, channel, resync, covered);
                     (0, tokio::spawn(task))
                 });
             *count += 1;
@@ -208,6 +219,9 @@ impl Broker for NatsBroker {
                     // Dropping the subscriber unsubscribes.
                     task.abort();
                     follows.subscriptions.remove(&subject);
+                    if subject == self.subjects.all_positions() {
+                        self.all_positions.store(false, Ordering::Relaxed);
+                    }
                 }
             }
         }
@@ -251,8 +265,15 @@ struct Reader {
 impl Reader {
     /// Reads one subject's messages for as long as the task runs (while a topic is followed
     /// here; revocations always). With `resync`, once the subscription is in place, the
-    /// topic's sockets read the history again.
-    async fn read(self, subject: String, channel: Channel, resync: Option<(Topic, String)>) {
+    /// topic's sockets read the history again. With `covered`, nothing is handed over while
+    /// it is set: another subscription of this process carries the same messages.
+    async fn read(
+        self,
+        subject: String,
+        channel: Channel,
+        resync: Option<(Topic, String)>,
+        covered: Option<Arc<AtomicBool>>,
+    ) {
         let mut messages = match self.client.subscribe(subject.clone()).await {
             Ok(messages) => messages,
             Err(e) => {
@@ -267,6 +288,9 @@ impl Reader {
             }
         }
         while let Some(message) = messages.next().await {
+            if covered.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
+                continue;
+            }
             if message.payload.len() > MAX_MESSAGE_BYTES {
                 // Never ours: no use reading it through.
                 tracing::warn!(
