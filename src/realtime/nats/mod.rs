@@ -45,6 +45,8 @@ const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(2);
 /// The largest payload the relay publishes: an announcement fits a NOTIFY
 /// (`events::MAX_NOTIFY_BYTES`, larger events travel by reference), with a seq spliced in.
 const MAX_MESSAGE_BYTES: usize = 8192;
+/// After messages were dropped, how long to let the burst of drops end before catching up.
+const SLOW_CONSUMER_PAUSE: Duration = Duration::from_millis(500);
 /// How long a round trip through the server may take before a new subscription is taken as
 /// not confirmed (the reconnect's catch-up then covers it).
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
@@ -355,7 +357,17 @@ async fn on_connection_events(
             }
             Event::SlowConsumer(_) => {
                 tracing::warn!("NATS messages were dropped; every socket catches up");
-                inbound.to.resync_all();
+                // The client tells of each message it drops: one catch-up after the burst
+                // covers them all, where one per message would read the database for every
+                // socket thousands of times (and a flood on our subjects would make it so).
+                tokio::time::sleep(SLOW_CONSUMER_PAUSE).await;
+                let mut reconnected = false;
+                while let Ok(event) = events.try_recv() {
+                    reconnected |= matches!(event, Event::Connected);
+                }
+                if !reconnected || confirm(&client, &echo).await {
+                    inbound.to.resync_all();
+                }
             }
             Event::Disconnected => tracing::warn!("NATS connection lost; reconnecting"),
             _ => {}
