@@ -606,8 +606,8 @@ impl Handler<Resync> for Session {
     }
 }
 
-/// A revocation addressed to this socket's holder: a user's socket opened with another token
-/// version than the user's now closes, as does every viewer of a revoked link.
+/// A revocation addressed to this socket's holder: a user's socket opened with an older token
+/// version than the revocation's closes, as does every viewer of a revoked link.
 #[derive(Message)]
 #[rtype(result = "()")]
 struct Revoke(Revocation);

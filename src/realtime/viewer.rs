@@ -37,7 +37,10 @@ pub enum Holder {
 /// A revocation the database announced on commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Revocation {
-    /// The user's sessions with another token version end (version 0: the user is gone).
+    /// The user's token version became `token_version`: sessions opened with an older one end
+    /// (version 0: the user is gone, and every session ends). Versions only grow, so a
+    /// revocation heard late or twice (the relay republishes, someone replays it on NATS)
+    /// never ends a session opened after it.
     User { user_id: i64, token_version: i32 },
     /// The link was revoked, or its order deleted.
     Link(i64),
@@ -60,7 +63,10 @@ impl Viewer {
                     user_id,
                     token_version,
                 },
-            ) => user.id() == user_id && user.user.token_version != token_version,
+            ) => {
+                user.id() == user_id
+                    && (token_version == 0 || user.user.token_version < token_version)
+            }
             (Viewer::Link(link), Revocation::Link(id)) => link.link_id == id,
             _ => false,
         }

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde_json::json;
 
 use crate::helpers::*;
@@ -355,4 +356,114 @@ async fn with_postgres_positions_reach_every_process() {
 #[actix_web::test]
 async fn with_nats_positions_reach_every_process() {
     positions_reach_every_process(Kind::Nats).await;
+}
+
+/// A process whose sockets follow both an order and the board holds two subscriptions that
+/// carry the order's positions (`order.<id>.position` and `order.*.position`): each position
+/// still reaches each socket once.
+#[actix_web::test]
+async fn with_nats_a_position_reaches_the_order_and_the_board_once() {
+    let nats = NatsServer::start();
+    let url = fresh_database().await;
+    let process = ServerProcess::start(&url, Kind::Nats, Some(&nats)).await;
+    let app = &process.app;
+    let (admin, _, driver, owner, order) = crate::locations::delivering(app).await;
+    let mut owner_ws = app.ws(&format!("/ws/orders/{order}"), &owner).await;
+    next_json(&mut owner_ws).await;
+    let mut board = app.ws("/ws", &admin).await;
+    send_json(&mut board, json!({"type": "subscribe", "topic": "board"})).await;
+    next_json(&mut board).await;
+    next_json(&mut board).await;
+    // Both subscriptions are in place (each confirmed by a round trip through the server).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let position = json!({"type": "location", "order_id": order, "lat": -6.18, "lng": 106.82});
+    let sent = app
+        .post(
+            &format!("/api/orders/{order}/location"),
+            Some(&driver),
+            position,
+        )
+        .await;
+    assert!(sent.status < 300, "{}", sent.body);
+    for ws in [&mut owner_ws, &mut board] {
+        assert_eq!(next_json(ws).await["type"], "order.location");
+        assert_silent(ws, Duration::from_millis(500)).await;
+    }
+}
+
+/// Whoever can publish on the NATS server can replay what the relay sealed, on any subject:
+/// an old event of an order on the order's position subject, an old revocation of a user. No
+/// socket may take either.
+#[actix_web::test]
+async fn with_nats_a_sealed_message_replayed_reaches_nobody() {
+    let nats = NatsServer::start();
+    let url = fresh_database().await;
+    let process = ServerProcess::start(&url, Kind::Nats, Some(&nats)).await;
+    let app = &process.app;
+    let (_, admin) = app.staff("Admin", "admin").await;
+    let email = unique_email("Victim");
+    let registered = app
+        .post(
+            "/api/register",
+            None,
+            json!({"name": "Victim", "email": email, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(registered.status, 201, "{}", registered.body);
+    let credentials = json!({"email": email, "password": PASSWORD});
+    let token = app.login(credentials.clone()).await;
+    let intruder = async_nats::connect(nats.url()).await.unwrap();
+    let mut heard = intruder.subscribe("order_tracker.>").await.unwrap();
+    intruder.flush().await.unwrap();
+
+    // The intruder records an order's event and the revocation of the user's first session.
+    let order = app.create_order(&token, "Rendang").await;
+    let mut ws = app.ws(&format!("/ws/orders/{order}"), &token).await;
+    assert_eq!(next_json(&mut ws).await["seq"], 1);
+    assert_eq!(app.set_status(&admin, order, "confirmed").await.status, 200);
+    assert_eq!(next_json(&mut ws).await["seq"], 2);
+    let out = app.post("/api/logout-all", Some(&token), json!({})).await;
+    assert!(out.status < 300, "{}", out.body);
+    let wanted = [
+        format!("order_tracker.order.{order}"),
+        "order_tracker.revocations".to_string(),
+    ];
+    let mut recorded: Vec<Option<async_nats::Message>> = vec![None, None];
+    while recorded.iter().any(Option::is_none) {
+        let message = tokio::time::timeout(WAIT, heard.next())
+            .await
+            .expect("the relay publishes")
+            .unwrap();
+        if let Some(i) = wanted.iter().position(|w| *w == message.subject.as_str()) {
+            recorded[i].get_or_insert(message);
+        }
+    }
+    let (event, revocation) = (recorded[0].as_ref().unwrap(), recorded[1].as_ref().unwrap());
+
+    // The user signs in again, ends that session too, then signs in once more and watches the
+    // order, which moved on meanwhile.
+    let token = app.login(credentials.clone()).await;
+    let out = app.post("/api/logout-all", Some(&token), json!({})).await;
+    assert!(out.status < 300, "{}", out.body);
+    let token = app.login(credentials).await;
+    assert_eq!(app.set_status(&admin, order, "preparing").await.status, 200);
+    let mut ws = app.ws(&format!("/ws/orders/{order}"), &token).await;
+    assert_eq!(next_json(&mut ws).await["seq"], 3);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let replay = |subject: String, message: &async_nats::Message| {
+        let intruder = intruder.clone();
+        let (headers, payload) = (message.headers.clone().unwrap(), message.payload.clone());
+        async move {
+            intruder
+                .publish_with_headers(subject, headers, payload)
+                .await
+                .unwrap();
+            intruder.flush().await.unwrap();
+        }
+    };
+    replay(format!("order_tracker.order.{order}.position"), event).await;
+    replay("order_tracker.revocations".into(), revocation).await;
+    assert_silent(&mut ws, Duration::from_millis(500)).await;
 }

@@ -19,6 +19,7 @@ pub mod seal;
 pub mod subjects;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -41,6 +42,11 @@ use crate::domain::topic::Topic;
 
 /// The longest wait between two tries to reach a NATS server that is down.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(2);
+/// The largest payload the relay publishes: an announcement fits a NOTIFY
+/// (`events::MAX_NOTIFY_BYTES`, larger events travel by reference), with a seq spliced in.
+const MAX_MESSAGE_BYTES: usize = 8192;
+/// After messages were dropped, how long to let the burst of drops end before catching up.
+const SLOW_CONSUMER_PAUSE: Duration = Duration::from_millis(500);
 /// How long a round trip through the server may take before a new subscription is taken as
 /// not confirmed (the reconnect's catch-up then covers it).
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
@@ -64,6 +70,9 @@ pub struct NatsBroker {
     events: Mutex<Option<mpsc::UnboundedReceiver<Event>>>,
     /// The subscriptions of followed topics, once started.
     follows: Mutex<Option<Follows>>,
+    /// Every order's positions are subscribed to here (the board is followed), so an order's
+    /// own position subscription would only repeat them: it hands nothing over meanwhile.
+    all_positions: Arc<AtomicBool>,
     /// Stops the relay, the echo responder and the event loop.
     stop: watch::Sender<bool>,
 }
@@ -113,6 +122,7 @@ impl NatsBroker {
             received,
             events: Mutex::new(Some(events_rx)),
             follows: Mutex::default(),
+            all_positions: Arc::default(),
             stop: watch::channel(false).0,
         })
     }
@@ -149,7 +159,7 @@ impl Broker for NatsBroker {
         };
         tokio::spawn(stopping(
             stop.clone(),
-            reader.read(subjects.revocations(), Channel::Revocations, None),
+            reader.read(subjects.revocations(), Channel::Revocations, None, None),
         ));
         if let Some(events) = events {
             tokio::spawn(stopping(
@@ -173,7 +183,11 @@ impl Broker for NatsBroker {
         let Some(follows) = follows.as_mut() else {
             return;
         };
+        let all_positions = self.subjects.all_positions();
         for (subject, channel) in self.subjects.followed(topic) {
+            if subject == all_positions {
+                self.all_positions.store(true, Ordering::Relaxed);
+            }
             let (count, _) = follows
                 .subscriptions
                 .entry(subject.clone())
@@ -185,8 +199,10 @@ impl Broker for NatsBroker {
                         inbound: follows.inbound.clone(),
                         seal: self.seal.clone(),
                     };
-                    let task =
-                        reader.read(subject, channel, resync.map(|t| (t, self.echo.clone())));
+                    let resync = resync.map(|t| (t, self.echo.clone()));
+                    let covered = (channel == Channel::Positions && subject != all_positions)
+                        .then(|| self.all_positions.clone());
+                    let task = reader.read(subject, channel, resync, covered);
                     (0, tokio::spawn(task))
                 });
             *count += 1;
@@ -205,6 +221,9 @@ impl Broker for NatsBroker {
                     // Dropping the subscriber unsubscribes.
                     task.abort();
                     follows.subscriptions.remove(&subject);
+                    if subject == self.subjects.all_positions() {
+                        self.all_positions.store(false, Ordering::Relaxed);
+                    }
                 }
             }
         }
@@ -248,8 +267,15 @@ struct Reader {
 impl Reader {
     /// Reads one subject's messages for as long as the task runs (while a topic is followed
     /// here; revocations always). With `resync`, once the subscription is in place, the
-    /// topic's sockets read the history again.
-    async fn read(self, subject: String, channel: Channel, resync: Option<(Topic, String)>) {
+    /// topic's sockets read the history again. With `covered`, nothing is handed over while
+    /// it is set: another subscription of this process carries the same messages.
+    async fn read(
+        self,
+        subject: String,
+        channel: Channel,
+        resync: Option<(Topic, String)>,
+        covered: Option<Arc<AtomicBool>>,
+    ) {
         let mut messages = match self.client.subscribe(subject.clone()).await {
             Ok(messages) => messages,
             Err(e) => {
@@ -264,9 +290,21 @@ impl Reader {
             }
         }
         while let Some(message) = messages.next().await {
+            if covered.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
+                continue;
+            }
+            if message.payload.len() > MAX_MESSAGE_BYTES {
+                // Never ours: no use reading it through.
+                tracing::warn!(
+                    subject,
+                    bytes = message.payload.len(),
+                    "oversized message dropped"
+                );
+                continue;
+            }
             if !self
                 .seal
-                .verifies(message.headers.as_ref(), &message.payload)
+                .verifies(&message.subject, message.headers.as_ref(), &message.payload)
             {
                 tracing::warn!(subject, "unsealed message dropped");
                 continue;
@@ -319,7 +357,17 @@ async fn on_connection_events(
             }
             Event::SlowConsumer(_) => {
                 tracing::warn!("NATS messages were dropped; every socket catches up");
-                inbound.to.resync_all();
+                // The client tells of each message it drops: one catch-up after the burst
+                // covers them all, where one per message would read the database for every
+                // socket thousands of times (and a flood on our subjects would make it so).
+                tokio::time::sleep(SLOW_CONSUMER_PAUSE).await;
+                let mut reconnected = false;
+                while let Ok(event) = events.try_recv() {
+                    reconnected |= matches!(event, Event::Connected);
+                }
+                if !reconnected || confirm(&client, &echo).await {
+                    inbound.to.resync_all();
+                }
             }
             Event::Disconnected => tracing::warn!("NATS connection lost; reconnecting"),
             _ => {}

@@ -124,7 +124,7 @@ impl Relay {
                         .and_then(|c| self.subjects.of_announcement(c, payload));
                     match subject {
                         Some(subject) => {
-                            let headers = self.seal.headers(payload.as_bytes());
+                            let headers = self.seal.headers(&subject, payload.as_bytes());
                             let body = bytes::Bytes::copy_from_slice(payload.as_bytes());
                             self.client
                                 .publish_with_headers(subject, headers, body)
@@ -141,7 +141,11 @@ impl Relay {
                 Ok(Ok(())) => {
                     db.execute(&done, &[&published]).await?;
                 }
-                Ok(Err(e)) => tracing::warn!(error = %e, "publishing to NATS failed; retrying"),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "publishing to NATS failed; retrying");
+                    // A server that refuses at once would otherwise be asked again at once.
+                    tokio::time::sleep(self.poll).await;
+                }
                 Err(_) => tracing::warn!("publishing to NATS timed out; retrying"),
             }
         }
