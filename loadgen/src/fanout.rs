@@ -322,6 +322,8 @@ fn send_on_schedule(
     let tick = Duration::from_secs_f64(1.0 / f64::from(rate));
     let mut lag = histogram();
     let mut behind = 0u64;
+    // Since the progress line last printed: publishes sent late, and the latest of them.
+    let (mut behind_lately, mut worst_lately) = (0u64, Duration::ZERO);
     let mut pending = Vec::with_capacity(sent.len());
     for (n, sent_at) in sent.iter().enumerate() {
         let due = started + Duration::from_secs_f64(n as f64 / f64::from(rate));
@@ -333,16 +335,22 @@ fn send_on_schedule(
         lag.record(late.as_micros() as u64).ok();
         if late > tick {
             behind += 1;
+            behind_lately += 1;
+            worst_lately = worst_lately.max(late);
         }
         let _ = sent_at.set(now);
         let target = target.clone();
         let k = n % target.streams();
         pending.push(runtime.spawn(async move { publish(&target, k, n).await }));
         if (n + 1) % rate as usize == 0 {
-            let note = match late > tick {
-                true => format!("  BEHIND SCHEDULE by {:.1} ms", late.as_secs_f64() * 1000.0),
-                false => String::new(),
+            let note = match behind_lately {
+                0 => String::new(),
+                n => format!(
+                    "  BEHIND SCHEDULE: {n} sent late, by up to {:.1} ms",
+                    worst_lately.as_secs_f64() * 1000.0
+                ),
             };
+            (behind_lately, worst_lately) = (0, Duration::ZERO);
             eprintln!(
                 "  {:>4.0}s  published {}  deliveries {}  slowest {:.1} ms{note}",
                 started.elapsed().as_secs_f64(),
