@@ -3,7 +3,8 @@
 usage: fanout_summary.py WORK_DIR P99_LIMIT_MS RATE...
 For each rate it reads WORK_DIR/fanout-{order-tracker,nchan}-RATE.json and prints one row per
 rate, then each target's highest deliveries per second whose p99 stayed within the limit, then
-the CPU each party used per published update (server, database, load generator).
+the CPU each party used per published update (server, database, load generator), then what the
+publisher sent against what the rate offered.
 """
 import json
 import sys
@@ -73,6 +74,10 @@ def per_update(r, row):
     return 1000 * float(r.get(row) or 0) / max(int(r["events published"]), 1)
 
 
+def per_delivery(r, row):
+    return 1e6 * float(r.get(row) or 0) / max(int(r["deliveries"]), 1)
+
+
 for rate in rates:
     cells = [rate]
     for t in targets:
@@ -86,3 +91,37 @@ for rate in rates:
         costs = [per_update(r, row) for row in parts]
         cells += [f"{c:.2f}" for c in costs] + [f"{sum(costs):.2f}"]
     print("| " + " | ".join(cells) + " |")
+
+print()
+print("CPU per delivered frame, µs (the generator should cost less than the server it measures):")
+print()
+print("| updates/s offered | order-tracker server | generator | nchan server | generator |")
+print("|---:|---:|---:|---:|---:|")
+for rate in rates:
+    cells = [rate]
+    for t in targets:
+        r = load(t, rate)
+        if r is None:
+            cells += ["", ""]
+            continue
+        cells += [f"{per_delivery(r, row):.2f}" for row in ["server CPU s", "generator CPU s"]]
+    print("| " + " | ".join(cells) + " |")
+
+print()
+print("Publishes: offered by the rate, sent, answered OK, sent more than one interval late, "
+      "and the failures by kind:")
+print()
+print("| updates/s offered | target | offered | sent | answered OK | late | lag p99 ms | failures |")
+print("|---:|---|---:|---:|---:|---:|---:|---|")
+for rate in rates:
+    for t in targets:
+        r = load(t, rate)
+        if r is None:
+            print(f"| {rate} | {t} | failed | | | | | |")
+            continue
+        # A generator before the schedule was kept reported only what it sent, as events published.
+        offered = r.get("publishes offered", "not told")
+        sent = r.get("publishes sent", r["events published"])
+        ok = int(r["events published"]) - (0 if "publishes sent" in r else int(r["publish failures"]))
+        print(f"| {rate} | {t} | {offered} | {sent} | {ok} | {r.get('publishes behind schedule', '')} "
+              f"| {r.get('publish lag p99 ms', '')} | {r.get('publish failures by kind', r['publish failures'])} |")

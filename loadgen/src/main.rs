@@ -19,6 +19,7 @@ mod fanout;
 mod idle;
 mod locations;
 mod pgbench;
+mod probe;
 mod report;
 mod share;
 mod status;
