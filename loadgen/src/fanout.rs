@@ -32,7 +32,9 @@ pub struct Args {
 /// Where events go in and come out.
 pub enum Target {
     OrderTracker {
-        api: Api,
+        /// The server processes: each stream's subscribers are spread over them, and its
+        /// publishes go through one of them (`stream % processes`).
+        apis: Vec<Api>,
         admin: String,
         orders: Vec<i64>,
         /// Each order's owner, who subscribes to it: one per order, as in the status scenario.
@@ -62,14 +64,18 @@ struct Progress {
 }
 
 impl Target {
-    pub async fn order_tracker(api: Api, admin: String, streams: usize) -> Result<Self, Error> {
-        let (orders, owners) = api
+    pub async fn order_tracker(
+        apis: Vec<Api>,
+        admin: String,
+        streams: usize,
+    ) -> Result<Self, Error> {
+        let (orders, owners) = apis[0]
             .owned_orders(&admin, "fan", streams)
             .await?
             .into_iter()
             .unzip();
         Ok(Target::OrderTracker {
-            api,
+            apis,
             admin,
             owners,
             orders,
@@ -104,11 +110,14 @@ impl Target {
     async fn subscribe(&self, k: usize, n: usize) -> Result<(super::api::Socket, i64), Error> {
         match self {
             Target::OrderTracker {
-                api,
+                apis,
                 owners,
                 orders,
                 ..
             } => {
+                // The j-th subscriber of every stream on process j: each stream is heard on
+                // every process.
+                let api = &apis[(n / orders.len()) % apis.len()];
                 let url = format!(
                     "{}/ws/orders/{}",
                     api.base.replacen("http", "ws", 1),
@@ -129,8 +138,14 @@ impl Target {
     async fn publish(&self, k: usize, tag: &str) -> Result<u16, Error> {
         match self {
             Target::OrderTracker {
-                api, admin, orders, ..
-            } => api.update(admin, orders[k], "preparing", tag).await,
+                apis,
+                admin,
+                orders,
+                ..
+            } => {
+                let api = &apis[k % apis.len()];
+                api.update(admin, orders[k], "preparing", tag).await
+            }
             Target::Nchan {
                 base,
                 channels,
@@ -160,11 +175,11 @@ impl Target {
     async fn last_seq(&self, k: usize) -> Result<i64, Error> {
         match self {
             Target::OrderTracker {
-                api,
+                apis,
                 owners,
                 orders,
                 ..
-            } => api.order_seq(&owners[k], orders[k]).await,
+            } => apis[0].order_seq(&owners[k], orders[k]).await,
             Target::Nchan { seqs, .. } => Ok(*seqs[k].lock().await),
         }
     }

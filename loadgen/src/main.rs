@@ -33,7 +33,7 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "loadgen", about = "Load generator for order-tracker")]
 struct Cli {
-    /// The server(s); several for `idle` across processes.
+    /// The server(s); several for `idle` and `fanout` across processes.
     #[arg(long, default_value = "http://127.0.0.1:8080", global = true)]
     url: Vec<String>,
     /// An admin's email or username (create one with `order-tracker user create --role admin`).
@@ -153,7 +153,7 @@ async fn main() -> Result<(), api::Error> {
             let target = match nchan {
                 Some(base) => fanout::Target::nchan(&base, streams),
                 None => {
-                    fanout::Target::order_tracker(apis[0].clone(), admin_token().await?, streams)
+                    fanout::Target::order_tracker(apis.clone(), admin_token().await?, streams)
                         .await?
                 }
             };
