@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-OUT=$ROOT/bench/brokers.md
+OUT=${OUT:-$ROOT/bench/brokers.md}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-20}
 RATES=${RATES:-"100 200 400"}
 SUBSCRIBERS=${SUBSCRIBERS:-10000}

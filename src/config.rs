@@ -163,12 +163,26 @@ pub struct BrokerSettings {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(try_from = "String")]
 pub enum BrokerKind {
     /// LISTEN/NOTIFY on the database: nothing else to run.
     Postgres,
     /// Publish and subscribe on a NATS server, per topic.
     Nats,
+}
+
+impl TryFrom<String> for BrokerKind {
+    type Error = String;
+
+    fn try_from(given: String) -> Result<Self, String> {
+        match given.as_str() {
+            "postgres" => Ok(BrokerKind::Postgres),
+            "nats" => Ok(BrokerKind::Nats),
+            _ => Err(format!(
+                "broker.kind must be \"postgres\" or \"nats\" (lower case), not {given:?}"
+            )),
+        }
+    }
 }
 
 impl BrokerKind {
