@@ -79,7 +79,8 @@ pub struct NatsBroker {
 
 /// What `start` sets up: where announcements go and the subscriptions made for them.
 struct Follows {
-    inbound: Arc<Inbound>,
+    /// Reads each new subscription into the hub.
+    reader: Reader,
     /// Per subject: how many followed topics on how many threads need it, and the task that
     /// reads it.
     subscriptions: HashMap<String, (usize, JoinHandle<()>)>,
@@ -140,39 +141,34 @@ impl Broker for NatsBroker {
             to,
             received: self.received.clone(),
         });
+        let reader = Reader {
+            client: self.client.clone(),
+            inbound,
+            seal: self.seal.clone(),
+            echo: self.echo.clone(),
+        };
         *self.follows() = Some(Follows {
-            inbound: inbound.clone(),
+            reader: reader.clone(),
             subscriptions: HashMap::new(),
         });
         let events = self.events.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let (client, echo) = (self.client.clone(), self.echo.clone());
-        let subjects = self.subjects.clone();
         let stop = self.stop.subscribe();
+        tokio::spawn(stopping(stop.clone(), reader.clone().answer_echoes()));
+        let revocations = self.subjects.revocations();
         tokio::spawn(stopping(
             stop.clone(),
-            answer_echoes(client.clone(), echo.clone()),
-        ));
-        let reader = Reader {
-            client: client.clone(),
-            inbound: inbound.clone(),
-            seal: self.seal.clone(),
-        };
-        tokio::spawn(stopping(
-            stop.clone(),
-            reader.read(subjects.revocations(), Channel::Revocations, None, None),
+            reader
+                .clone()
+                .read(revocations, Channel::Revocations, None, None),
         ));
         if let Some(events) = events {
-            tokio::spawn(stopping(
-                stop.clone(),
-                on_connection_events(events, client.clone(), echo, inbound),
-            ));
+            tokio::spawn(stopping(stop.clone(), reader.on_connection_events(events)));
         }
-        let seal = self.seal.clone();
         let relay = Relay::new(
             self.pg_config.clone(),
-            client,
-            subjects,
-            seal,
+            self.client.clone(),
+            self.subjects.clone(),
+            self.seal.clone(),
             &self.settings,
         );
         tokio::spawn(stopping(stop, relay.run()));
@@ -194,15 +190,12 @@ impl Broker for NatsBroker {
                 .or_insert_with(|| {
                     // Positions are never stored: nothing to read again.
                     let resync = (channel == Channel::Events).then(|| topic.source());
-                    let reader = Reader {
-                        client: self.client.clone(),
-                        inbound: follows.inbound.clone(),
-                        seal: self.seal.clone(),
-                    };
-                    let resync = resync.map(|t| (t, self.echo.clone()));
                     let covered = (channel == Channel::Positions && subject != all_positions)
                         .then(|| self.all_positions.clone());
-                    let task = reader.read(subject, channel, resync, covered);
+                    let task = follows
+                        .reader
+                        .clone()
+                        .read(subject, channel, resync, covered);
                     (0, tokio::spawn(task))
                 });
             *count += 1;
@@ -257,11 +250,14 @@ async fn stopping(mut stop: watch::Receiver<bool>, work: impl std::future::Futur
     }
 }
 
-/// Reads subjects into the hub.
+/// Reads subjects into the hub, and knows when the server has caught up with us.
+#[derive(Clone)]
 struct Reader {
     client: Client,
     inbound: Arc<Inbound>,
     seal: Seal,
+    /// This process's echo subject (`NatsBroker::echo`).
+    echo: String,
 }
 
 impl Reader {
@@ -273,7 +269,7 @@ impl Reader {
         self,
         subject: String,
         channel: Channel,
-        resync: Option<(Topic, String)>,
+        resync: Option<Topic>,
         covered: Option<Arc<AtomicBool>>,
     ) {
         let mut messages = match self.client.subscribe(subject.clone()).await {
@@ -284,8 +280,8 @@ impl Reader {
                 return;
             }
         };
-        if let Some((source, echo)) = resync {
-            if confirm(&self.client, &echo).await {
+        if let Some(source) = resync {
+            if self.confirm().await {
                 self.inbound.to.resync(source);
             }
         }
@@ -315,62 +311,57 @@ impl Reader {
             }
         }
     }
-}
 
-/// Whether everything this process sent before now has reached the server: a request to our
-/// own echo subject, answered by `answer_echoes`.
-async fn confirm(client: &Client, echo: &str) -> bool {
-    let request = client.request(echo.to_string(), bytes::Bytes::new());
-    matches!(
-        tokio::time::timeout(CONFIRM_TIMEOUT, request).await,
-        Ok(Ok(_))
-    )
-}
+    /// Whether everything this process sent before now has reached the server: a request to
+    /// our own echo subject, answered by `answer_echoes`.
+    async fn confirm(&self) -> bool {
+        let request = self.client.request(self.echo.clone(), bytes::Bytes::new());
+        matches!(
+            tokio::time::timeout(CONFIRM_TIMEOUT, request).await,
+            Ok(Ok(_))
+        )
+    }
 
-async fn answer_echoes(client: Client, echo: String) {
-    let Ok(mut requests) = client.subscribe(echo).await else {
-        return;
-    };
-    while let Some(request) = requests.next().await {
-        if let Some(reply) = request.reply {
-            let _ = client.publish(reply, bytes::Bytes::new()).await;
+    async fn answer_echoes(self) {
+        let Ok(mut requests) = self.client.subscribe(self.echo.clone()).await else {
+            return;
+        };
+        while let Some(request) = requests.next().await {
+            if let Some(reply) = request.reply {
+                let _ = self.client.publish(reply, bytes::Bytes::new()).await;
+            }
         }
     }
-}
 
-/// After every (re)connection, once the client's subscriptions are in place again, every
-/// socket catches up from the history: what was published while we were away is lost to us.
-/// So too when the client had to drop messages it could not hand over in time.
-async fn on_connection_events(
-    mut events: mpsc::UnboundedReceiver<Event>,
-    client: Client,
-    echo: String,
-    inbound: Arc<Inbound>,
-) {
-    while let Some(event) = events.recv().await {
-        match event {
-            Event::Connected => {
-                tracing::info!("connected to NATS");
-                if confirm(&client, &echo).await {
-                    inbound.to.resync_all();
+    /// After every (re)connection, once the client's subscriptions are in place again, every
+    /// socket catches up from the history: what was published while we were away is lost to
+    /// us. So too when the client had to drop messages it could not hand over in time.
+    async fn on_connection_events(self, mut events: mpsc::UnboundedReceiver<Event>) {
+        while let Some(event) = events.recv().await {
+            match event {
+                Event::Connected => {
+                    tracing::info!("connected to NATS");
+                    if self.confirm().await {
+                        self.inbound.to.resync_all();
+                    }
                 }
+                Event::SlowConsumer(_) => {
+                    tracing::warn!("NATS messages were dropped; every socket catches up");
+                    // The client tells of each message it drops: one catch-up after the burst
+                    // covers them all, where one per message would read the database for every
+                    // socket thousands of times (and a flood on our subjects would make it so).
+                    tokio::time::sleep(SLOW_CONSUMER_PAUSE).await;
+                    let mut reconnected = false;
+                    while let Ok(event) = events.try_recv() {
+                        reconnected |= matches!(event, Event::Connected);
+                    }
+                    if !reconnected || self.confirm().await {
+                        self.inbound.to.resync_all();
+                    }
+                }
+                Event::Disconnected => tracing::warn!("NATS connection lost; reconnecting"),
+                _ => {}
             }
-            Event::SlowConsumer(_) => {
-                tracing::warn!("NATS messages were dropped; every socket catches up");
-                // The client tells of each message it drops: one catch-up after the burst
-                // covers them all, where one per message would read the database for every
-                // socket thousands of times (and a flood on our subjects would make it so).
-                tokio::time::sleep(SLOW_CONSUMER_PAUSE).await;
-                let mut reconnected = false;
-                while let Ok(event) = events.try_recv() {
-                    reconnected |= matches!(event, Event::Connected);
-                }
-                if !reconnected || confirm(&client, &echo).await {
-                    inbound.to.resync_all();
-                }
-            }
-            Event::Disconnected => tracing::warn!("NATS connection lost; reconnecting"),
-            _ => {}
         }
     }
 }

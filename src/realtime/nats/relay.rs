@@ -8,6 +8,7 @@
 //! between leaves them to be published again (subscribers take each seq once). While NATS is
 //! unreachable nothing is deleted and the outbox grows; it drains when NATS is back.
 
+use std::convert::Infallible;
 use std::time::Duration;
 
 use async_nats::connection::State;
@@ -66,27 +67,26 @@ impl Relay {
     pub async fn run(self) {
         let mut retry = STANDBY;
         loop {
-            match self.relay_once().await {
-                Ok(()) => retry = STANDBY,
-                Err(e) => tracing::warn!(error = %e, "relay lost its database connection"),
+            match self.pg_config.connect(NoTls).await {
+                Ok((db, connection)) => {
+                    // The database answered: a later failure backs off afresh.
+                    retry = STANDBY;
+                    let driver = tokio::spawn(connection);
+                    let Err(e) = self.lead(&db).await;
+                    // Ending the connection releases the lock for the next relay.
+                    drop(db);
+                    driver.abort();
+                    tracing::warn!(error = %e, "relay lost its database connection");
+                }
+                Err(e) => tracing::warn!(error = %e, "relay cannot reach the database"),
             }
             tokio::time::sleep(retry).await;
             retry = (retry * 2).min(MAX_RETRY);
         }
     }
 
-    /// Connects, waits for the lock, and relays until the connection fails.
-    async fn relay_once(&self) -> Result<(), RelayError> {
-        let (db, connection) = self.pg_config.connect(NoTls).await?;
-        let driver = tokio::spawn(connection);
-        let result = self.lead(&db).await;
-        // Ending the connection releases the lock for the next relay.
-        drop(db);
-        driver.abort();
-        result
-    }
-
-    async fn lead(&self, db: &tokio_postgres::Client) -> Result<(), RelayError> {
+    /// Waits for the lock, then relays until the connection fails: returns only its error.
+    async fn lead(&self, db: &tokio_postgres::Client) -> Result<Infallible, RelayError> {
         let try_lock = db.prepare("SELECT pg_try_advisory_lock($1)").await?;
         while !db
             .query_one(&try_lock, &[&RELAY_LOCK])
