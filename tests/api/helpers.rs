@@ -19,6 +19,9 @@ use tokio_tungstenite::tungstenite::Message;
 
 pub const TEST_JWT_SECRET: &str = "test-secret-that-is-long-enough-for-hs256-0123456789";
 pub const PASSWORD: &str = "password123";
+/// A sealing key for server processes of the binary, which on an external database must be
+/// given one (as every process of a deployment must share it).
+pub const TEST_TOTP_KEY: &str = "5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1";
 /// How long a test waits for a message that must come.
 pub const WAIT: Duration = Duration::from_secs(10);
 

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{TestApp, TEST_JWT_SECRET};
+use crate::helpers::{TestApp, TEST_JWT_SECRET, TEST_TOTP_KEY};
 
 /// How long a process may take to answer `/readyz`.
 const STARTUP: Duration = Duration::from_secs(60);
@@ -121,10 +121,7 @@ impl ServerProcess {
             .env("ORDER_TRACKER__DATABASE__POOL_SIZE", "4")
             // The least the binary accepts.
             .env("ORDER_TRACKER__AUTH__BCRYPT_COST", "10")
-            .env(
-                "ORDER_TRACKER__AUTH__TOTP_KEY",
-                "5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1",
-            )
+            .env("ORDER_TRACKER__AUTH__TOTP_KEY", TEST_TOTP_KEY)
             .env("ORDER_TRACKER__RATE_LIMIT__ENABLED", "false")
             .env("ORDER_TRACKER__WEBHOOKS__ENABLED", "false")
             .env("ORDER_TRACKER__LOG__LEVEL", "warn")

@@ -10,13 +10,12 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app_tuned, spawn_app_with, test_settings, TestApp, TEST_JWT_SECRET};
+use crate::helpers::{
+    spawn_app_tuned, spawn_app_with, test_settings, TestApp, TEST_JWT_SECRET, TEST_TOTP_KEY,
+};
 use crate::receiver::{signed_by, Got, Receiver};
 use order_tracker::config::Settings;
 use order_tracker::domain::webhook::EVENT_TYPES as ALL_EVENTS;
-
-/// The same server key for every process of a test, so each opens the others' sealed secrets.
-const TOTP_KEY: &str = "5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1";
 
 /// Quick retries and a short timeout, loopback receivers allowed.
 fn fast(s: &mut Settings) {
@@ -26,7 +25,7 @@ fn fast(s: &mut Settings) {
     w.timeout_secs = 2;
     w.retry_base_ms = 100;
     w.retry_max_ms = 400;
-    s.auth.totp_key = TOTP_KEY.into();
+    s.auth.totp_key = TEST_TOTP_KEY.into();
 }
 
 /// Registers an endpoint; answers its id and secret.
@@ -745,7 +744,7 @@ async fn a_server_killed_mid_delivery_leaves_it_to_be_sent_after_restart() {
         .env("DATABASE_URL", &app.database_url)
         .env("JWT_SECRET", TEST_JWT_SECRET)
         .env("PORT", port.to_string())
-        .env("ORDER_TRACKER__AUTH__TOTP_KEY", TOTP_KEY)
+        .env("ORDER_TRACKER__AUTH__TOTP_KEY", TEST_TOTP_KEY)
         .env("ORDER_TRACKER__WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true")
         .env("ORDER_TRACKER__WEBHOOKS__POLL_MS", "50")
         .env("ORDER_TRACKER__WEBHOOKS__TIMEOUT_SECS", "1")
